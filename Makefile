@@ -1,0 +1,42 @@
+# Xiaoneng — the two commands a new user needs are `make demo` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEMO_DATA ?= demo-data
+
+.PHONY: demo test lint typecheck bench system-deps venv clean
+
+$(STAMP): setup.cfg pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "需要 Python 3.11 / Python 3.11 is required: apt-get install python3.11 python3.11-venv"; exit 1; }
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test,video,reports,db]'
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+# Debian packages the product runs on: the Mosquitto broker (and its password tool).
+system-deps:
+	@bash scripts/system-deps.sh
+
+demo: $(STAMP) system-deps
+	$(BIN)/python -m simulator.demo --data $(DEMO_DATA)
+
+lint: $(STAMP)
+	$(BIN)/ruff check shared agent hub provisioning simulator tests bench
+	$(BIN)/lint-imports --config setup.cfg
+
+typecheck: $(STAMP)
+	$(BIN)/mypy --config-file setup.cfg
+
+test: $(STAMP) system-deps lint typecheck
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+bench: $(STAMP) system-deps
+	$(BIN)/python bench/ingest.py --records 1000000 --json
+	$(BIN)/python bench/chaos.py --cycles 9 --json
+
+clean:
+	rm -rf $(VENV) $(DEMO_DATA) *.egg-info

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Xiaoneng needs at run and test time, when they are missing.
+# As root it installs them; otherwise it prints the exact command to run and stops.
+set -euo pipefail
+need=()
+command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
+
+[ ${#need[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" != 0 ]; then
+  echo "缺少系统软件包 / missing Debian packages: ${need[*]}" >&2
+  echo "请以 root 运行 / run as root:  apt-get update && apt-get install -y ${need[*]}" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq "${need[@]}"
