@@ -74,7 +74,7 @@ class BatchHeader:
                 f"batch header fields wrong: missing {sorted(_HEADER_FIELDS - set(value))}, "
                 f"unexpected {sorted(set(value) - _HEADER_FIELDS)}"
             )
-        if value["v"] != VERSION:
+        if type(value["v"]) is not int or value["v"] != VERSION:
             raise RecordError(f"batch version {value['v']!r} not supported (expected {VERSION})")
         for name in ("agent", "stream"):
             if not isinstance(value[name], str) or not valid_id(value[name]):

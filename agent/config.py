@@ -1,0 +1,64 @@
+"""The agent's configuration file (``agent.yaml``), loaded strictly."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agent.outbox import OutboxLimits
+from agent.uplink import UplinkConfig
+from shared.config import build, read_yaml
+from shared.errors import ConfigError
+from shared.topics import valid_id
+
+
+@dataclass(frozen=True)
+class BrokerSection:
+    host: str
+    port: int
+    username: str
+    password: str
+    keepalive: int = 10
+
+
+@dataclass(frozen=True)
+class AgentConfig:
+    agent_id: str
+    broker: BrokerSection
+    key_file: str
+    data_dir: str
+    site_id: str = ""
+    log_level: str = "INFO"
+    uplink: UplinkConfig = field(default_factory=UplinkConfig)
+    outbox: OutboxLimits = field(default_factory=OutboxLimits)
+    #: Capture sources (department databases): see docs/mapping.md.
+    capture: list[dict[str, Any]] = field(default_factory=list)
+    #: Camera profile files (firmware_configs/cameras/*.yaml).
+    cameras: list[str] = field(default_factory=list)
+    #: Where this file was read from; relative paths in it are relative to its folder.
+    base_dir: str = "."
+
+    def path(self, value: str) -> Path:
+        p = Path(value)
+        return p if p.is_absolute() else Path(self.base_dir) / p
+
+
+def load_agent_config(path: str | Path) -> AgentConfig:
+    """Load and check ``agent.yaml``; raises ConfigError naming the file and the key."""
+    p = Path(path)
+    data = read_yaml(p)
+    if isinstance(data, dict) and "base_dir" in data:
+        raise ConfigError(f"{p}: unknown key 'base_dir'")
+    if isinstance(data, dict):
+        data = {**data, "base_dir": str(p.parent.resolve())}
+    cfg = build(AgentConfig, data, str(p))
+    if not valid_id(cfg.agent_id):
+        raise ConfigError(f"{p}: agent_id {cfg.agent_id!r} must be 1-64 of A-Z a-z 0-9 _ . -")
+    if not 0 < cfg.broker.port < 65536:
+        raise ConfigError(f"{p}: broker.port {cfg.broker.port} is not a TCP port")
+    if not cfg.path(cfg.key_file).is_file():
+        raise ConfigError(f"{p}: key_file {cfg.key_file!r} not found (enrol or copy the agent bundle)")
+    if cfg.uplink.batch_records < 1 or cfg.uplink.window_batches < 1:
+        raise ConfigError(f"{p}: uplink.batch_records and uplink.window_batches must be >= 1")
+    return cfg

@@ -1,0 +1,158 @@
+"""The agent's transport: a thin paho-mqtt 2.x adapter behind a small interface.
+
+The uplink owns all publishing; this adapter never queues on its own behalf. A fresh paho client is
+made for every connection, so nothing paho kept in memory from a dead connection is replayed later:
+durability lives in the outbox, not in paho's memory-only queue.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from shared.errors import XiaonengError
+
+
+class LinkDown(XiaonengError):
+    """The link to the broker is not up (or went down during the call)."""
+
+
+class Link(Protocol):
+    def connect(self) -> None: ...
+    def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> None: ...
+    def close(self) -> None: ...
+    @property
+    def connected(self) -> bool: ...
+
+
+@dataclass(frozen=True)
+class BrokerAddress:
+    host: str
+    port: int
+    username: str
+    password: str
+    keepalive: int = 10
+    connect_timeout: float = 10.0
+
+
+class MqttLink:
+    """One MQTT connection at a time. ``on_message(topic, payload)`` and ``on_down(reason)`` are
+    called from paho's network thread; keep them short (the uplink just queues an event)."""
+
+    def __init__(
+        self,
+        address: BrokerAddress,
+        client_id: str,
+        subscriptions: list[str],
+        on_message: Callable[[str, bytes], None],
+        on_down: Callable[[str], None],
+        will: tuple[str, bytes] | None = None,
+    ):
+        self.address = address
+        self.client_id = client_id
+        self.subscriptions = subscriptions
+        self._on_message = on_message
+        self._on_down = on_down
+        self._will = will
+        self._client: mqtt.Client | None = None
+        self._connected = threading.Event()
+        self._lock = threading.Lock()
+        self._error = ""
+
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    def connect(self) -> None:
+        """Open a new connection; raise LinkDown with the broker's reason if it fails."""
+        self.close()
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=self.client_id, protocol=mqtt.MQTTv5
+        )
+        client.username_pw_set(self.address.username, self.address.password)
+        if self._will is not None:
+            client.will_set(self._will[0], self._will[1], qos=1, retain=True)
+        client.max_inflight_messages_set(64)
+        client.on_connect = self._handle_connect
+        client.on_disconnect = self._handle_disconnect
+        client.on_message = self._handle_message
+        self._error = ""
+        self._connected.clear()
+        ready = threading.Event()
+        client.user_data_set(ready)
+        try:
+            client.connect(
+                self.address.host, self.address.port, keepalive=self.address.keepalive,
+                clean_start=True,
+            )
+        except OSError as exc:
+            raise LinkDown(f"cannot reach broker {self.address.host}:{self.address.port}: {exc}") from None
+        with self._lock:
+            self._client = client
+        client.loop_start()
+        if not ready.wait(self.address.connect_timeout) or not self._connected.is_set():
+            reason = self._error or "no answer from the broker"
+            self.close()
+            raise LinkDown(f"broker {self.address.host}:{self.address.port} refused: {reason}")
+
+    def _handle_connect(
+        self, client: mqtt.Client, ready: threading.Event, flags: Any, reason: Any, props: Any
+    ) -> None:
+        if reason.is_failure:
+            self._error = str(reason)
+            ready.set()
+            return
+        for topic in self.subscriptions:
+            client.subscribe(topic, qos=1)
+        self._connected.set()
+        ready.set()
+
+    def _handle_disconnect(
+        self, client: mqtt.Client, ready: threading.Event, flags: Any, reason: Any, props: Any
+    ) -> None:
+        was_up = self._connected.is_set()
+        self._connected.clear()
+        self._error = self._error or str(reason)
+        ready.set()
+        if was_up:
+            self._on_down(str(reason))
+
+    def _handle_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        self._on_message(msg.topic, bytes(msg.payload))
+
+    def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> None:
+        with self._lock:
+            client = self._client
+        if client is None or not self._connected.is_set():
+            raise LinkDown("not connected to the broker")
+        info = client.publish(topic, payload, qos=qos, retain=retain)
+        if info.rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_QUEUE_SIZE):
+            raise LinkDown(f"publish failed: {mqtt.error_string(info.rc)}")
+
+    def close(self) -> None:
+        """Drop the connection (no offline status is sent: the broker's last will does that)."""
+        with self._lock:
+            client, self._client = self._client, None
+        self._connected.clear()
+        if client is not None:
+            try:
+                client.disconnect()
+            finally:
+                client.loop_stop()
+
+    def close_gracefully(self, topic: str, payload: bytes) -> None:
+        """Publish a last (retained) message, then disconnect."""
+        with self._lock:
+            client = self._client
+        if client is not None and self._connected.is_set():
+            info = client.publish(topic, payload, qos=1, retain=True)
+            try:
+                info.wait_for_publish(timeout=2.0)
+            except (RuntimeError, ValueError):
+                pass
+        self.close()

@@ -1,0 +1,103 @@
+"""The running agent: outbox + uplink (+ capture and cameras when configured)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+from agent.config import AgentConfig
+from agent.link import BrokerAddress, Link, MqttLink
+from agent.outbox import Outbox
+from agent.uplink import Uplink
+from shared import topics
+from shared.errors import ConfigError
+from shared.timefmt import iso_local
+
+log = logging.getLogger("xiaoneng.agent")
+
+
+def load_key(path: str) -> Ed25519PrivateKey:
+    try:
+        with open(path, "rb") as fh:
+            key = load_pem_private_key(fh.read(), password=None)
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot load agent key {path}: {exc}") from None
+    if not isinstance(key, Ed25519PrivateKey):
+        raise ConfigError(f"agent key {path} is not an Ed25519 private key")
+    return key
+
+
+class Agent:
+    """Owns the outbox and the uplink; ``start()``/``stop()``."""
+
+    def __init__(self, config: AgentConfig):
+        self.config = config
+        data = config.path(config.data_dir)
+        data.mkdir(parents=True, exist_ok=True)
+        self.outbox = Outbox(data / "outbox.sqlite", config.agent_id, config.outbox)
+        self.key = load_key(str(config.path(config.key_file)))
+        b = config.broker
+        address = BrokerAddress(b.host, b.port, b.username, b.password, keepalive=b.keepalive)
+
+        def factory(on_message: Callable[[str, bytes], None], on_down: Callable[[str], None],
+                    will: tuple[str, bytes]) -> Link:
+            return MqttLink(
+                address, f"xn-agent-{config.agent_id}",
+                [topics.ack(config.agent_id), topics.config(config.agent_id)],
+                on_message, on_down, will,
+            )
+
+        self.uplink = Uplink(self.outbox, self.key, factory, config.uplink)
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        log.info("agent starting", extra={"agent": self.config.agent_id, "stream": self.outbox.stream_id,
+                                          "head_seq": self.outbox.head_seq, "acked_seq": self.outbox.acked_seq})
+        self.uplink.start()
+
+    def add_thread(self, target: Callable[[threading.Event], None], name: str) -> None:
+        """Run ``target(stop_event)`` in a thread for the agent's lifetime."""
+        t = threading.Thread(target=target, args=(self._stop,), name=name, daemon=True)
+        self._threads.append(t)
+        t.start()
+
+    def synthetic_producer(self, rate: float) -> Callable[[threading.Event], None]:
+        """A load generator for tests and benchmarks: ``rate`` ``test.synthetic`` records/s."""
+
+        def run(stop: threading.Event) -> None:
+            interval = 1.0 / rate
+            next_at = time.monotonic()
+            while not stop.is_set():
+                now = time.monotonic()
+                if now < next_at:
+                    stop.wait(next_at - now)
+                    continue
+                due = min(1000, int((now - next_at) / interval) + 1)
+                try:
+                    with self.outbox.transaction() as tx:
+                        for _ in range(due):
+                            tx.append("test.synthetic", iso_local(time.time()), {"n": self.outbox.head_seq + 1})
+                except Exception as exc:  # OutboxFullError: keep trying later
+                    log.warning("synthetic producer paused", extra={"error": str(exc)})
+                    stop.wait(1.0)
+                    continue
+                next_at += due * interval
+
+        return run
+
+    def health_extra(self) -> dict[str, Any]:
+        return {"site": self.config.site_id}
+
+    def stop(self) -> None:
+        self._stop.set()
+        for t in self._threads:
+            t.join(10)
+        self.uplink.stop()
+        self.outbox.close()

@@ -1,0 +1,133 @@
+"""The running hub: its data directory, its own broker (by default), the ingest service."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from hub.broker import MosquittoBroker
+from hub.service import BrokerLogin, IngestConfig, IngestService
+from hub.store import Store
+from provisioning.broker_files import broker_dir, running_broker_pid, write_broker_files
+from provisioning.registry import Registry
+from shared.errors import ConfigError
+
+log = logging.getLogger("xiaoneng.hub")
+
+DB_FILE = "hub.sqlite"
+KEY_FILE = "hub.key"
+LOGIN_FILE = "hub-mqtt.json"
+HUB_USER = "hub"
+
+
+@dataclass(frozen=True)
+class HubOptions:
+    data_dir: Path
+    embedded_broker: bool = True
+    mqtt_host: str = "127.0.0.1"
+    mqtt_port: int = 1884
+    mqtt_username: str | None = None
+    mqtt_password: str | None = None
+    name: str = "xiaoneng-hub"
+    client_id: str = "xn-hub"
+    ingest: IngestConfig = IngestConfig()
+
+
+def load_or_create_key(path: Path) -> Ed25519PrivateKey:
+    """The hub's signing key (checkpoints); created with mode 0600 on first use."""
+    if path.exists():
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        if not isinstance(key, Ed25519PrivateKey):
+            raise ConfigError(f"{path} is not an Ed25519 private key")
+        return key
+    key = Ed25519PrivateKey.generate()
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(pem)
+    return key
+
+
+def hub_login(data_dir: Path, registry: Registry) -> tuple[str, str]:
+    """The hub's own broker login, created (and registered) on first use."""
+    path = data_dir / LOGIN_FILE
+    users = {u.username for u in registry.service_users()}
+    if path.exists() and HUB_USER in users:
+        data = json.loads(path.read_text())
+        return str(data["username"]), str(data["password"])
+    password = registry.set_service_user(HUB_USER)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump({"username": HUB_USER, "password": password}, fh)
+    return HUB_USER, password
+
+
+def stop_leftover_broker(pid_file: Path, timeout: float = 15.0) -> None:
+    """A hub that was killed leaves its Mosquitto running; the pid file under our own data
+    directory (checked to name a live ``mosquitto``) identifies it. Stop it so we can start ours."""
+    pid = running_broker_pid(pid_file)
+    if pid is None:
+        return
+    log.warning("stopping the broker a previous hub run left behind", extra={"pid": pid})
+    proc = psutil.Process(pid)
+    proc.terminate()
+    try:
+        proc.wait(timeout)
+    except psutil.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout)
+
+
+class Hub:
+    def __init__(self, options: HubOptions):
+        self.options = options
+        self.data_dir = options.data_dir
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.registry = Registry(self.data_dir / DB_FILE)
+        self.key = load_or_create_key(self.data_dir / KEY_FILE)
+        self.broker: MosquittoBroker | None = None
+        self.store: Store | None = None
+        self.ingest: IngestService | None = None
+
+    def start(self) -> None:
+        o = self.options
+        if o.embedded_broker:
+            username, password = hub_login(self.data_dir, self.registry)
+            files = write_broker_files(self.registry, broker_dir(self.data_dir))
+            self.broker = MosquittoBroker(
+                self.data_dir, host=o.mqtt_host, port=o.mqtt_port,
+                password_file=files.password_file, acl_file=files.acl_file, supervise=True,
+            )
+            stop_leftover_broker(self.broker.pid_file)
+            self.broker.start()
+        else:
+            if not o.mqtt_username or not o.mqtt_password:
+                username, password = hub_login(self.data_dir, self.registry)
+            else:
+                username, password = o.mqtt_username, o.mqtt_password
+        self.store = Store(self.data_dir / DB_FILE)
+        self.ingest = IngestService(
+            self.store, self.registry.public_key, self.key,
+            BrokerLogin(o.mqtt_host, o.mqtt_port, username, password, client_id=o.client_id),
+            o.ingest,
+        )
+        self.ingest.start()
+        log.info("hub running", extra={"data": str(self.data_dir), "mqtt": f"{o.mqtt_host}:{o.mqtt_port}"})
+
+    def stop(self) -> None:
+        if self.ingest is not None:
+            self.ingest.stop()
+            self.ingest.checkpoint()
+        if self.store is not None:
+            self.store.close()
+        if self.broker is not None:
+            self.broker.stop()

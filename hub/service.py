@@ -1,0 +1,341 @@
+"""The hub's ingest service: MQTT in, verified records stored, acknowledgements out.
+
+paho's network thread only queues what arrives. One worker thread takes queued messages in groups,
+decides each batch (:func:`hub.ingest.decide`), writes the whole group in one transaction, and
+publishes the acknowledgements only after that transaction committed. The same thread keeps the
+agents' link state (status, heartbeats, offline after silence) and signs ledger checkpoints.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from hub.ingest import Decision, decide
+from hub.store import Quarantined, Store
+from shared import topics
+from shared.checkpoint import sign_checkpoint
+from shared.timefmt import SHANGHAI, iso_local
+
+log = logging.getLogger("xiaoneng.hub.ingest")
+
+Listener = Callable[[str, dict[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class BrokerLogin:
+    host: str
+    port: int
+    username: str
+    password: str
+    client_id: str = "xn-hub"
+    keepalive: int = 15
+
+
+@dataclass(frozen=True)
+class IngestConfig:
+    origin: str = "xiaoneng-hub"
+    replay_window_s: float = 600.0
+    offline_after_s: float = 20.0
+    checkpoint_interval_s: float = 10.0
+    history_interval_s: float = 60.0
+    max_group: int = 64
+    max_payload: int = 16 * 1024 * 1024
+    shared_subscription: bool = False
+
+
+class KeyCache:
+    """Agents' public keys from the registry, re-read on a miss and every ``ttl`` seconds."""
+
+    def __init__(self, load: Callable[[str], bytes | None], clock: Callable[[], float], ttl: float = 15.0):
+        self._load = load
+        self._clock = clock
+        self._ttl = ttl
+        self._keys: dict[str, tuple[Ed25519PublicKey | None, float]] = {}
+
+    def __call__(self, agent_id: str) -> Ed25519PublicKey | None:
+        now = self._clock()
+        hit = self._keys.get(agent_id)
+        if hit is not None and now - hit[1] < self._ttl and (hit[0] is not None or now - hit[1] < 2):
+            return hit[0]
+        raw = self._load(agent_id)
+        key = Ed25519PublicKey.from_public_bytes(raw) if raw else None
+        self._keys[agent_id] = (key, now)
+        return key
+
+
+class IngestService:
+    def __init__(
+        self,
+        store: Store,
+        public_key_of: Callable[[str], bytes | None],
+        hub_key: Ed25519PrivateKey,
+        login: BrokerLogin,
+        config: IngestConfig | None = None,
+        clock: Callable[[], float] = time.time,
+    ):
+        self.store = store
+        self.config = config or IngestConfig()
+        self.login = login
+        self._hub_key = hub_key
+        self._clock = clock
+        self._keys = KeyCache(public_key_of, clock)
+        self._queue: queue.Queue[tuple[str, str, bytes, float]] = queue.Queue()
+        self._stop = threading.Event()
+        self._worker: threading.Thread | None = None
+        self._client: mqtt.Client | None = None
+        self._connected = threading.Event()
+        self.listeners: list[Listener] = []
+        self.counters: Counter[str] = Counter()
+        self._last_history: dict[str, float] = {}
+        self._last_checkpoint_size = -1
+        self._next_checkpoint = 0.0
+        self._next_offline_check = 0.0
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def start(self, connect_timeout: float = 15.0) -> None:
+        self._worker = threading.Thread(target=self._work, name="xn-hub-ingest", daemon=True)
+        self._worker.start()
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=self.login.client_id, protocol=mqtt.MQTTv5
+        )
+        client.username_pw_set(self.login.username, self.login.password)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        client.reconnect_delay_set(1, 5)
+        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        props.SessionExpiryInterval = 24 * 3600
+        self._client = client
+        client.connect_async(
+            self.login.host, self.login.port, keepalive=self.login.keepalive, clean_start=False,
+            properties=props,
+        )
+        client.loop_start()
+        if not self._connected.wait(connect_timeout):
+            raise ConnectionError(
+                f"hub could not connect to the broker at {self.login.host}:{self.login.port} "
+                f"as {self.login.username!r} within {connect_timeout} s"
+            )
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._client is not None:
+            self._client.disconnect()
+            self._client.loop_stop()
+        if self._worker is not None:
+            self._worker.join(30)
+            self._worker = None
+
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    def backlog(self) -> int:
+        return self._queue.qsize()
+
+    # -- paho callbacks (network thread): queue, nothing else -----------------------------------
+
+    def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
+        if reason.is_failure:
+            log.error("broker refused the hub", extra={"reason": str(reason)})
+            return
+        records = topics.SHARED_RECORDS if self.config.shared_subscription else topics.ALL_RECORDS
+        client.subscribe([(records, 1), (topics.ALL_STATUS, 1), (topics.ALL_HEALTH, 0)])
+        self._connected.set()
+        log.info("hub connected to broker", extra={"session_present": bool(flags.session_present)})
+
+    def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
+        self._connected.clear()
+        if not self._stop.is_set():
+            log.warning("hub lost the broker; paho reconnects", extra={"reason": str(reason)})
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        topic = msg.topic
+        kind = topic.rsplit("/", 1)[-1]
+        if kind == "health":
+            # Answer the agent's ping straight away, so its RTT measures the link, not our queue.
+            agent = topics.agent_of(topic)
+            try:
+                ping = json.loads(msg.payload).get("ping")
+            except (ValueError, AttributeError):
+                ping = None
+            if agent and isinstance(ping, int):
+                client.publish(topics.ack(agent), json.dumps({"pong": ping}).encode(), qos=0)
+        self._queue.put((kind, topic, bytes(msg.payload), self._clock()))
+
+    # -- the worker -----------------------------------------------------------------------------
+
+    def _work(self) -> None:
+        while not self._stop.is_set() or not self._queue.empty():
+            try:
+                first = self._queue.get(timeout=0.2)
+            except queue.Empty:
+                self._periodic()
+                continue
+            group = [first]
+            while len(group) < self.config.max_group:
+                try:
+                    group.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            try:
+                self._process(group)
+            except Exception:
+                # Nothing was acknowledged: agents resend after their ack timeout.
+                log.exception("ingest transaction failed; the group will be re-sent by the agents")
+            self._periodic()
+
+    def _process(self, group: list[tuple[str, str, bytes, float]]) -> None:
+        outgoing: list[tuple[str, dict[str, Any]]] = []
+        events: list[tuple[str, dict[str, Any]]] = []
+        with self.store.transaction() as store:
+            for kind, topic, payload, received in group:
+                agent = topics.agent_of(topic)
+                at = iso_local(received)
+                if kind == "records":
+                    decision = decide(
+                        payload, agent, self._keys, store.head, store.stored_hashes,
+                        datetime.fromtimestamp(received, SHANGHAI), self.config.replay_window_s,
+                        self.config.max_payload,
+                    )
+                    self._apply(store, decision, topic, payload, at, outgoing, events)
+                elif kind == "status" and agent:
+                    self._status(store, agent, payload, at, events)
+                elif kind == "health" and agent:
+                    self._health(store, agent, payload, at, received)
+        for agent, message in outgoing:
+            self._publish(topics.ack(agent), message, qos=1)
+        for kind, data in events:
+            if kind == "alert":
+                self._publish(topics.ALERTS, data, qos=1)
+            for listener in list(self.listeners):
+                try:
+                    listener(kind, data)
+                except Exception:
+                    log.exception("event listener failed")
+
+    def _apply(
+        self, store: Store, d: Decision, topic: str, payload: bytes, at: str,
+        outgoing: list[tuple[str, dict[str, Any]]], events: list[tuple[str, dict[str, Any]]],
+    ) -> None:
+        self.counters[f"batches_{d.kind}"] += 1
+        if d.kind == "store":
+            assert d.header is not None and d.agent_id is not None
+            store.add_batch(d.header, d.records, at)
+            self.counters["records_stored"] += len(d.records)
+            outgoing.append((d.agent_id, {"stream": d.stream_id, "acked": d.ack_seq, "status": "ok"}))
+            types = Counter(r.type for r in d.records)
+            events.append(("records", {"agent": d.agent_id, "stream": d.stream_id, "count": len(d.records),
+                                       "last_seq": d.ack_seq, "types": dict(types)}))
+        elif d.kind in ("duplicate", "gap"):
+            assert d.agent_id is not None
+            self.counters["records_duplicate"] += 0 if d.header is None else d.header.last - d.header.first + 1
+            outgoing.append((d.agent_id, {"stream": d.stream_id, "acked": d.ack_seq,
+                                          "status": "ok" if d.kind == "duplicate" else "gap"}))
+        else:
+            self.counters[f"quarantine_{d.reason}"] += 1
+            store.quarantine(Quarantined(at, d.agent_id, topic, d.reason, d.detail, payload))
+            log.warning("batch quarantined", extra={"agent": d.agent_id, "reason": d.reason, "detail": d.detail})
+            events.append(("quarantine", {"agent": d.agent_id, "reason": d.reason, "detail": d.detail}))
+            if d.alert:
+                store.security_alert(at, d.agent_id, d.reason, d.detail)
+                events.append(("alert", {"kind": "security", "reason": d.reason, "agent": d.agent_id,
+                                         "detail": d.detail, "at": at}))
+            if d.agent_id and d.reason != "replay" and d.stream_id:
+                head = store.head(d.agent_id, d.stream_id)
+                outgoing.append((d.agent_id, {"stream": d.stream_id, "acked": head.head_seq if head else 0,
+                                              "status": "rejected", "reason": d.reason,
+                                              "detail": d.detail[:300]}))
+
+    def _status(self, store: Store, agent: str, payload: bytes, at: str,
+                events: list[tuple[str, dict[str, Any]]]) -> None:
+        try:
+            state = json.loads(payload).get("state")
+        except (ValueError, AttributeError):
+            return
+        online = 1 if state == "online" else 0
+        store.update_link(agent, {"online": online, "status_at": at}, history=True)
+        events.append(("link", {"agent": agent, "online": bool(online), "at": at}))
+
+    def _health(self, store: Store, agent: str, payload: bytes, at: str, received: float) -> None:
+        try:
+            h = json.loads(payload)
+        except ValueError:
+            return
+        if not isinstance(h, dict):
+            return
+
+        def num(key: str) -> int | None:
+            value = h.get(key)
+            return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+        fields: dict[str, Any] = {
+            "online": 1, "last_heartbeat_at": at, "rtt_ms": num("rtt_ms"), "reconnects": num("reconnects"),
+            "outbox_depth": num("outbox_depth"), "oldest_unacked_s": num("oldest_unacked_s"),
+            "acked_seq": num("acked_seq"), "cdc_lag_s": num("cdc_lag_s"),
+            "source_health": str(h.get("source_health", ""))[:200] or None,
+            "degraded": str(h.get("degraded", ""))[:500] or None,
+            "health_json": json.dumps(h, ensure_ascii=False)[:8000],
+        }
+        due = received - self._last_history.get(agent, 0) >= self.config.history_interval_s
+        if due:
+            self._last_history[agent] = received
+        store.update_link(agent, fields, history=due)
+
+    def _periodic(self) -> None:
+        now = self._clock()
+        if now >= self._next_offline_check:
+            self._next_offline_check = now + 2.0
+            self._mark_silent_offline(now)
+        if now >= self._next_checkpoint:
+            self._next_checkpoint = now + self.config.checkpoint_interval_s
+            self.checkpoint()
+
+    def _mark_silent_offline(self, now: float) -> None:
+        limit = iso_local(now - self.config.offline_after_s)
+        silent = [
+            (agent, hb) for agent, hb in self.store.query(
+                "SELECT agent_id, COALESCE(last_heartbeat_at, status_at) FROM agent_link WHERE online = 1"
+            ) if hb is not None and datetime.fromisoformat(hb) < datetime.fromisoformat(limit)
+        ]
+        if not silent:
+            return
+        at = iso_local(now)
+        with self.store.transaction() as store:
+            for agent, _ in silent:
+                store.update_link(agent, {"online": 0, "status_at": at}, history=True)
+        for agent, last in silent:
+            log.warning("agent silent: marked offline", extra={"agent": agent, "last_heard": last})
+            for listener in list(self.listeners):
+                listener("link", {"agent": agent, "online": False, "at": at})
+
+    def checkpoint(self) -> None:
+        """Sign and store a checkpoint of the ledger if it grew since the last one."""
+        size = self.store.frontier.size
+        if size == self._last_checkpoint_size:
+            return
+        root = self.store.frontier.root()
+        cp = sign_checkpoint(self._hub_key, self.config.origin, size, root, iso_local(self._clock()))
+        with self.store.transaction() as store:
+            store.add_checkpoint(size, root, json.dumps(cp.to_json(), sort_keys=True), cp.timestamp)
+        self._last_checkpoint_size = size
+
+    def _publish(self, topic: str, message: dict[str, Any], qos: int) -> None:
+        if self._client is not None:
+            self._client.publish(topic, json.dumps(message, ensure_ascii=False).encode(), qos=qos)
