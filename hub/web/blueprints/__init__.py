@@ -1,0 +1,43 @@
+"""The blueprints, one per area of the UI and API; :func:`register_all` installs them."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from hub.web.blueprints import (
+    admin,
+    api_core,
+    api_links,
+    api_supervision,
+    auth,
+    devices,
+    links,
+    metrics_view,
+    overview,
+    quarantine,
+    stream,
+    supervision,
+    video,
+)
+
+BLUEPRINTS = (
+    auth.bp,
+    overview.bp,
+    links.bp,
+    quarantine.bp,
+    devices.bp,
+    admin.bp,
+    supervision.bp,
+    video.bp,
+    api_core.bp,
+    api_links.bp,
+    api_supervision.bp,
+    stream.bp,
+    metrics_view.bp,
+)
+
+
+def register_all(app: Flask) -> None:
+    """Register every blueprint on ``app``."""
+    for bp in BLUEPRINTS:
+        app.register_blueprint(bp)

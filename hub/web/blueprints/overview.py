@@ -1,0 +1,51 @@
+"""总览: the overview wall (live through SSE, figures from /api/v1/overview)."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+from flask import Blueprint, g, render_template
+
+from hub.web.access import READERS, allow
+from hub.web.db import get_db
+from hub.web.queries import links, quarantine
+from hub.web.queries.supervision import NotAvailable
+from hub.web.state import web_state
+
+bp = Blueprint("overview", __name__)
+
+SUPERVISION_FIGURES = ("accepted_today", "completed_today", "open", "overdue", "on_time_rate", "cards_today")
+
+
+def snapshot(conn: sqlite3.Connection) -> dict[str, Any]:
+    """The figures of the wall, as /api/v1/overview returns them."""
+    state = web_state()
+    now = state.clock()
+    principal = g.get("principal")
+    dept = principal.dept_scope if principal is not None else None
+    supervision: dict[str, Any] | None
+    try:
+        supervision = dict(state.supervision.overview(conn, dept))
+    except NotAvailable:
+        supervision = None
+    ranking: list[dict[str, Any]] | None
+    try:
+        ranking = [dict(r) for r in state.supervision.rankings(conn, now.strftime("%Y-%m"), "department", dept)][:10]
+    except NotAvailable:
+        ranking = None
+    return {
+        "at": now.isoformat(timespec="seconds"),
+        "links": links.summary(conn),
+        "quarantine_24h": quarantine.recent_count(conn, now),
+        "sites": links.sites_summary(conn),
+        "supervision": supervision,
+        "ranking": ranking,
+    }
+
+
+@bp.get("/overview")
+@allow(*READERS)
+def page() -> str:
+    data = snapshot(get_db())
+    return render_template("overview.html", data=data, figures=SUPERVISION_FIGURES)
