@@ -34,10 +34,12 @@ def _data_option(f: Any) -> Any:
 @click.option("--mqtt-port", default=1884, show_default=True, type=int)
 @click.option("--mqtt-username", default=None, help="external broker login (default: the hub's own)")
 @click.option("--mqtt-password", default=None, envvar="XN_MQTT_PASSWORD")
+@click.option("--http-host", default="127.0.0.1", show_default=True, help="web UI address")
+@click.option("--http-port", default=8080, show_default=True, type=int, help="web UI port (0: none)")
 @click.option("--name", default="xiaoneng-hub", show_default=True, help="checkpoint origin name")
 @click.option("--log-level", default="INFO", show_default=True)
 def run(data_dir: Path, broker: str, mqtt_host: str, mqtt_port: int, mqtt_username: str | None,
-        mqtt_password: str | None, name: str, log_level: str) -> None:
+        mqtt_password: str | None, http_host: str, http_port: int, name: str, log_level: str) -> None:
     """运行中心 / Run the hub (and its broker) until SIGTERM or Ctrl-C."""
     from hub.runtime import Hub, HubOptions
     from hub.service import IngestConfig
@@ -46,7 +48,7 @@ def run(data_dir: Path, broker: str, mqtt_host: str, mqtt_port: int, mqtt_userna
     options = HubOptions(
         data_dir=data_dir, embedded_broker=broker == "embedded", mqtt_host=mqtt_host, mqtt_port=mqtt_port,
         mqtt_username=mqtt_username, mqtt_password=mqtt_password, name=name,
-        ingest=IngestConfig(origin=name),
+        ingest=IngestConfig(origin=name), http_host=http_host, http_port=http_port or None,
     )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -154,6 +156,38 @@ def quarantine(data_dir: Path, as_json: bool, limit: int) -> None:
         return
     for i in items:
         click.echo(f"#{i['id']} {i['received_at']} {i['agent'] or '?':14} {i['reason']:18} {i['detail']}")
+
+
+@main.group()
+def user() -> None:
+    """用户 / Web UI users."""
+
+
+@user.command("add")
+@_data_option
+@click.option("--username", required=True)
+@click.option("--role", required=True, type=click.Choice(["admin", "monitor", "leader", "telecom", "department"]))
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True, envvar="XN_USER_PASSWORD")
+@click.option("--display-name", default=None)
+@click.option("--dept-code", default=None, help="department users: the department they belong to")
+def user_add(data_dir: Path, username: str, role: str, password: str, display_name: str | None,
+             dept_code: str | None) -> None:
+    """新建用户 / Create a web UI user."""
+    from hub.auth import connect, create_user, ensure_schema
+    from hub.auth.audit import audit
+    from hub.auth.errors import AuthError
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    conn = connect(data_dir / "hub.sqlite")
+    try:
+        ensure_schema(conn)
+        create_user(conn, username, password, role, display_name=display_name or username, dept_code=dept_code)
+        audit(conn, "cli", "user.create", username, {"role": role})
+    except AuthError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        conn.close()
+    click.echo(f"已创建用户 / user created: {username} ({role})")
 
 
 def _has_table(conn: sqlite3.Connection, name: str) -> bool:

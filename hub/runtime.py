@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hub.broker import MosquittoBroker
 from hub.service import BrokerLogin, IngestConfig, IngestService
 from hub.store import Store
+from hub.webserver import WebServer
 from provisioning.broker_files import broker_dir, running_broker_pid, write_broker_files
 from provisioning.registry import Registry
 from shared.errors import ConfigError
@@ -38,6 +39,8 @@ class HubOptions:
     name: str = "xiaoneng-hub"
     client_id: str = "xn-hub"
     ingest: IngestConfig = IngestConfig()
+    http_host: str = "127.0.0.1"
+    http_port: int | None = 8080  # None: no web server (tests of ingest alone)
 
 
 def load_or_create_key(path: Path) -> Ed25519PrivateKey:
@@ -97,6 +100,7 @@ class Hub:
         self.broker: MosquittoBroker | None = None
         self.store: Store | None = None
         self.ingest: IngestService | None = None
+        self.web: WebServer | None = None
 
     def start(self) -> None:
         o = self.options
@@ -121,9 +125,15 @@ class Hub:
             o.ingest,
         )
         self.ingest.start()
-        log.info("hub running", extra={"data": str(self.data_dir), "mqtt": f"{o.mqtt_host}:{o.mqtt_port}"})
+        if o.http_port is not None:
+            self.web = WebServer(self.data_dir, o.http_host, o.http_port, self.ingest)
+            self.web.start()
+        log.info("hub running", extra={"data": str(self.data_dir), "mqtt": f"{o.mqtt_host}:{o.mqtt_port}",
+                                       "http": f"{o.http_host}:{o.http_port}" if o.http_port else None})
 
     def stop(self) -> None:
+        if self.web is not None:
+            self.web.stop()
         if self.ingest is not None:
             self.ingest.stop()
             self.ingest.checkpoint()

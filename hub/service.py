@@ -222,13 +222,9 @@ class IngestService:
         for agent, message in outgoing:
             self._publish(topics.ack(agent), message, qos=1)
         for kind, data in events:
-            if kind == "alert":
+            if kind == "alert.security":
                 self._publish(topics.ALERTS, data, qos=1)
-            for listener in list(self.listeners):
-                try:
-                    listener(kind, data)
-                except Exception:
-                    log.exception("event listener failed")
+            self._notify(kind, data)
 
     def _apply(
         self, store: Store, d: Decision, topic: str, payload: bytes, at: str,
@@ -241,7 +237,7 @@ class IngestService:
             self.counters["records_stored"] += len(d.records)
             outgoing.append((d.agent_id, {"stream": d.stream_id, "acked": d.ack_seq, "status": "ok"}))
             types = Counter(r.type for r in d.records)
-            events.append(("records", {"agent": d.agent_id, "stream": d.stream_id, "count": len(d.records),
+            events.append(("record.ingested", {"agent_id": d.agent_id, "stream": d.stream_id, "count": len(d.records),
                                        "last_seq": d.ack_seq, "types": dict(types)}))
         elif d.kind in ("duplicate", "gap"):
             assert d.agent_id is not None
@@ -252,11 +248,12 @@ class IngestService:
             self.counters[f"quarantine_{d.reason}"] += 1
             store.quarantine(Quarantined(at, d.agent_id, topic, d.reason, d.detail, payload))
             log.warning("batch quarantined", extra={"agent": d.agent_id, "reason": d.reason, "detail": d.detail})
-            events.append(("quarantine", {"agent": d.agent_id, "reason": d.reason, "detail": d.detail}))
+            events.append(("quarantine.added", {"agent_id": d.agent_id, "reason": d.reason, "topic": topic,
+                                                 "detail": d.detail[:300]}))
             if d.alert:
                 store.security_alert(at, d.agent_id, d.reason, d.detail)
-                events.append(("alert", {"kind": "security", "reason": d.reason, "agent": d.agent_id,
-                                         "detail": d.detail, "at": at}))
+                events.append(("alert.security", {"reason": d.reason, "agent_id": d.agent_id,
+                                                  "detail": d.detail, "at": at}))
             if d.agent_id and d.reason != "replay" and d.stream_id:
                 head = store.head(d.agent_id, d.stream_id)
                 outgoing.append((d.agent_id, {"stream": d.stream_id, "acked": head.head_seq if head else 0,
@@ -271,7 +268,7 @@ class IngestService:
             return
         online = 1 if state == "online" else 0
         store.update_link(agent, {"online": online, "status_at": at}, history=True)
-        events.append(("link", {"agent": agent, "online": bool(online), "at": at}))
+        events.append(("link.status", {"agent_id": agent, "online": bool(online), "at": at}))
 
     def _health(self, store: Store, agent: str, payload: bytes, at: str, received: float) -> None:
         try:
@@ -322,8 +319,7 @@ class IngestService:
                 store.update_link(agent, {"online": 0, "status_at": at}, history=True)
         for agent, last in silent:
             log.warning("agent silent: marked offline", extra={"agent": agent, "last_heard": last})
-            for listener in list(self.listeners):
-                listener("link", {"agent": agent, "online": False, "at": at})
+            self._notify("link.status", {"agent_id": agent, "online": False, "at": at})
 
     def checkpoint(self) -> None:
         """Sign and store a checkpoint of the ledger if it grew since the last one."""
@@ -335,6 +331,13 @@ class IngestService:
         with self.store.transaction() as store:
             store.add_checkpoint(size, root, json.dumps(cp.to_json(), sort_keys=True), cp.timestamp)
         self._last_checkpoint_size = size
+
+    def _notify(self, kind: str, data: dict[str, Any]) -> None:
+        for listener in list(self.listeners):
+            try:
+                listener(kind, data)
+            except Exception:
+                log.exception("event listener failed", extra={"kind": kind})
 
     def _publish(self, topic: str, message: dict[str, Any], qos: int) -> None:
         if self._client is not None:

@@ -6,7 +6,9 @@ hub acknowledges only after that transaction commits.
 
 Ledger: record ``id`` - 1 is its leaf index. The leaf data binds a record hash to its place:
 ``agent \\n stream \\n seq \\n`` + the 32-byte record hash. Level-0 hashes live in ``records.leaf``;
-perfect subtrees of level >= 1 in ``ledger_nodes``.
+perfect subtrees of level >= ``STORED_LEVEL`` in ``ledger_nodes``; the few levels below are
+recomputed from at most ``2**(STORED_LEVEL-1)`` leaves when a proof needs them (a row per node
+would double the rows written per record).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import sqlite_utils
 
 from hub.ingest import NewRecord, StreamHead
 from shared.batch import BatchHeader
-from shared.merkle import CompactRange, leaf_hash
+from shared.merkle import CompactRange, leaf_hash, root_of
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS streams (
@@ -67,6 +69,7 @@ CREATE INDEX IF NOT EXISTS link_history_agent_at ON link_history(agent_id, at);
 """
 
 QUARANTINE_PAYLOAD_LIMIT = 64 * 1024
+STORED_LEVEL = 4
 
 
 def leaf_data(agent_id: str, stream_id: str, seq: int, record_hash: bytes) -> bytes:
@@ -91,6 +94,15 @@ class NodeStore:
         self._conn = conn
 
     def node(self, level: int, index: int) -> bytes:
+        if 0 < level < STORED_LEVEL:
+            width = 1 << level
+            leaves = [bytes(r[0]) for r in self._conn.execute(
+                "SELECT leaf FROM records WHERE id > ? AND id <= ? ORDER BY id",
+                (index * width, (index + 1) * width),
+            )]
+            if len(leaves) != width:
+                raise KeyError(f"ledger node ({level}, {index}) is not complete")
+            return root_of(leaves)
         if level == 0:
             row = self._conn.execute("SELECT leaf FROM records WHERE id = ?", (index + 1,)).fetchone()
         else:
@@ -160,7 +172,7 @@ class Store:
         nodes: list[tuple[int, int, bytes]] = []
         for i, r in enumerate(records):
             leaf = leaf_hash(leaf_data(header.agent, header.stream, r.seq, r.hash))
-            nodes.extend(self.frontier.append(leaf))
+            nodes.extend(n for n in self.frontier.append(leaf) if n[0] >= STORED_LEVEL)
             rows.append((first_id + i, header.agent, header.stream, r.seq, r.hash, leaf, r.type, r.ts,
                          received_at, batch_id, r.data))
         self._conn.executemany(

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from hub.store import leaf_data
+from hub.store import STORED_LEVEL, leaf_data
 from shared.batch import BatchHeader, verify_signature
 from shared.canonical import parse
 from shared.checkpoint import Checkpoint, verify_checkpoint
@@ -24,6 +24,15 @@ from shared.merkle import EMPTY_ROOT, CompactRange, leaf_hash, node_hash
 from shared.record import genesis_hash, link_fields, record_hash
 
 MAX_PROBLEMS = 1000
+
+
+def _blob(value: object) -> bytes:
+    """Stored bytes, whatever type a tampered row now holds (TEXT, NULL, a number)."""
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value)
+    if value is None:
+        return b""
+    return str(value).encode("utf-8", "surrogatepass")
 
 
 @dataclass
@@ -63,7 +72,7 @@ def verify_store(
     public key, revoked agents included (their old records were signed while they were valid)."""
     report = VerifyReport()
     checkpoints = {
-        int(size): (bytes(root), str(body))
+        int(size): (_blob(root), str(body))
         for size, root, body in conn.execute("SELECT size, root, body FROM checkpoints")
     }
     heads: dict[tuple[str, str], tuple[int, bytes]] = {}
@@ -80,9 +89,9 @@ def verify_store(
             for _ in range(expected_id, rid):
                 frontier.append(b"\x00" * 32)
         expected_id = rid + 1
-        raw = bytes(raw)
+        raw = _blob(raw)
         digest = record_hash(raw)
-        if digest != bytes(stored_hash):
+        if digest != _blob(stored_hash):
             report.add(f"{where}: stored bytes do not match the stored hash — the record was altered")
         key = (agent, stream)
         last_seq, last_hash = heads.get(key, (0, b""))
@@ -100,7 +109,7 @@ def verify_store(
             report.add(f"{where}: does not link to the previous record of its stream (chain broken)")
         heads[key] = (seq, digest)
         leaf = leaf_hash(leaf_data(agent, stream, seq, digest))
-        if leaf != bytes(stored_leaf):
+        if leaf != _blob(stored_leaf):
             report.add(f"{where}: ledger leaf hash differs from the recomputed one")
         frontier.append(leaf)
         if frontier.size in checkpoints:
@@ -112,7 +121,7 @@ def verify_store(
         "SELECT agent_id, stream_id, head_seq, head_hash FROM streams"
     ):
         actual = heads.get((agent, stream))
-        if actual is None or actual[0] != head_seq or actual[1] != bytes(head_hash):
+        if actual is None or actual[0] != head_seq or actual[1] != _blob(head_hash):
             report.add(f"stream {agent}/{stream}: stored head seq {head_seq} does not match its records")
 
     _verify_batches(conn, agent_key, report)
@@ -121,20 +130,30 @@ def verify_store(
 
 
 def _level(conn: sqlite3.Connection, level: int) -> Iterator[tuple[int, bytes]]:
+    """Nodes of ``level`` in index order: stored ones, or (below STORED_LEVEL) hashed from the
+    stored leaves."""
     if level == 0:
         for rid, leaf in conn.execute("SELECT id, leaf FROM records ORDER BY id"):
-            yield int(rid) - 1, bytes(leaf)
+            yield int(rid) - 1, _blob(leaf)
+    elif level < STORED_LEVEL:
+        pending: dict[int, bytes] = {}
+        for idx, h in _level(conn, level - 1):
+            pending[idx] = h
+            if idx % 2:
+                left, right = pending.pop(idx - 1, None), pending.pop(idx)
+                if left is not None:
+                    yield idx // 2, node_hash(left, right)
     else:
         for idx, h in conn.execute(
             "SELECT idx, hash FROM ledger_nodes WHERE level = ? ORDER BY idx", (level,)
         ):
-            yield int(idx), bytes(h)
+            yield int(idx), _blob(h)
 
 
 def _verify_nodes(conn: sqlite3.Connection, size: int, report: VerifyReport) -> None:
     """Every stored perfect-subtree node must hash its two stored children (level 0: the leaves,
     themselves checked against the recomputed ones), and every node the tree needs must exist."""
-    level = 1
+    level = STORED_LEVEL
     while size >> level:
         count = size >> level
         children = _level(conn, level - 1)
@@ -173,7 +192,7 @@ def _verify_batches(
         report.batches += 1
         where = f"batch #{bid} ({agent}/{stream})"
         try:
-            header = BatchHeader.from_json(parse(bytes(header_raw)))
+            header = BatchHeader.from_json(parse(_blob(header_raw)))
         except RecordError as exc:
             report.add(f"{where}: stored header is malformed: {exc}")
             continue
@@ -195,7 +214,7 @@ def _verify_batches(
             "SELECT hash FROM records WHERE agent_id = ? AND stream_id = ? AND seq = ?",
             (agent, stream, header.last),
         ).fetchone()
-        if row is None or bytes(row[0]).hex() != header.head:
+        if row is None or _blob(row[0]).hex() != header.head:
             report.add(f"{where}: the signed head (seq {header.last}) does not match the stored record")
         k = (agent, stream)
         covered[k] = max(covered.get(k, 0), header.last)

@@ -111,6 +111,7 @@ class LocalCluster:
         self.agent_ids = list(agent_ids)
         self.site_id = site_id
         self.port = port or free_port()
+        self.http_port = free_port()
         self.uplink = uplink or {}
         self.hub_args = hub_args or []
         self.python = python
@@ -174,7 +175,7 @@ class LocalCluster:
             "hub",
             [self.python, "-m", "hub.cli", "run", "--data", str(self.hub_dir),
              "--broker", "embedded" if self.embedded_broker else "external",
-             "--mqtt-port", str(self.port), *self.hub_args],
+             "--mqtt-port", str(self.port), "--http-port", str(self.http_port), *self.hub_args],
             self.root / "logs" / "hub.log",
         )
         self.hub.start()
