@@ -49,7 +49,8 @@ class Agent:
                     will: tuple[str, bytes]) -> Link:
             return MqttLink(
                 address, f"xn-agent-{config.agent_id}",
-                [topics.ack(config.agent_id), topics.config(config.agent_id)],
+                [topics.ack(config.agent_id), topics.config(config.agent_id),
+                 topics.rtc(config.agent_id, "down/#")],
                 on_message, on_down, will,
             )
 

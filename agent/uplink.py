@@ -106,6 +106,8 @@ class Uplink:
         self._pings: dict[int, float] = {}
         self._tokens = 0.0
         self._token_at = 0.0
+        self._side: queue.SimpleQueue[tuple[str, bytes, int]] = queue.SimpleQueue()
+        self._handlers: list[tuple[str, Callable[[str, bytes], None]]] = []
         outbox.on_append(self._wake.set)
 
     # -- public ---------------------------------------------------------------------------------
@@ -113,6 +115,19 @@ class Uplink:
     def add_health_provider(self, provider: Callable[[], dict[str, Any]]) -> None:
         """Extra heartbeat fields (e.g. capture lag, camera state) merged into every heartbeat."""
         self._providers.append(provider)
+
+    def publish_side(self, topic: str, payload: bytes, qos: int = 0) -> None:
+        """Send a non-durable message (e.g. WebRTC signalling) through the one publishing owner.
+
+        It goes out on the current connection, or is dropped if the link is down: only records are
+        durable, and a stale signalling message is worse than none."""
+        self._side.put((topic, payload, qos))
+        self._wake.set()
+
+    def on_topic(self, prefix: str, handler: Callable[[str, bytes], None]) -> None:
+        """Call ``handler(topic, payload)`` (from the uplink thread) for messages under ``prefix``.
+        The link must subscribe to those topics (see ``agent.runtime``)."""
+        self._handlers.append((prefix, handler))
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="xn-uplink", daemon=True)
@@ -173,6 +188,7 @@ class Uplink:
                 self._drain_events()
                 if self._link is None:
                     continue
+                self._flush_side()
                 try:
                     if now >= self._next_heartbeat:
                         self._heartbeat(now)
@@ -257,6 +273,24 @@ class Uplink:
             topic, payload = value
             if topic == topics.ack(self.agent_id):
                 self._handle_ack(payload)
+                continue
+            for prefix, handler in self._handlers:
+                if topic.startswith(prefix):
+                    try:
+                        handler(topic, payload)
+                    except Exception:
+                        log.exception("topic handler failed", extra={"topic": topic})
+
+    def _flush_side(self) -> None:
+        while True:
+            try:
+                topic, payload, qos = self._side.get_nowait()
+            except queue.Empty:
+                return
+            if self._link is None or not self._link.connected:
+                log.info("dropped a side message while the link is down", extra={"topic": topic})
+                continue
+            self._link.publish(topic, payload, qos=qos)
 
     def _handle_ack(self, payload: bytes) -> None:
         try:

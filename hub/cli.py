@@ -198,5 +198,14 @@ def _n(value: Any) -> str:
     return "-" if value is None else str(value)
 
 
+def _attach_engine_commands() -> None:
+    from hub.engine.clock_cli import calendar_group, clock_group
+
+    main.add_command(clock_group, "clock")
+    main.add_command(calendar_group, "calendar")
+
+
+_attach_engine_commands()
+
 if __name__ == "__main__":  # pragma: no cover
     main()

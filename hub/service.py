@@ -100,6 +100,9 @@ class IngestService:
         self._client: mqtt.Client | None = None
         self._connected = threading.Event()
         self.listeners: list[Listener] = []
+        #: ``handler(agent_id, leaf, payload)`` for messages on ``xn/v1/agents/{id}/rtc/up/{leaf}``,
+        #: called from paho's network thread (WebRTC signalling: keep it short).
+        self.rtc_handlers: list[Callable[[str, str, bytes], None]] = []
         self.counters: Counter[str] = Counter()
         self._last_history: dict[str, float] = {}
         self._last_checkpoint_size = -1
@@ -156,7 +159,8 @@ class IngestService:
             log.error("broker refused the hub", extra={"reason": str(reason)})
             return
         records = topics.SHARED_RECORDS if self.config.shared_subscription else topics.ALL_RECORDS
-        client.subscribe([(records, 1), (topics.ALL_STATUS, 1), (topics.ALL_HEALTH, 0)])
+        client.subscribe([(records, 1), (topics.ALL_STATUS, 1), (topics.ALL_HEALTH, 0),
+                          (topics.ALL_RTC_UP, 0)])
         self._connected.set()
         log.info("hub connected to broker", extra={"session_present": bool(flags.session_present)})
 
@@ -167,6 +171,15 @@ class IngestService:
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
         topic = msg.topic
+        if "/rtc/up/" in topic:
+            agent = topics.agent_of(topic)
+            leaf = topic.split("/rtc/up/", 1)[1]
+            for handler in list(self.rtc_handlers):
+                try:
+                    handler(agent or "", leaf, bytes(msg.payload))
+                except Exception:
+                    log.exception("rtc handler failed", extra={"topic": topic})
+            return
         kind = topic.rsplit("/", 1)[-1]
         if kind == "health":
             # Answer the agent's ping straight away, so its RTT measures the link, not our queue.
@@ -338,6 +351,11 @@ class IngestService:
                 listener(kind, data)
             except Exception:
                 log.exception("event listener failed", extra={"kind": kind})
+
+    def publish_raw(self, topic: str, payload: bytes, qos: int = 0) -> None:
+        """Publish on the hub's broker connection (e.g. WebRTC signalling down to an agent)."""
+        if self._client is not None:
+            self._client.publish(topic, payload, qos=qos)
 
     def _publish(self, topic: str, message: dict[str, Any], qos: int) -> None:
         if self._client is not None:

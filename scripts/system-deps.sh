@@ -5,6 +5,11 @@ set -euo pipefail
 need=()
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
 
+# Tests and reports: Debian's Chromium (driven by Playwright, never a downloaded browser), Chinese
+# fonts (so screenshots and PDFs show Chinese text), pdftotext (to check report PDFs).
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+[ -d /usr/share/fonts/opentype/noto ] || need+=(fonts-noto-cjk)
+command -v pdftotext >/dev/null 2>&1 || need+=(poppler-utils)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ]; then
   echo "缺少系统软件包 / missing Debian packages: ${need[*]}" >&2

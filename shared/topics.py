@@ -12,6 +12,7 @@ ALL_RECORDS = f"{ROOT}/agents/+/records"
 SHARED_RECORDS = f"$share/hub/{ROOT}/agents/+/records"
 ALL_STATUS = f"{ROOT}/agents/+/status"
 ALL_HEALTH = f"{ROOT}/agents/+/health"
+ALL_RTC_UP = f"{ROOT}/agents/+/rtc/up/#"
 ALERTS = f"{ROOT}/hub/alerts"
 
 
