@@ -76,7 +76,8 @@ def test_altered_record_bytes(db: Path) -> None:
 
 def test_altered_record_and_its_hash(db: Path) -> None:
     conn = sqlite3.connect(db)
-    raw = bytes(conn.execute("SELECT raw FROM records WHERE id = 20").fetchone()[0]).replace("审核".encode(), "批准".encode())
+    raw = bytes(conn.execute("SELECT raw FROM records WHERE id = 20").fetchone()[0])
+    raw = raw.replace("审核".encode(), "批准".encode())
     from shared.record import record_hash
     conn.execute("UPDATE records SET raw = ?, hash = ? WHERE id = 20", (raw, record_hash(raw)))
     conn.commit()
