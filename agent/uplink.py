@@ -237,7 +237,11 @@ class Uplink:
         self._inflight.clear()
         self._pings.clear()
         status = {"state": "online", "stream": self.stream_id, "ts": iso_local(self._wall())}
-        link.publish(topics.status(self.agent_id), json.dumps(status).encode(), qos=1, retain=True)
+        try:
+            link.publish(topics.status(self.agent_id), json.dumps(status).encode(), qos=1, retain=True)
+        except LinkDown as exc:  # the connection may drop again at once
+            self._lost(str(exc))
+            return
         self._next_heartbeat = 0.0
         log.info("connected", extra={"reconnects": self.reconnects, "acked_seq": self._sent_upto})
 
@@ -352,7 +356,10 @@ class Uplink:
             return False
         limit = cfg.batch_records
         if cfg.drain_rate is not None and self.outbox.head_seq - self._sent_upto > cfg.live_threshold:
-            self._tokens = min(cfg.drain_rate, self._tokens + (now - self._token_at) * cfg.drain_rate)
+            if self._token_at == 0.0:
+                self._token_at = now  # the bucket starts empty: no burst ahead of the pace
+            burst = max(1.0, cfg.drain_rate / 4)
+            self._tokens = min(burst, self._tokens + (now - self._token_at) * cfg.drain_rate)
             self._token_at = now
             if self._tokens < 1:
                 return False
