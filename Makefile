@@ -37,6 +37,9 @@ test: $(STAMP) system-deps lint typecheck
 bench: $(STAMP) system-deps
 	$(BIN)/python bench/ingest.py --records 1000000 --json
 	$(BIN)/python bench/chaos.py --cycles 9 --json
+	$(BIN)/python bench/capture.py --json
+	$(BIN)/python bench/clock.py --cases 1000000 --json
+	$(BIN)/python bench/video.py --json
 
 clean:
 	rm -rf $(VENV) $(DEMO_DATA) *.egg-info

@@ -39,11 +39,20 @@ def run(config_path: str, synthetic_rate: float) -> None:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
+    from agent.sources import start_capture
+
+    try:
+        runners = start_capture(agent)
+    except XiaonengError as exc:
+        agent.stop()
+        raise click.ClickException(str(exc)) from None
     agent.start()
     if synthetic_rate > 0:
         agent.add_thread(agent.synthetic_producer(synthetic_rate), "xn-synthetic")
     stop.wait()
     agent.stop()
+    for runner in runners:
+        runner.close()
 
 
 @main.command()
@@ -96,10 +105,113 @@ def emit(config_path: str, type_: str, body: str) -> None:
 
 @main.command("validate-config")
 @click.argument("path", type=click.Path(dir_okay=False))
-def validate_config(path: str) -> None:
-    """检查配置 / Check an agent.yaml; exit 1 with the reason if it is wrong."""
+@click.option("--live/--no-live", default=False,
+              help="also connect to each capture database and check every mapped table and column")
+def validate_config(path: str, live: bool) -> None:
+    """检查配置 / Check an agent.yaml (or a mapping profile); exit 1 naming every problem."""
+    from agent.mapping import validate_profile
+    from agent.sources import capture_configs
+
+    data = _raw_yaml(path)
+    if isinstance(data, dict) and "profile" in data and "events" in data:
+        _report(_check_profile(path, None), f"映射配置 / profile {path}")
+        return
     cfg = _load(path)
-    click.echo(f"配置有效 / config OK: agent {cfg.agent_id}, broker {cfg.broker.host}:{cfg.broker.port}")
+    try:
+        entries = capture_configs(cfg)
+    except XiaonengError as exc:
+        raise click.ClickException(f"{path}: {exc}") from None
+    problems: list[str] = []
+    for entry in entries:
+        profile_path = cfg.path(entry.profile)
+        conn = None
+        if live:
+            from agent.capture.database import connect_source
+
+            try:
+                conn = connect_source(entry.database).conn
+            except Exception as exc:  # any driver error: say which source and why
+                problems.append(f"error: capture {entry.name}: cannot connect to {entry.database}: {exc}")
+        try:
+            problems += [f"capture {entry.name}: {p}" for p in validate_profile(profile_path, conn)]
+        except XiaonengError as exc:
+            problems.append(f"error: capture {entry.name}: {exc}")
+        finally:
+            if conn is not None:
+                conn.close()
+    _report(problems, f"代理 / agent {cfg.agent_id}, broker {cfg.broker.host}:{cfg.broker.port}, "
+                      f"{len(entries)} 个采集源 / capture source(s)")
+
+
+def _raw_yaml(path: str) -> Any:
+    from shared.config import read_yaml
+
+    try:
+        return read_yaml(path)
+    except XiaonengError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _check_profile(path: str, conn: Any) -> list[str]:
+    from agent.mapping import validate_profile
+
+    try:
+        return [str(p) for p in validate_profile(path, conn)]
+    except XiaonengError as exc:
+        return [f"error: {exc}"]
+
+
+def _report(problems: list[str], what: str) -> None:
+    for problem in problems:
+        click.echo(f"  {problem}")
+    if any(p.startswith("error") or ": error:" in p for p in problems):
+        raise click.ClickException(f"配置有误 / config has errors: {what}")
+    click.echo(f"配置有效 / config OK: {what}")
+
+
+@main.group()
+def capture() -> None:
+    """数据采集 / Capture from department databases."""
+
+
+@capture.command("install")
+@click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False))
+@click.option("--name", default=None, help="only this capture source")
+@click.option("--print", "print_only", is_flag=True, help="print the DDL for a DBA instead of running it")
+def capture_install(config_path: str, name: str | None, print_only: bool) -> None:
+    """安装触发器 / Install the change table and triggers for trigger-mode sources."""
+    from agent.capture.database import connect_source
+    from agent.capture.triggers import install, install_statements
+    from agent.mapping import load_profile
+    from agent.sources import capture_configs
+
+    cfg = _load(config_path)
+    try:
+        entries = [e for e in capture_configs(cfg) if name in (None, e.name)]
+    except XiaonengError as exc:
+        raise click.ClickException(str(exc)) from None
+    if not entries:
+        raise click.ClickException(f"no capture source {name!r} in {config_path}" if name
+                                   else f"{config_path} has no capture: entries")
+    for entry in entries:
+        profile = load_profile(cfg.path(entry.profile))
+        mode = entry.mode or profile.capture.mode
+        if mode != "trigger":
+            click.echo(f"{entry.name}: 水位线模式无需触发器 / watermark mode needs no triggers")
+            continue
+        try:
+            db = connect_source(entry.database)
+        except Exception as exc:
+            raise click.ClickException(f"capture {entry.name}: cannot connect to {entry.database}: {exc}") from None
+        try:
+            if print_only:
+                for statement in install_statements(profile, db.dialect):
+                    click.echo(statement + ";")
+                continue
+            tables = install(db, profile)
+        finally:
+            db.close()
+        click.echo(f"{entry.name}: 已安装触发器 / triggers installed on {', '.join(tables)}")
 
 
 def _load(path: str) -> Any:
