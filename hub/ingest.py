@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from shared.batch import Batch, BatchHeader, hash_records, verify_signature
 from shared.canonical import parse_fast
-from shared.errors import RecordError, SignatureError, VerificationError
+from shared.errors import RecordError, VerificationError
 from shared.record import genesis_hash
 
 MALFORMED = "malformed"
@@ -206,12 +206,3 @@ def decide(
         if i >= i0
     ]
     return Decision("store", h.agent, h.stream, h, records=new, ack_seq=h.last)
-
-
-def verify_error_reason(exc: Exception) -> str:
-    """The quarantine reason word for an exception (used by adapters)."""
-    if isinstance(exc, SignatureError):
-        return "bad_signature"
-    if isinstance(exc, VerificationError):
-        return exc.reason
-    return MALFORMED

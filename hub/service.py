@@ -254,7 +254,8 @@ class IngestService:
                                        "last_seq": d.ack_seq, "types": dict(types)}))
         elif d.kind in ("duplicate", "gap"):
             assert d.agent_id is not None
-            self.counters["records_duplicate"] += 0 if d.header is None else d.header.last - d.header.first + 1
+            if d.kind == "duplicate" and d.header is not None:
+                self.counters["records_duplicate"] += d.header.last - d.header.first + 1
             outgoing.append((d.agent_id, {"stream": d.stream_id, "acked": d.ack_seq,
                                           "status": "ok" if d.kind == "duplicate" else "gap"}))
         else:
