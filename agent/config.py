@@ -23,6 +23,17 @@ class BrokerSection:
 
 
 @dataclass(frozen=True)
+class VideoSection:
+    """Live video of the cameras (WebRTC to the hub's relay): ICE host addresses and UDP ports
+    (default: every interface but loopback, any port), and how long a session lives without the
+    hub's keepalive. See docs/video.md."""
+
+    ice_addresses: list[str] | None = None
+    ice_ports: list[int] | None = None
+    lease_s: float = 20.0
+
+
+@dataclass(frozen=True)
 class AgentConfig:
     agent_id: str
     broker: BrokerSection
@@ -36,6 +47,7 @@ class AgentConfig:
     capture: list[dict[str, Any]] = field(default_factory=list)
     #: Camera profile files (firmware_configs/cameras/*.yaml).
     cameras: list[str] = field(default_factory=list)
+    video: VideoSection = field(default_factory=VideoSection)
     #: Where this file was read from; relative paths in it are relative to its folder.
     base_dir: str = "."
 
@@ -61,4 +73,28 @@ def load_agent_config(path: str | Path) -> AgentConfig:
         raise ConfigError(f"{p}: key_file {cfg.key_file!r} not found (enrol or copy the agent bundle)")
     if cfg.uplink.batch_records < 1 or cfg.uplink.window_batches < 1:
         raise ConfigError(f"{p}: uplink.batch_records and uplink.window_batches must be >= 1")
+    _check_cameras(cfg, p)
     return cfg
+
+
+def _check_cameras(cfg: AgentConfig, p: Path) -> None:
+    """The camera profiles must load (strictly) and name distinct cameras; the video section must
+    make sense. Profiles are only read when cameras are configured (they need the video extra)."""
+    v = cfg.video
+    if v.ice_ports is not None and (len(v.ice_ports) != 2 or not 1024 <= v.ice_ports[0] <= v.ice_ports[1] <= 65535):
+        raise ConfigError(f"{p}: video.ice_ports must be [low, high] within 1024-65535, got {v.ice_ports!r}")
+    if v.ice_addresses is not None and not v.ice_addresses:
+        raise ConfigError(f"{p}: video.ice_addresses must name at least one address (or be left out)")
+    if v.lease_s <= 0:
+        raise ConfigError(f"{p}: video.lease_s must be > 0")
+    if not cfg.cameras:
+        return
+    from agent.camera.config import load_profile
+
+    seen: dict[str, str] = {}
+    for entry in cfg.cameras:
+        profile = load_profile(cfg.path(entry))
+        if profile.camera_id in seen:
+            raise ConfigError(f"{p}: cameras: {entry} and {seen[profile.camera_id]} both define camera "
+                              f"{profile.camera_id!r}")
+        seen[profile.camera_id] = entry

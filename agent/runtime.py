@@ -55,12 +55,21 @@ class Agent:
             )
 
         self.uplink = Uplink(self.outbox, self.key, factory, config.uplink)
+        # Cameras (presence records, feed state in the heartbeat, live video): only when configured,
+        # so that an agent without the video extra (OpenCV, aiortc) never imports it.
+        self.cameras: Any = None
+        if config.cameras:
+            from agent.camera.service import CameraService
+
+            self.cameras = CameraService.from_config(config, self.outbox, self.uplink)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
     def start(self) -> None:
         log.info("agent starting", extra={"agent": self.config.agent_id, "stream": self.outbox.stream_id,
                                           "head_seq": self.outbox.head_seq, "acked_seq": self.outbox.acked_seq})
+        if self.cameras is not None:
+            self.cameras.start()
         self.uplink.start()
 
     def add_thread(self, target: Callable[[threading.Event], None], name: str) -> None:
@@ -100,5 +109,7 @@ class Agent:
         self._stop.set()
         for t in self._threads:
             t.join(10)
+        if self.cameras is not None:
+            self.cameras.stop()
         self.uplink.stop()
         self.outbox.close()

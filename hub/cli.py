@@ -37,9 +37,12 @@ def _data_option(f: Any) -> Any:
 @click.option("--http-host", default="127.0.0.1", show_default=True, help="web UI address")
 @click.option("--http-port", default=8080, show_default=True, type=int, help="web UI port (0: none)")
 @click.option("--name", default="xiaoneng-hub", show_default=True, help="checkpoint origin name")
+@click.option("--supervision/--no-supervision", default=True, show_default=True,
+              help="run the supervision engine here (off: an ingest-only worker)")
 @click.option("--log-level", default="INFO", show_default=True)
 def run(data_dir: Path, broker: str, mqtt_host: str, mqtt_port: int, mqtt_username: str | None,
-        mqtt_password: str | None, http_host: str, http_port: int, name: str, log_level: str) -> None:
+        mqtt_password: str | None, http_host: str, http_port: int, name: str, supervision: bool,
+        log_level: str) -> None:
     """运行中心 / Run the hub (and its broker) until SIGTERM or Ctrl-C."""
     from hub.runtime import Hub, HubOptions
     from hub.service import IngestConfig
@@ -49,6 +52,7 @@ def run(data_dir: Path, broker: str, mqtt_host: str, mqtt_port: int, mqtt_userna
         data_dir=data_dir, embedded_broker=broker == "embedded", mqtt_host=mqtt_host, mqtt_port=mqtt_port,
         mqtt_username=mqtt_username, mqtt_password=mqtt_password, name=name,
         ingest=IngestConfig(origin=name), http_host=http_host, http_port=http_port or None,
+        supervision=supervision,
     )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -206,6 +210,23 @@ def _attach_engine_commands() -> None:
 
 
 _attach_engine_commands()
+
+
+def _attach_supervision_commands() -> None:
+    """``report`` (monthly report files) and ``calendar load --data`` (owned by hub.supervision)."""
+    from hub.engine.clock_cli import calendar_group
+    from hub.reports.cli import report_command
+    from hub.supervision.cli import load_command
+
+    calendar = click.Group("calendar", help=calendar_group.help)
+    for name, command in calendar_group.commands.items():
+        calendar.add_command(command, name)
+    calendar.add_command(load_command, "load")
+    main.add_command(calendar, "calendar")
+    main.add_command(report_command, "report")
+
+
+_attach_supervision_commands()
 
 if __name__ == "__main__":  # pragma: no cover
     main()

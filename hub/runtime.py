@@ -7,6 +7,7 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psutil
 from cryptography.hazmat.primitives import serialization
@@ -15,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hub.broker import MosquittoBroker
 from hub.service import BrokerLogin, IngestConfig, IngestService
 from hub.store import Store
+from hub.supervision.service import SupervisorService, start_supervision
 from hub.webserver import WebServer
 from provisioning.broker_files import broker_dir, running_broker_pid, write_broker_files
 from provisioning.registry import Registry
@@ -41,6 +43,9 @@ class HubOptions:
     ingest: IngestConfig = IngestConfig()
     http_host: str = "127.0.0.1"
     http_port: int | None = 8080  # None: no web server (tests of ingest alone)
+    #: Run the supervision engine in this process. An extra ingest-only worker (several hubs on one
+    #: store behind a shared subscription, DESIGN.md §4.5) runs without it; so does the ingest bench.
+    supervision: bool = True
 
 
 def load_or_create_key(path: Path) -> Ed25519PrivateKey:
@@ -90,6 +95,16 @@ def stop_leftover_broker(pid_file: Path, timeout: float = 15.0) -> None:
         proc.wait(timeout)
 
 
+def start_video(data_dir: Path, ingest: IngestService) -> Any:
+    """The video relay (hub/video), or None when aiortc (the ``video`` extra) is not installed."""
+    try:
+        from hub.video.service import start_relay
+    except ImportError as exc:
+        log.warning("video relay disabled: the video extra is not installed", extra={"error": str(exc)})
+        return None
+    return start_relay(data_dir, ingest)
+
+
 class Hub:
     def __init__(self, options: HubOptions):
         self.options = options
@@ -101,6 +116,8 @@ class Hub:
         self.store: Store | None = None
         self.ingest: IngestService | None = None
         self.web: WebServer | None = None
+        self.video: Any = None  # hub.video.relay.VideoRelay, when the video extra is installed
+        self.supervision: SupervisorService | None = None
 
     def start(self) -> None:
         o = self.options
@@ -125,8 +142,15 @@ class Hub:
             o.ingest,
         )
         self.ingest.start()
+        self.video = start_video(self.data_dir, self.ingest)
+        if o.supervision:
+            self.supervision = start_supervision(self.data_dir, self.ingest)
         if o.http_port is not None:
-            self.web = WebServer(self.data_dir, o.http_host, o.http_port, self.ingest)
+            self.web = WebServer(self.data_dir, o.http_host, o.http_port, self.ingest, supervision=self.supervision)
+            if self.video is not None:
+                from hub.video.service import attach
+
+                attach(self.web.app, self.video)
             self.web.start()
         log.info("hub running", extra={"data": str(self.data_dir), "mqtt": f"{o.mqtt_host}:{o.mqtt_port}",
                                        "http": f"{o.http_host}:{o.http_port}" if o.http_port else None})
@@ -134,6 +158,10 @@ class Hub:
     def stop(self) -> None:
         if self.web is not None:
             self.web.stop()
+        if self.video is not None:
+            self.video.stop()  # tells the agents to stop streaming, before the broker link goes
+        if self.supervision is not None:
+            self.supervision.stop()
         if self.ingest is not None:
             self.ingest.stop()
             self.ingest.checkpoint()

@@ -53,6 +53,7 @@ class IngestConfig:
     offline_after_s: float = 20.0
     checkpoint_interval_s: float = 10.0
     history_interval_s: float = 60.0
+    health_event_interval_s: float = 5.0  # at most one "link.health" event per agent per interval
     max_group: int = 64
     max_payload: int = 16 * 1024 * 1024
     shared_subscription: bool = False
@@ -105,6 +106,7 @@ class IngestService:
         self.rtc_handlers: list[Callable[[str, str, bytes], None]] = []
         self.counters: Counter[str] = Counter()
         self._last_history: dict[str, float] = {}
+        self._last_health_event: dict[str, float] = {}
         self._last_checkpoint_size = -1
         self._next_checkpoint = 0.0
         self._next_offline_check = 0.0
@@ -231,7 +233,7 @@ class IngestService:
                 elif kind == "status" and agent:
                     self._status(store, agent, payload, at, events)
                 elif kind == "health" and agent:
-                    self._health(store, agent, payload, at, received)
+                    self._health(store, agent, payload, at, received, events)
         for agent, message in outgoing:
             self._publish(topics.ack(agent), message, qos=1)
         for kind, data in events:
@@ -284,7 +286,10 @@ class IngestService:
         store.update_link(agent, {"online": online, "status_at": at}, history=True)
         events.append(("link.status", {"agent_id": agent, "online": bool(online), "at": at}))
 
-    def _health(self, store: Store, agent: str, payload: bytes, at: str, received: float) -> None:
+    def _health(self, store: Store, agent: str, payload: bytes, at: str, received: float,
+                events: list[tuple[str, dict[str, Any]]]) -> None:  # fmt: skip
+        """Store a heartbeat's link figures; queue a ``link.health`` event (sent after the commit)
+        at most once per agent per ``health_event_interval_s``."""
         try:
             h = json.loads(payload)
         except ValueError:
@@ -308,6 +313,11 @@ class IngestService:
         if due:
             self._last_history[agent] = received
         store.update_link(agent, fields, history=due)
+        last = self._last_health_event.get(agent)
+        if last is None or not 0 <= received - last < self.config.health_event_interval_s:
+            self._last_health_event[agent] = received
+            events.append(("link.health", {"agent_id": agent, "at": at, **{
+                k: fields[k] for k in ("rtt_ms", "outbox_depth", "oldest_unacked_s", "cdc_lag_s")}}))
 
     def _periodic(self) -> None:
         now = self._clock()

@@ -15,6 +15,9 @@ from pathlib import Path
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from hub.service import IngestService
+from hub.supervision.metrics import supervision_collector
+from hub.supervision.queries import SupervisionProvider
+from hub.supervision.service import SupervisorService
 from hub.web.app import create_app, shutdown
 from hub.web.config import WebConfig
 from hub.web.events import EventBus
@@ -61,11 +64,16 @@ def ingest_collector(ingest: IngestService) -> list[Family]:
 
 
 class WebServer:
-    def __init__(self, data_dir: Path, host: str, port: int, ingest: IngestService):
+    def __init__(self, data_dir: Path, host: str, port: int, ingest: IngestService,
+                 supervision: SupervisorService | None = None):
         self.bus = EventBus()
         config = WebConfig(database=data_dir / "hub.sqlite", secret_key=web_secret(data_dir))
-        self.app = create_app(config, bus=self.bus, metrics=REGISTRY)
+        provider = SupervisionProvider(supervision) if supervision is not None else None
+        self.app = create_app(config, bus=self.bus, metrics=REGISTRY, supervision=provider)
         REGISTRY.add_collector(lambda: ingest_collector(ingest))
+        if supervision is not None:
+            supervision.listeners.append(self.bus.publish)
+            REGISTRY.add_collector(lambda: supervision_collector(supervision))
         ingest.listeners.append(self._forward)
         self._server: BaseWSGIServer = make_server(host, port, self.app, threaded=True)
         self._thread: threading.Thread | None = None

@@ -272,7 +272,10 @@ def _case_event(
             staff_id=b.opt_text("staff_id"),
         )  # fmt: skip
     if kind == "step":
-        return Step(**common, at=b.moment("started_at"), step_name=b.text("step_name"))
+        # A step is reported when it ends: its moment (for R8's report delay) is ended_at when the
+        # step has ended, started_at otherwise. A Friday-to-Monday step is not a late report.
+        at = b.moment("ended_at") if b.opt_text("ended_at") else b.moment("started_at")
+        return Step(**common, at=at, step_name=b.text("step_name"))
     if kind == "supplement_requested":
         return SupplementRequested(**common, at=b.moment("at"))
     if kind == "supplement_received":

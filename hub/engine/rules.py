@@ -82,8 +82,14 @@ def decide(
     item_code: str | None = None,
     details: Mapping[str, Any] | None = None,
 ) -> CardDecision | None:
-    """A decision for ``rule_id``, or None when the rule is switched off in the config."""
+    """A decision for ``rule_id``, or None when the rule is switched off in the config.
+
+    Who it concerns comes from the explicit arguments, else from ``case``; a ``case:<id>`` subject
+    without a known case (R5 on a refusal, R8 on a case the engine never saw accepted) still names
+    its case, so the card links to it."""
     setting = config.rule(rule_id)
+    if case_id is None and case is None and subject.startswith("case:"):
+        case_id = subject[len("case:"):] or None
     if not setting.enabled:
         return None
     spec = RULES[rule_id]
@@ -156,7 +162,10 @@ def check_case_event(
             case=case, evidence=evidence, details=details, **who,  # type: ignore[arg-type]
         ))  # fmt: skip
 
-    out.append(late_report(event, subject, th, config, case=case))
+    # an event of a case not seen accepted has no case state: its department comes from the body
+    body_dept = getattr(event, "dept_code", None)  # Accepted and Refused carry one
+    dept = (case.dept_code if case is not None else None) or body_dept
+    out.append(late_report(event, subject, th, config, dept_code=dept, case=case))
 
     if isinstance(event, Refused) and not event.reason:
         add("R5", f"办件 {event.case_id} 不予受理未说明理由", {"event": event.type},

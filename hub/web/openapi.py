@@ -43,8 +43,8 @@ class Param:
 
 
 PAGINATION = (
-    Param("page", {"type": "integer", "minimum": 1, "default": 1}, "page number, from 1"),
-    Param("per_page", {"type": "integer", "minimum": 1}, "items per page (bounded by the hub's per_page_max)"),
+    Param("page", {"type": "integer", "minimum": 1, "maximum": 1_000_000, "default": 1}, "page number, from 1"),
+    Param("per_page", {"type": "integer", "minimum": 1}, "items per page (at most the hub's per_page_max)"),
 )
 
 
@@ -59,6 +59,8 @@ def page_of(item: Mapping[str, Any]) -> dict[str, Any]:
             "per_page": {"type": "integer"},
             "total": {"type": "integer"},
             "pages": {"type": "integer"},
+            "total_is_estimate": {"type": "boolean",
+                                  "description": "total is a capped count (a lower bound), e.g. of a text search"},
         },
     }
 
@@ -79,6 +81,8 @@ class Operation:
     media_type: str
     errors: tuple[int, ...]
     path_descriptions: Mapping[str, str] = field(default_factory=dict)
+    body: Mapping[str, Any] | None = None  # JSON schema of the request body
+    path_schemas: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
 class ApiRegistry:
@@ -102,6 +106,8 @@ class ApiRegistry:
         media_type: str = "application/json",
         errors: Sequence[int] = (),
         path_descriptions: Mapping[str, str] | None = None,
+        body: Mapping[str, Any] | None = None,
+        path_schemas: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> Callable[[F], F]:
         """Register ``rule`` on ``bp`` (whose ``url_prefix`` is prepended) and document it."""
         prefix = bp.url_prefix or ""
@@ -124,14 +130,19 @@ class ApiRegistry:
                     media_type=media_type,
                     errors=tuple(errors),
                     path_descriptions=dict(path_descriptions or {}),
+                    body=body,
+                    path_schemas=dict(path_schemas or {}),
                 )
             )
             return view
 
         return register
 
-    def document(self, *, title: str, version: str, description: str = "") -> dict[str, Any]:
-        """The OpenAPI 3.1 document of every registered operation."""
+    def document(
+        self, *, title: str, version: str, description: str = "", per_page_max: int | None = None
+    ) -> dict[str, Any]:
+        """The OpenAPI 3.1 document of every registered operation (``per_page_max``: this hub's bound
+        on ``per_page``, written into the parameter's schema)."""
         paths: dict[str, dict[str, Any]] = {}
         for op in sorted(self.operations, key=lambda o: (o.path, o.method)):
             path, path_params = openapi_path(op.path)
@@ -140,14 +151,15 @@ class ApiRegistry:
                     "name": name,
                     "in": "path",
                     "required": True,
-                    "schema": schema,
+                    "schema": dict(op.path_schemas.get(name, schema)),
                     "description": op.path_descriptions.get(name, name),
                 }
                 for name, schema in path_params
             ]
             parameters += [
-                {"name": p.name, "in": "query", "required": p.required, "schema": dict(p.schema),
-                 "description": p.description}
+                {"name": p.name, "in": "query", "required": p.required,
+                 "schema": {**p.schema, "maximum": per_page_max} if p.name == "per_page" and per_page_max
+                 else dict(p.schema), "description": p.description}
                 for p in op.params
             ]
             responses: dict[str, Any] = {
@@ -155,7 +167,7 @@ class ApiRegistry:
                 "401": {"$ref": "#/components/responses/Unauthorized"},
                 "403": {"$ref": "#/components/responses/Forbidden"},
             }
-            for code in sorted({400, *op.errors} if op.params else set(op.errors)):
+            for code in sorted({400, *op.errors} if op.params or op.body is not None else set(op.errors)):
                 responses[str(code)] = {"$ref": f"#/components/responses/E{code}"}
             operation: dict[str, Any] = {
                 "operationId": op.endpoint.replace(".", "_"),
@@ -168,6 +180,9 @@ class ApiRegistry:
                 operation["description"] = op.description
             if parameters:
                 operation["parameters"] = parameters
+            if op.body is not None:
+                operation["requestBody"] = {
+                    "required": True, "content": {"application/json": {"schema": dict(op.body)}}}
             paths.setdefault(path, {})[op.method] = operation
         return {
             "openapi": "3.1.0",
@@ -191,6 +206,7 @@ class ApiRegistry:
                         ("Forbidden", "the caller's role may not use this route"),
                         ("E400", "a parameter is invalid; detail names it"),
                         ("E404", "no such object"),
+                        ("E409", "the object changed meanwhile; reload it and try again"),
                         ("E503", "the component behind this route is not running yet"),
                     )
                 },

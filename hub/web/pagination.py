@@ -47,6 +47,7 @@ class Page:
     page: int
     per_page: int
     total: int
+    total_is_estimate: bool = False  # ``total`` is a capped count: a lower bound, not exact
 
     @property
     def pages(self) -> int:
@@ -68,4 +69,5 @@ class Page:
             "per_page": self.per_page,
             "total": self.total,
             "pages": self.pages,
+            "total_is_estimate": self.total_is_estimate,
         }

@@ -18,9 +18,9 @@ from hub.web.state import web_state
 NAV = (
     ("overview.page", "nav.overview"),
     ("supervision.cases", "nav.cases"),
-    ("supervision.cards", "nav.cards"),
-    ("supervision.rankings", "nav.rankings"),
-    ("supervision.reports", "nav.reports"),
+    ("cards.queue", "nav.cards"),
+    ("rankings.page", "nav.rankings"),
+    ("reports.page", "nav.reports"),
     ("links.page", "nav.links"),
     ("quarantine.page", "nav.quarantine"),
     ("video.page", "nav.video"),
@@ -41,7 +41,7 @@ def nav_items() -> list[dict[str, Any]]:
     for endpoint, key in NAV:
         if may(current_app, endpoint, principal.role):
             area = endpoint.split(".")[0]
-            active = current == endpoint or (area not in ("supervision",) and current.startswith(area + "."))
+            active = current == endpoint or current.startswith(area + ".")
             items.append({"url": url_for(endpoint), "label": gettext(key), "active": active})
     return items
 
@@ -90,10 +90,16 @@ def install(app: Flask) -> None:
         seconds = age_seconds(text, web_state().clock())
         return "" if seconds is None else gettext("time.ago", age=duration(seconds, gettext))
 
+    def _when(text: str | None) -> str:
+        """A date stays a date (due dates); a moment is shown in the hub's time zone."""
+        if isinstance(text, str) and len(text) == 10 and text[4] == "-" and text[7] == "-":
+            return text
+        return local_time(text, web_state().tz)
+
     def _reject_paging(args: dict[str, str]) -> dict[str, str]:
         return {k: v for k, v in args.items() if k not in ("page", "per_page", "lang")}
 
-    env.filters.update(localtime=_local, duration=_duration, age=_age, reject_paging=_reject_paging)
+    env.filters.update(localtime=_local, duration=_duration, age=_age, reject_paging=_reject_paging, when=_when)
 
     @app.context_processor
     def _context() -> dict[str, Any]:

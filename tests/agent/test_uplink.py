@@ -42,7 +42,7 @@ class FakeHub:
     def receive(self, agent: str, payload: bytes) -> dict[str, object] | None:
         with self.lock:
             d = decide(payload, agent, lambda a: self.pub, lambda a, s: self.heads.get((a, s)),
-                       lambda a, s, f, l: {q: self.hashes[(a, s, q)] for q in range(f, l + 1)
+                       lambda a, s, first, last: {q: self.hashes[(a, s, q)] for q in range(first, last + 1)
                                            if (a, s, q) in self.hashes},
                        datetime.now(SHANGHAI))
             if d.kind == "store":

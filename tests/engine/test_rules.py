@@ -5,7 +5,7 @@ from __future__ import annotations
 from hub.engine.cards import Action, CardState
 from hub.engine.config import EngineConfig, Level, parse_config
 from hub.engine.rules import RULES
-from tests.engine.helpers import Driver, at, d, rules_of
+from tests.engine.helpers import Driver, at, d, rules_of, ts
 
 
 def test_catalogue_has_ids_levels_and_types() -> None:
@@ -214,6 +214,15 @@ def test_r8_not_within_the_delay_or_when_switched_off() -> None:
     assert Driver().accept(reported_at="2026-09-25T09:59") == []
     drv = Driver(parse_config("rules: {R8: {enabled: false}}", "t.yaml"))
     assert drv.accept(reported_at="2026-09-30T10:00") == []
+
+
+def test_r8_a_long_step_reported_when_it_ends_is_not_late() -> None:
+    drv = Driver()
+    drv.accept()
+    step = {"case_id": "C1", "step_name": "审核", "action": "通过", "started_at": ts("2026-09-24T10:30")}
+    assert drv.send("case.step", **step, ended_at=ts("2026-09-28T10:00"), reported_at="2026-09-28T10:05") == []
+    late = drv.send("case.step", **step, ended_at=ts("2026-09-28T10:00"), reported_at="2026-09-30T10:05")
+    assert rules_of(late) == ["R8"]
 
 
 # -- R9 违规延长 / 违规挂起 -------------------------------------------------------------------------

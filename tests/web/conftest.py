@@ -177,17 +177,73 @@ def hub(tmp_path: Path) -> Iterator[Hub]:
     bus.close()
 
 
+class FakeReportFiles:
+    """Stands in for ``hub.reports`` (its ``render_pdf`` / ``render_xlsx``) in the web tests."""
+
+    @staticmethod
+    def render_pdf(report):  # type: ignore[no-untyped-def]
+        return b"%PDF-1.4 fake " + str(report.get("month")).encode()
+
+    @staticmethod
+    def render_xlsx(report):  # type: ignore[no-untyped-def]
+        return b"PK\x03\x04 fake"
+
+
+@pytest.fixture
+def report_files(monkeypatch: pytest.MonkeyPatch) -> FakeReportFiles:
+    """Make the report downloads work with :class:`FakeReportFiles`."""
+    from hub.web import reportfiles
+
+    fake = FakeReportFiles()
+    monkeypatch.setattr(reportfiles, "_module", lambda: fake)
+    return fake
+
+
 class FakeSupervision:
-    """A supervision provider with a little data, honouring the department scope."""
+    """A supervision provider with a little data, honouring the department scope.
+
+    Shapes follow ``hub.web.queries.supervision``; the card lifecycle follows the engine's
+    (``hub.engine.cards``), with the web's word ``supervise`` for its ``notify`` and ``respond``
+    recorded without a state change.
+    """
 
     available = True
-    CASES = [
-        {"case_id": "C-1", "dept_code": "D01", "item_name": "营业执照", "status": "normal"},
-        {"case_id": "C-2", "dept_code": "D02", "item_name": "户口迁移", "status": "yellow"},
-    ]
 
-    def _scoped(self, dept):  # type: ignore[no-untyped-def]
-        return [c for c in self.CASES if dept is None or c["dept_code"] == dept]
+    def __init__(self) -> None:
+        self.CASES = [
+            {"case_id": "C-1", "dept_code": "D01", "dept_name": "市场监管局", "item_code": "IT-01",
+             "item_name": "营业执照", "window_id": "W01", "staff_name": "张三", "status": "normal",
+             "accepted_at": "2026-11-20T09:00:00+08:00", "due_date": "2026-11-27", "remaining_days": 2,
+             "unit": "G", "provisional": False, "case_kind": 2,
+             "clock": {"unit": "G", "limit": 5, "counted_days": 3, "remaining_days": 2, "due_date": "2026-11-27",
+                       "statutory_due": "2026-12-04", "statutory_limit": 10, "paused": False,
+                       "pauses": [{"start": "2026-11-21", "end": "2026-11-23", "kind": "supplement",
+                                   "reason": "缺少材料"}]},
+             "timeline": [
+                 {"type": "case.accepted", "at": "2026-11-20T09:00:00+08:00", "hash": "ab" * 32, "verified": True,
+                  "agent_id": "agent-ok", "seq": 7, "body": {"item_name": "营业执照", "applicant_name": "王五"}},
+                 {"type": "case.supplement_requested", "at": "2026-11-21T10:00:00+08:00", "hash": "cd" * 32,
+                  "verified": False, "agent_id": "agent-ok", "seq": 9, "body": {"reason": "缺少材料"}},
+             ]},
+            {"case_id": "C-2", "dept_code": "D02", "dept_name": "公安局", "item_name": "户口迁移", "status": "yellow",
+             "accepted_at": "2026-11-01T09:00:00+08:00", "due_date": "2026-11-10", "remaining_days": -11,
+             "unit": "G"},
+        ]
+        self.CARDS = [
+            {"card_id": "K-1", "rule": "R2", "level": "yellow", "rule_type": "时效", "state": "raised",
+             "case_id": "C-1", "dept_code": "D01", "dept_name": "市场监管局", "window_id": "W01",
+             "raised_at": "2026-11-26T07:00:00+00:00", "message": "办件 C-1 超期", "deadline": "2026-12-01",
+             "evidence": ["ab" * 32], "history": []},
+            {"card_id": "K-2", "rule": "R4", "level": "red", "rule_type": "收费", "state": "notified",
+             "case_id": "C-2", "dept_code": "D02", "dept_name": "公安局",
+             "raised_at": "2026-11-25T07:00:00+00:00", "message": "办件 C-2 违规收费",
+             "evidence": [], "history": [{"action": "notify", "state": "notified", "at": "2026-11-25T08:00:00+00:00",
+                                          "actor": "monitor-user", "note": ""}]},
+        ]
+        self.acted: list[tuple[str, str, str, str]] = []
+
+    def _scoped(self, rows, dept):  # type: ignore[no-untyped-def]
+        return [r for r in rows if dept is None or r["dept_code"] == dept]
 
     def overview(self, conn, dept):  # type: ignore[no-untyped-def]
         return {"accepted_today": 12, "completed_today": 9, "open": 40, "overdue": 2, "on_time_rate": 0.955,
@@ -196,21 +252,64 @@ class FakeSupervision:
     def cases(self, conn, filters, dept, page):  # type: ignore[no-untyped-def]
         from hub.web.pagination import Page
 
-        rows = self._scoped(dept)
-        return Page(rows[page.offset: page.offset + page.per_page], page.page, page.per_page, len(rows))
+        rows = self._scoped(self.CASES, dept)
+        if "status" in filters:
+            rows = [r for r in rows if r["status"] == filters["status"]]
+        if "q" in filters:
+            rows = [r for r in rows if filters["q"] in r["case_id"] or filters["q"] in r["item_name"]]
+        listed = [{k: v for k, v in r.items() if k not in ("timeline", "clock")} for r in rows]
+        return Page(listed[page.offset: page.offset + page.per_page], page.page, page.per_page, len(rows))
 
     def case(self, conn, case_id, dept):  # type: ignore[no-untyped-def]
-        return next((c for c in self._scoped(dept) if c["case_id"] == case_id), None)
+        found = next((c for c in self._scoped(self.CASES, dept) if c["case_id"] == case_id), None)
+        if found is None:
+            return None
+        return {**found, "cards": [k for k in self.CARDS if k["case_id"] == case_id]}
 
     def alerts(self, conn, filters, dept, page):  # type: ignore[no-untyped-def]
         from hub.web.pagination import Page
 
-        rows = [{"card_id": "K-1", "level": "yellow", "dept_code": "D01"}]
-        rows = [r for r in rows if dept is None or r["dept_code"] == dept]
-        return Page(rows, page.page, page.per_page, len(rows))
+        rows = self._scoped(self.CARDS, dept)
+        for key in ("level", "state"):
+            if key in filters:
+                rows = [r for r in rows if r[key] == filters[key]]
+        return Page(rows[page.offset: page.offset + page.per_page], page.page, page.per_page, len(rows))
+
+    def card(self, conn, card_id, dept):  # type: ignore[no-untyped-def]
+        return next((dict(k) for k in self._scoped(self.CARDS, dept) if k["card_id"] == card_id), None)
+
+    def act(self, card_id, action, actor, note, now):  # type: ignore[no-untyped-def]
+        from hub.engine.cards import TRANSITIONS, Action, CardState, InvalidTransition
+
+        card = next((k for k in self.CARDS if k["card_id"] == card_id), None)
+        if card is None:
+            raise LookupError(card_id)
+        if action == "respond":
+            target = card["state"]
+        else:
+            step = Action("notify" if action == "supervise" else action)
+            nxt = TRANSITIONS.get((CardState(card["state"]), step))
+            if nxt is None:
+                raise InvalidTransition(f"card {card_id} is {card['state']}: cannot {action}")
+            target = nxt.value
+        card["state"] = target
+        card["history"] = [*card["history"], {"action": action, "state": target, "at": now.isoformat(),
+                                              "actor": actor, "note": note}]
+        self.acted.append((card_id, action, actor, note))
+        return dict(card)
 
     def rankings(self, conn, period, kind, dept):  # type: ignore[no-untyped-def]
-        return [{"rank": 1, "name": "市场监管局", "score": 98.5, "grade": "A"}]
+        return [
+            {"rank": 1, "name": "市场监管局", "entity": "D01", "score": 98.5, "grade": "优秀",
+             "blocks": {"timeliness": 38.5, "conformity": 15, "fees": 10, "complaints": 15, "satisfaction": 20},
+             "deductions": [{"block": "timeliness", "points": 1.5, "reason": "超期 1 件 / 20 件",
+                             "case_ids": ["C-1"], "card_ids": ["K-1"], "complaint_ids": []}]},
+            {"rank": 2, "name": "公安局", "entity": "D02", "score": 71.0, "grade": "合格", "blocks": {},
+             "deductions": []},
+        ]
 
     def report(self, conn, month, dept):  # type: ignore[no-untyped-def]
-        return {"month": month, "cases": 1234} if month == "2026-11" else None
+        if month != "2026-11":
+            return None
+        return {"month": month, "cases": 1234, "totals": {"accepted": 1234, "completed": 1100, "on_time_rate": 0.93},
+                "departments": [{"rank": 1, "name": "市场监管局", "score": 98.5, "grade": "优秀"}]}

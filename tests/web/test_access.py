@@ -18,6 +18,7 @@ CASES = READERS | {"department"}
 LINKS = READERS | {"telecom"}
 ADMIN = {"admin"}
 OPS = {"admin", "telecom"}
+ACTORS = {"admin", "monitor", "department"}  # act on cards; leaders read only
 PUBLIC = None
 
 # endpoint: (method, roles allowed or PUBLIC)
@@ -30,11 +31,16 @@ EXPECTED: dict[str, tuple[str, set[str] | None]] = {
     "quarantine.page": ("GET", LINKS),
     "devices.page": ("GET", ADMIN),
     "video.page": ("GET", READERS),
+    "video.cameras": ("GET", READERS),
+    "video.watch": ("POST", READERS),
+    "video.leave": ("POST", READERS),
     "supervision.cases": ("GET", CASES),
     "supervision.case": ("GET", CASES),
-    "supervision.cards": ("GET", CASES),
-    "supervision.rankings": ("GET", READERS),
-    "supervision.reports": ("GET", READERS),
+    "cards.queue": ("GET", CASES),
+    "cards.card": ("GET", CASES),
+    "cards.act": ("POST", ACTORS),
+    "rankings.page": ("GET", READERS),
+    "reports.page": ("GET", READERS),
     "admin.users": ("GET", ADMIN),
     "admin.create_user_view": ("POST", ADMIN),
     "admin.disable_user": ("POST", ADMIN),
@@ -53,8 +59,12 @@ EXPECTED: dict[str, tuple[str, set[str] | None]] = {
     "api_supervision.cases": ("GET", CASES),
     "api_supervision.case": ("GET", CASES),
     "api_supervision.alerts": ("GET", CASES),
+    "api_supervision.alert": ("GET", CASES),
+    "api_supervision.alert_action": ("POST", ACTORS),
     "api_supervision.rankings": ("GET", READERS),
     "api_supervision.report": ("GET", READERS),
+    "api_supervision.report_pdf": ("GET", READERS),
+    "api_supervision.report_xlsx": ("GET", READERS),
     "stream.stream": ("GET", ALL),
     "metrics.metrics": ("GET", OPS),
     "static": ("GET", PUBLIC),
@@ -63,6 +73,7 @@ EXPECTED: dict[str, tuple[str, set[str] | None]] = {
 SAMPLE_ARGS = {
     "agent_id": "agent-ok",
     "case_id": "C-1",
+    "card_id": "K-1",
     "month": "2026-11",
     "username": "victim",
     "token_id": "0" * 12,
@@ -71,6 +82,7 @@ SAMPLE_ARGS = {
 POST_BODIES = {
     "admin.create_user_view": {"username": "", "password": "", "role": "monitor"},
     "admin.create_token_view": {"username": "victim", "name": "probe"},
+    "cards.act": {"action": "respond", "note": "probe"},
 }
 
 
@@ -117,7 +129,7 @@ def _call(hub: Hub, client, rule, method: str):  # type: ignore[no-untyped-def]
     return response
 
 
-def test_route_role_matrix(hub: Hub) -> None:
+def test_route_role_matrix(hub: Hub, report_files: object) -> None:
     with hub.conn() as conn:
         from hub.auth import create_user
 

@@ -154,7 +154,7 @@ def test_overview_api(hub: Hub) -> None:
         "hall-a": (2, 2), "hall-b": (0, 1), "hall-c": (0, 1)}
     hub.app.extensions["xiaoneng"].supervision = FakeSupervision()
     body = client.get("/api/v1/overview").get_json()
-    assert body["supervision"]["on_time_rate"] == 0.955 and body["ranking"][0]["grade"] == "A"
+    assert body["supervision"]["on_time_rate"] == 0.955 and body["ranking"][0]["grade"] == "优秀"
 
 
 def test_supervision_routes_with_a_provider(hub: Hub) -> None:

@@ -9,6 +9,9 @@ import pytest
 
 from hub.auth.roles import Role
 from hub.web.blueprints.overview import SUPERVISION_FIGURES
+from hub.web.blueprints.rankings import BLOCKS, GRADES, KINDS
+from hub.web.cardactions import ACTIONS
+from hub.web.filters import CARD_LEVELS, CARD_STATES, CASE_STATUSES
 from hub.web.i18n import Catalogue
 from hub.web.queries.links import STATES
 from hub.web.templating import NAV
@@ -30,7 +33,12 @@ def used_keys() -> set[str]:
     keys |= {f"links.{s}" for s in STATES} | {f"role.{r.value}" for r in Role}
     keys |= {f"overview.{k}" for k in SUPERVISION_FIGURES} | {"lang.zh", "lang.en"}
     keys |= {f"time.{u}" for u in "smhd"}
-    return {k for k in keys if not k.endswith(".")}  # 'links.' ~ state: the families are added above
+    keys |= {f"cards.action.{a}" for a in ACTIONS} | {f"card.hint.{a}" for a in ACTIONS}
+    keys |= {f"rankings.kind.{k}" for k in KINDS} | {f"block.{b}" for b in BLOCKS}
+    keys |= {f"grade.{g}" for g in GRADES.values()} | {f"status.{s}" for s in CASE_STATUSES}
+    keys |= {f"level.{lv}" for lv in CARD_LEVELS} | {f"card_state.{s}" for s in CARD_STATES}
+    keys |= {f"rule.R{n}" for n in range(1, 12)}
+    return {k for k in keys if not k.endswith((".", "_"))}  # 'links.' ~ state: the families are added above
 
 
 def test_catalogue_is_complete() -> None:
@@ -64,9 +72,11 @@ def test_strict_catalogue_refuses_unknown_keys() -> None:
 
 
 PAGES = ["/overview", "/links", "/quarantine", "/devices", "/admin/users", "/admin/audit", "/cases", "/cards",
+         "/cases/C-1", "/cards/K-1", "/reports?month=2026-11", "/rankings?kind=window",
          "/rankings", "/reports", "/video", "/nothing-here"]
 DATA = ["市民中心大厅", "公安办证大厅", "不动产大厅", "A 厅采集点", "B 厅采集点", "A 厅二号", "C 厅采集点",
-        "C 厅旧采集点", "中文", "用户", "营业执照", "户口迁移", "市场监管局"]
+        "C 厅旧采集点", "中文", "用户", "营业执照", "户口迁移", "市场监管局", "办件 C-1 超期", "办件 C-2 违规收费",
+        "公安局", "张三", "王五", "缺少材料", "超期 1 件 / 20 件"]
 
 
 @pytest.mark.parametrize("with_engine", [False, True])

@@ -49,6 +49,8 @@ OVERVIEW_SCHEMA: dict[str, Any] = {
         },
         "supervision": {"type": ["object", "null"], "description": "null until the supervision engine runs"},
         "ranking": {"type": ["array", "null"], "items": {"type": "object"}},
+        "recent_cards": {"type": ["array", "null"], "items": {"type": "object"},
+                         "description": "the newest cards (the wall's live feed), null until the engine runs"},
     },
 }
 
@@ -84,5 +86,6 @@ def openapi() -> Response:
             title="Xiaoneng hub API",
             version=state.version,
             description="JSON API of the Xiaoneng e-supervision hub. Errors are {error, detail}.",
+            per_page_max=state.config.per_page_max,
         )
     )

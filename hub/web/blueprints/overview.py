@@ -9,6 +9,7 @@ from flask import Blueprint, g, render_template
 
 from hub.web.access import READERS, allow
 from hub.web.db import get_db
+from hub.web.pagination import PageRequest
 from hub.web.queries import links, quarantine
 from hub.web.queries.supervision import NotAvailable
 from hub.web.state import web_state
@@ -16,6 +17,9 @@ from hub.web.state import web_state
 bp = Blueprint("overview", __name__)
 
 SUPERVISION_FIGURES = ("accepted_today", "completed_today", "open", "overdue", "on_time_rate", "cards_today")
+FEED_SIZE = 20
+FEED_FIELDS = ("card_id", "level", "rule", "state", "case_id", "dept_code", "dept_name", "title", "message",
+               "raised_at", "subject")
 
 
 def snapshot(conn: sqlite3.Connection) -> dict[str, Any]:
@@ -30,10 +34,20 @@ def snapshot(conn: sqlite3.Connection) -> dict[str, Any]:
     except NotAvailable:
         supervision = None
     ranking: list[dict[str, Any]] | None
+    month = now.astimezone(state.tz).strftime("%Y-%m")
     try:
-        ranking = [dict(r) for r in state.supervision.rankings(conn, now.strftime("%Y-%m"), "department", dept)][:10]
+        ranking = [
+            {k: r.get(k) for k in ("rank", "name", "entity", "score", "grade")}
+            for r in state.supervision.rankings(conn, month, "department", dept)
+        ][:10]
     except NotAvailable:
         ranking = None
+    recent: list[dict[str, Any]] | None
+    try:
+        page = state.supervision.alerts(conn, {}, dept, PageRequest(1, FEED_SIZE))
+        recent = [{k: dict(c).get(k) for k in FEED_FIELDS} for c in page.items]
+    except NotAvailable:
+        recent = None
     return {
         "at": now.isoformat(timespec="seconds"),
         "links": links.summary(conn),
@@ -41,6 +55,7 @@ def snapshot(conn: sqlite3.Connection) -> dict[str, Any]:
         "sites": links.sites_summary(conn),
         "supervision": supervision,
         "ranking": ranking,
+        "recent_cards": recent,
     }
 
 

@@ -1,7 +1,8 @@
-"""办件监控 / 预警纠错 / 绩效排名 / 报表: pages over the supervision engine's query provider.
+"""办件监控: the cases board and the case page, over the supervision engine's query provider.
 
 Until the engine plugs in (``create_app(supervision=...)``) they show that it is not running yet.
 Department users get their own department's rows only: the provider receives their scope.
+The 预警纠错, 绩效排名 and 报表 screens live in :mod:`cards`, :mod:`rankings` and :mod:`reports`.
 """
 
 from __future__ import annotations
@@ -10,39 +11,43 @@ from typing import Any
 
 from flask import Blueprint, abort, g, render_template, request
 
-from hub.web.access import CASE_READERS, READERS, allow
+from hub.web import filters
+from hub.web.access import CASE_READERS, allow
 from hub.web.db import get_db
 from hub.web.pagination import PageRequest
 from hub.web.queries.supervision import NotAvailable
 from hub.web.state import web_state
 
 bp = Blueprint("supervision", __name__)
-CASE_FILTERS = ("q", "dept", "item", "window", "status", "from", "to")
-CARD_FILTERS = ("level", "state", "dept")
+CASE_FILTERS = tuple(f.name for f in filters.CASE_FILTERS)
+CARD_FILTERS = tuple(f.name for f in filters.CARD_FILTERS)
+CASES_PER_PAGE = 30
 
 
-def _filters(names: tuple[str, ...]) -> dict[str, str]:
-    return {n: v for n in names if (v := request.args.get(n, "").strip())}
-
-
-def _placeholder(title_key: str) -> str:
+def placeholder(title_key: str) -> str:
+    """The page of a screen whose engine is not running yet."""
     return render_template("placeholder.html", title_key=title_key, message_key="common.unavailable")
 
 
-def _paging() -> PageRequest:
+def paging(default: int | None = None) -> PageRequest:
+    """``?page=&per_page=`` of this request."""
     cfg = web_state().config
-    return PageRequest.parse(request.args, cfg.per_page_default, cfg.per_page_max)
+    return PageRequest.parse(request.args, default or cfg.per_page_default, cfg.per_page_max)
 
 
 @bp.get("/cases")
 @allow(*CASE_READERS)
 def cases() -> str:
     state = web_state()
+    chosen = filters.parse(filters.CASE_FILTERS, request.args)
     try:
-        result = state.supervision.cases(get_db(), _filters(CASE_FILTERS), g.principal.dept_scope, _paging())
+        result = state.supervision.cases(get_db(), chosen, g.principal.dept_scope, paging(CASES_PER_PAGE))
     except NotAvailable:
-        return _placeholder("cases.title")
-    return render_template("table.html", title_key="cases.title", page=result)
+        return placeholder("cases.title")
+    return render_template(
+        "cases.html", page=result, chosen=chosen, statuses=filters.CASE_STATUSES,
+        department_user=g.principal.dept_scope is not None,
+    )
 
 
 @bp.get("/cases/<case_id>")
@@ -52,43 +57,15 @@ def case(case_id: str) -> str:
     try:
         found = state.supervision.case(get_db(), case_id, g.principal.dept_scope)
     except NotAvailable:
-        return _placeholder("cases.title")
+        return placeholder("cases.title")
     if found is None:
         abort(404)
-    return render_template("record.html", title_key="cases.title", record=dict(found))
-
-
-@bp.get("/cards")
-@allow(*CASE_READERS)
-def cards() -> str:
-    state = web_state()
-    try:
-        result = state.supervision.alerts(get_db(), _filters(CARD_FILTERS), g.principal.dept_scope, _paging())
-    except NotAvailable:
-        return _placeholder("cards.title")
-    return render_template("table.html", title_key="cards.title", page=result)
-
-
-@bp.get("/rankings")
-@allow(*READERS)
-def rankings() -> str:
-    state = web_state()
-    period = request.args.get("period") or state.clock().strftime("%Y-%m")
-    kind = request.args.get("kind") or "department"
-    try:
-        rows: list[Any] = list(state.supervision.rankings(get_db(), period, kind, g.principal.dept_scope))
-    except NotAvailable:
-        return _placeholder("rankings.title")
-    return render_template("table.html", title_key="rankings.title", rows=rows)
-
-
-@bp.get("/reports")
-@allow(*READERS)
-def reports() -> str:
-    state = web_state()
-    month = request.args.get("month") or state.clock().strftime("%Y-%m")
-    try:
-        report = state.supervision.report(get_db(), month, g.principal.dept_scope)
-    except NotAvailable:
-        return _placeholder("reports.title")
-    return render_template("record.html", title_key="reports.title", record=dict(report or {}))
+    record: dict[str, Any] = dict(found)
+    clock: dict[str, Any] = dict(record.get("clock") or {})
+    for key in ("status", "completed_at", "outcome", "provisional", "remaining_days", "remaining_s", "unit"):
+        if key in record and key not in clock:
+            clock[key] = record[key]
+    return render_template(
+        "case.html", case=record, clock=clock,
+        timeline=list(record.get("timeline") or []), cards=list(record.get("cards") or []),
+    )

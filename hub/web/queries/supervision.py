@@ -1,9 +1,10 @@
 """The plug-in point of the supervision engine: cases, cards (alerts), rankings and reports.
 
-The engine's tables do not exist yet. The web layer talks to them only through
-:class:`SupervisionQueries`; the engine provides an implementation and the hub passes it to
-``create_app(..., supervision=...)``. Until then :class:`Unavailable` answers, the pages say the
-feature is not running yet and the API answers 503.
+The web layer talks to the supervision's tables only through :class:`SupervisionQueries`. The
+implementation is :class:`hub.supervision.queries.SupervisionProvider`, which the running hub
+passes to ``create_app(..., supervision=...)`` (``hub/webserver.py``); every field it returns is
+listed in ``docs/supervision.md`` ("Provider API"). Without it :class:`Unavailable` answers, the
+pages say the feature is not running yet and the API answers 503.
 
 Every method gets the request's connection and the caller's department scope: ``None`` for
 city-wide roles, a department code for department users — an implementation must return only
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any, Protocol
 
 from hub.web.pagination import Page, PageRequest
@@ -50,6 +52,18 @@ class SupervisionQueries(Protocol):
         """A page of cards (reminder / yellow / red) with their state."""
         ...
 
+    def card(self, conn: sqlite3.Connection, card_id: str, dept: str | None) -> Mapping[str, Any] | None:
+        """One card (as in :meth:`alerts`, with ``history`` and ``evidence``); None if absent or out
+        of scope. The web checks a department user's card through this before acting on it."""
+        ...
+
+    def act(self, card_id: str, action: str, actor: str, note: str, now: datetime) -> Mapping[str, Any]:
+        """Apply a person's ``action`` (``supervise`` 督办, ``respond``, ``appeal``, ``uphold``,
+        ``withdraw``, ``rectify``, ``close``) to a card and return the card after it. Raises
+        ``hub.engine.cards.InvalidTransition`` when the card's state does not allow it and
+        ``LookupError`` for an unknown card. The web has already checked role and scope."""
+        ...
+
     def rankings(
         self, conn: sqlite3.Connection, period: str, kind: str, dept: str | None
     ) -> Sequence[Mapping[str, Any]]:
@@ -80,6 +94,12 @@ class Unavailable:
     def alerts(
         self, conn: sqlite3.Connection, filters: Mapping[str, str], dept: str | None, page: PageRequest
     ) -> Page:
+        raise NotAvailable
+
+    def card(self, conn: sqlite3.Connection, card_id: str, dept: str | None) -> Mapping[str, Any] | None:
+        raise NotAvailable
+
+    def act(self, card_id: str, action: str, actor: str, note: str, now: datetime) -> Mapping[str, Any]:
         raise NotAvailable
 
     def rankings(

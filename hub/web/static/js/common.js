@@ -11,6 +11,16 @@
     });
   };
 
+  /* A moment as the hub shows it: in the hub's time zone (<body data-tz>), not the browser's. */
+  XN.tz = document.body ? document.body.dataset.tz : undefined;
+  XN.time = function (value, timeOnly) {
+    var d = value instanceof Date ? value : new Date(value);
+    if (isNaN(d.getTime())) { return ''; }
+    var opts = { hour12: false, timeZone: XN.tz || undefined, hour: '2-digit', minute: '2-digit', second: '2-digit' };
+    if (!timeOnly) { opts.year = 'numeric'; opts.month = '2-digit'; opts.day = '2-digit'; }
+    try { return d.toLocaleString('sv-SE', opts); } catch (e) { return d.toLocaleString(); }
+  };
+
   XN.getJSON = function (url) {
     return fetch(url, { credentials: 'same-origin', headers: { Accept: 'application/json' } }).then(function (r) {
       if (r.status === 401) { window.location.reload(); throw new Error('signed out'); }

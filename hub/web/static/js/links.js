@@ -11,7 +11,7 @@
     tr.dataset.agent = a.agent_id;
     var id = XN.el('td');
     id.appendChild(XN.el('strong', '', a.agent_id));
-    if (a.name) { id.appendChild(document.createElement('br')); id.appendChild(XN.el('span', 'muted', a.name)); }
+    if (a.name && a.name !== a.agent_id) { id.appendChild(document.createElement('br')); id.appendChild(XN.el('span', 'muted', a.name)); }
     tr.appendChild(id);
     tr.appendChild(cell(a.site_name || a.site_id));
     var st = XN.el('td');
@@ -51,17 +51,25 @@
       td.colSpan = 12; tr.appendChild(td); body.appendChild(tr);
     }
     page.items.forEach(function (a) { body.appendChild(row(a)); });
+    var summary = document.getElementById('summary');
+    if (summary && page.pages === 1 && data.agents_url.indexOf('state=') < 0) {
+      var counted = page.items.filter(function (a) { return a.state !== 'revoked'; });
+      var online = counted.filter(function (a) { return a.state === 'online'; }).length;
+      summary.textContent = XN.fmt(i18n.summary, { online: online, total: counted.length });
+    }
   }
 
   var refresh = XN.debounce(function () {
     XN.getJSON(data.agents_url).then(renderTable).catch(function () {});
   }, 1000);
 
+  function at(p) { return XN.time(p.at); } /* the hub's wall-clock time, whatever the browser's zone */
+
   function offlineAreas(points) {
     var areas = [], start = null;
     points.forEach(function (p, i) {
-      if (!p.online && start === null) { start = p.at; }
-      if ((p.online || i === points.length - 1) && start !== null) { areas.push([{ xAxis: start }, { xAxis: p.at }]); start = null; }
+      if (!p.online && start === null) { start = at(p); }
+      if ((p.online || i === points.length - 1) && start !== null) { areas.push([{ xAxis: start }, { xAxis: at(p) }]); start = null; }
     });
     return areas;
   }
@@ -78,17 +86,19 @@
       chart.setOption({
         animation: false,
         tooltip: { trigger: 'axis', renderMode: 'richText' },
-        legend: { data: [i18n.rtt, i18n.outbox] },
-        grid: { left: 60, right: 60, top: 40, bottom: 40 },
-        xAxis: { type: 'time' },
+        legend: { data: [i18n.rtt, i18n.outbox], top: 0 },
+        grid: { left: 60, right: 60, top: 48, bottom: 30 },
+        xAxis: { type: 'time', min: XN.time(h.since), max: XN.time(h.until) },
+        graphic: h.points.length ? [] : [{ type: 'text', left: 'center', top: 'middle',
+                                           style: { text: i18n.none, fill: '#6b7785', fontSize: 14 } }],
         yAxis: [{ type: 'value', name: i18n.rtt }, { type: 'value', name: i18n.outbox, position: 'right' }],
         series: [
-          { name: i18n.rtt, type: 'line', showSymbol: false, connectNulls: false,
-            data: h.points.map(function (p) { return [p.at, p.rtt_ms]; }),
+          { name: i18n.rtt, type: 'line', showSymbol: h.points.length < 60, connectNulls: false,
+            data: h.points.map(function (p) { return [at(p), p.rtt_ms]; }),
             markArea: { silent: true, itemStyle: { color: 'rgba(198,40,40,0.15)' },
                         label: { show: true, formatter: i18n.offline }, data: offlineAreas(h.points) } },
-          { name: i18n.outbox, type: 'line', step: 'end', showSymbol: false, yAxisIndex: 1,
-            data: h.points.map(function (p) { return [p.at, p.outbox_depth]; }) }
+          { name: i18n.outbox, type: 'line', step: 'end', showSymbol: h.points.length < 60, yAxisIndex: 1,
+            data: h.points.map(function (p) { return [at(p), p.outbox_depth]; }) }
         ]
       }, true);
     }).catch(function () {});
@@ -98,6 +108,11 @@
     var target = e.target.closest('[data-history]');
     if (target) { showHistory(target.dataset.history); }
   });
+
+  /* Heartbeats change RTT and backlog every few seconds without a status change: re-read the
+     table every HEARTBEAT_MS too, so the figures stay fresh even where no link.health event comes. */
+  var HEARTBEAT_MS = 10000;
+  setInterval(function () { if (!document.hidden) { refresh(); } }, HEARTBEAT_MS);
 
   XN.live(data.stream_url, {
     'link.status': refresh,

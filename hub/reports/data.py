@@ -1,0 +1,302 @@
+"""The monthly report (月报, DOMAIN.md §7) as data: a JSON-ready dict, built from indexed reads.
+
+Flows (accepted, completed, outcomes, cards) come from the ``sup_daily`` aggregates; the scores
+and rankings from :func:`hub.supervision.facts.load_facts` (cases completed in the month and
+open-overdue at its end, through indexes); complaints, ratings, requests from their own tables;
+link availability from the ingest's ``link_history``. Nothing scans all cases.
+
+Sections, in order: ``totals``, ``rates``, ``cards``, ``cards_by_rule``, ``trend`` (per day),
+``trend_months`` (six months), ``departments``, ``windows``, ``staff``, ``top``, ``bottom``,
+``complaints``, ``ratings`` (with ``distribution``), ``disclosures``, ``video``, ``links``.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from hub.engine.config import EngineConfig
+from hub.engine.localtime import LOCAL_TZ
+from hub.engine.rules import RULES
+from hub.engine.scoring import Period, Score, score_entities
+from hub.supervision.facts import load_facts, names, ranking_rows
+from hub.supervision.overview import rate
+
+RATING_LABELS = {1: "非常满意", 2: "满意", 3: "基本满意", 4: "不满意", 5: "非常不满意"}
+TOP = 3
+
+
+def _has(conn: sqlite3.Connection, table: str) -> bool:
+    return conn.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (table,)).fetchone() is not None
+
+
+def _daily(conn: sqlite3.Connection, first: date, last: date, dept: str | None, by: str) -> dict[str, dict[str, int]]:
+    """``{key: {metric: n}}`` where key is the day or the department (``by``)."""
+    column = {"day": "day", "dept": "dept_code", "month": "substr(day, 1, 7)"}[by]
+    sql = f"SELECT {column}, metric, SUM(n) FROM sup_daily WHERE day BETWEEN ? AND ?"
+    params: list[Any] = [first.isoformat(), last.isoformat()]
+    if dept is not None:
+        sql += " AND dept_code = ?"
+        params.append(dept)
+    out: dict[str, dict[str, int]] = {}
+    for key, metric, n in conn.execute(sql + f" GROUP BY {column}, metric", params):
+        out.setdefault(str(key), {})[str(metric)] = int(n)
+    return out
+
+
+def _sum(groups: Mapping[str, Mapping[str, int]]) -> dict[str, int]:
+    total: dict[str, int] = {}
+    for metrics in groups.values():
+        for metric, n in metrics.items():
+            total[metric] = total.get(metric, 0) + n
+    return total
+
+
+def _on_time(m: Mapping[str, int]) -> float | None:
+    judged = m.get("completed_early", 0) + m.get("completed_on_time", 0) + m.get("completed_overdue", 0)
+    return rate(m.get("completed_early", 0) + m.get("completed_on_time", 0), judged)
+
+
+def _open_at(conn: sqlite3.Connection, end: date, dept: str | None) -> int:
+    """Accepted by ``end`` and not completed by then: cumulative accepted minus completed."""
+    sql = ("SELECT COALESCE(SUM(CASE metric WHEN 'accepted' THEN n WHEN 'completed' THEN -n END), 0) "
+           "FROM sup_daily WHERE day <= ? AND metric IN ('accepted', 'completed')")  # fmt: skip
+    params: list[Any] = [end.isoformat()]
+    if dept is not None:
+        sql += " AND dept_code = ?"
+        params.append(dept)
+    return int(conn.execute(sql, params).fetchone()[0])
+
+
+def build_report(
+    conn: sqlite3.Connection,
+    month: str,
+    config: EngineConfig | None = None,
+    dept: str | None = None,
+    now: datetime | None = None,
+) -> dict[str, Any] | None:
+    """The report of ``month`` (``YYYY-MM``), city-wide or for one department; None when the
+    month has no supervision data at all."""
+    if not _has(conn, "sup_daily"):
+        return None
+    config = config or EngineConfig()
+    period = Period.parse(month)
+    if "Q" in period.label:
+        raise ValueError(f"a monthly report needs YYYY-MM, got {month!r}")
+    first, last = period.start, period.end
+    by_day = _daily(conn, first, last, dept, "day")
+    cards_count = conn.execute(
+        "SELECT COUNT(*) FROM cards WHERE raised_at >= ? AND raised_at < ?",
+        (first.isoformat(), (last + timedelta(days=1)).isoformat()),
+    ).fetchone()[0]
+    if not by_day and not cards_count:
+        return None
+    m = _sum(by_day)
+    facts = load_facts(conn, period)
+    scoped = facts if dept is None else load_facts(conn, period, dept)
+    overdue_open = sum(1 for c in scoped.cases if c.outcome.value == "overdue") - m.get("completed_overdue", 0)
+    judged = len(scoped.cases)
+    early = sum(1 for c in scoped.cases if c.outcome.value == "early")
+    on_day = sum(1 for c in scoped.cases if c.outcome.value == "on_time")
+    report: dict[str, Any] = {
+        "month": period.label,
+        "dept": dept,
+        "dept_name": _name(conn, "dept", dept) if dept else None,
+        "generated_at": (now or datetime.now(LOCAL_TZ)).astimezone(LOCAL_TZ).isoformat(timespec="seconds"),
+        "period": {"start": first.isoformat(), "end": last.isoformat()},
+        "totals": {
+            "accepted": m.get("accepted", 0), "accepted_immediate": m.get("accepted_immediate", 0),
+            "accepted_promised": m.get("accepted_promised", 0), "refused": m.get("refused", 0),
+            "completed": m.get("completed", 0), "open_at_end": _open_at(conn, last, dept),
+            "overdue": m.get("completed_overdue", 0) + max(overdue_open, 0),
+            "overdue_completed": m.get("completed_overdue", 0), "overdue_open": max(overdue_open, 0),
+        },
+        "rates": {
+            "on_time_rate": rate(early + on_day, judged), "early_rate": rate(early, judged),
+            "overdue_rate": rate(judged - early - on_day, judged), "judged_cases": judged,
+        },
+    }  # fmt: skip
+    report.update(_cards(conn, first, last, dept))
+    report["trend"] = [
+        {"day": day, "accepted": v.get("accepted", 0), "completed": v.get("completed", 0),
+         "on_time_rate": _on_time(v)}
+        for day, v in sorted(by_day.items())
+    ]  # fmt: skip
+    six = (first.replace(day=1) - timedelta(days=160)).replace(day=1)
+    report["trend_months"] = [
+        {"month": key, "accepted": v.get("accepted", 0), "completed": v.get("completed", 0),
+         "on_time_rate": _on_time(v)}
+        for key, v in sorted(_daily(conn, six, last, dept, "month").items())
+    ]  # fmt: skip
+    report.update(_rankings(conn, period, facts, config, dept, _daily(conn, first, last, None, "dept")))
+    report["complaints"] = _complaints(conn, first, last, dept)
+    report["ratings"] = _ratings(conn, first, last, dept)
+    report["disclosures"] = _disclosures(conn, first, last, dept)
+    report["video"] = {
+        "absences": m.get("absences", 0), "queues": _sum(_daily(conn, first, last, "", "day")).get("queues", 0)
+        if dept is None else 0,
+        "absence_cards": _count(conn, "SELECT COUNT(*) FROM cards WHERE rule = 'R10' AND raised_at >= ? "
+                                "AND raised_at < ?", first, last, dept),
+    }  # fmt: skip
+    report["links"] = [] if dept is not None else link_availability(conn, first, last)
+    return report
+
+
+def _name(conn: sqlite3.Connection, kind: str, code: str) -> str | None:
+    row = conn.execute("SELECT name FROM sup_names WHERE kind = ? AND code = ?", (kind, code)).fetchone()
+    return None if row is None else row[0]
+
+
+def _count(conn: sqlite3.Connection, sql: str, first: date, last: date, dept: str | None) -> int:
+    params: list[Any] = [first.isoformat(), (last + timedelta(days=1)).isoformat()]
+    if dept is not None:
+        sql += " AND dept_code = ?"
+        params.append(dept)
+    return int(conn.execute(sql, params).fetchone()[0])
+
+
+def _cards(conn: sqlite3.Connection, first: date, last: date, dept: str | None) -> dict[str, Any]:
+    after = (last + timedelta(days=1)).isoformat()
+    scope, extra = ("", ()) if dept is None else (" AND dept_code = ?", (dept,))
+    by_rule: dict[tuple[str, str], int] = {}
+    states: dict[str, int] = {}
+    for rule, level, state, n in conn.execute(
+        f"SELECT rule, level, state, COUNT(*) FROM cards WHERE raised_at >= ? AND raised_at < ?{scope} "
+        "GROUP BY rule, level, state", (first.isoformat(), after, *extra)
+    ):
+        by_rule[(rule, level)] = by_rule.get((rule, level), 0) + int(n)
+        states[state] = states.get(state, 0) + int(n)
+    actions: dict[str, int] = {}
+    for action, n in conn.execute(
+        "SELECT a.action, COUNT(*) FROM card_actions a JOIN cards c ON c.card_id = a.card_id "
+        f"WHERE a.at >= ? AND a.at < ?{scope.replace('dept_code', 'c.dept_code')} GROUP BY a.action",
+        (first.isoformat(), after, *extra),
+    ):
+        actions[str(action)] = int(n)
+    levels = {lvl: sum(n for (_r, lv), n in by_rule.items() if lv == lvl) for lvl in ("reminder", "yellow", "red")}
+    return {
+        "cards": {
+            "raised": sum(by_rule.values()), **levels,
+            "supervised": actions.get("supervise", 0) + actions.get("notify", 0),
+            "appealed": actions.get("appeal", 0), "upheld": actions.get("uphold", 0),
+            "withdrawn": actions.get("withdraw", 0), "rectified": actions.get("rectify", 0),
+            "closed": actions.get("close", 0), "still_open": sum(n for s, n in states.items()
+                                                                  if s not in ("closed", "withdrawn")),
+        },
+        "cards_by_rule": [
+            {"rule": rule, "name": RULES[rule].name if rule in RULES else rule, "level": level, "count": n}
+            for (rule, level), n in sorted(by_rule.items(), key=lambda kv: (int(kv[0][0][1:] or 0), kv[0][1]))
+        ],
+    }  # fmt: skip
+
+
+def _rankings(conn: sqlite3.Connection, period: Period, facts: Any, config: EngineConfig, dept: str | None,
+              flows: Mapping[str, Mapping[str, int]]) -> dict[str, Any]:  # fmt: skip
+    previous = load_facts(conn, period.previous())
+    dept_names = names(conn, "department")
+    out: dict[str, Any] = {}
+    for kind, key in (("department", "departments"), ("window", "windows"), ("staff", "staff")):
+        scores: list[Score] = score_entities(facts, kind, config.scoring)
+        before = score_entities(previous, kind, config.scoring) if kind in ("department", "window") else None
+        rows = ranking_rows(scores, before, kind, names(conn, kind), dept_names, dept)
+        out[key] = [_ranked(r, flows.get(r["code"], {}) if kind == "department" else None) for r in rows]
+    ranked = out["departments"]
+    out["top"] = [] if dept is not None else ranked[:TOP]
+    out["bottom"] = [] if dept is not None or len(ranked) <= TOP else ranked[-TOP:][::-1]
+    return out
+
+
+def _ranked(row: Mapping[str, Any], flows: Mapping[str, int] | None) -> dict[str, Any]:
+    out = {k: row[k] for k in ("rank", "code", "name", "dept_name", "score", "grade", "interview")}
+    out["lost"] = lost_points(row["deductions"])
+    if flows is not None:
+        out.update(accepted=flows.get("accepted", 0), completed=flows.get("completed", 0),
+                   on_time_rate=_on_time(flows), yellow=flows.get("cards_yellow", 0), red=flows.get("cards_red", 0))
+    return out
+
+
+def lost_points(deductions: Sequence[Mapping[str, Any]], limit: int = 300) -> str:
+    """Lost points in one line, the same reasons grouped: ``黄牌 R2 ×3（-9）；超期 4 件 / 51 件（-3.14）``."""
+    grouped: dict[str, list[float]] = {}
+    for d in deductions:
+        if d["points"] > 0:
+            grouped.setdefault(str(d["reason"]), []).append(float(d["points"]))
+    parts = [f"{reason}{f' ×{len(p)}' if len(p) > 1 else ''}（-{round(sum(p), 2):g}）" for reason, p in grouped.items()]
+    text = "；".join(parts)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _complaints(conn: sqlite3.Connection, first: date, last: date, dept: str | None) -> dict[str, Any]:
+    scope, extra = ("", ()) if dept is None else (" AND target_dept = ?", (dept,))
+    row = conn.execute(
+        "SELECT COUNT(*), COUNT(closed_day), COUNT(answered_day), "
+        "SUM(CASE WHEN answered_day IS NOT NULL AND answer_due IS NOT NULL AND answered_day > answer_due THEN 1 "
+        "WHEN answered_day IS NULL AND COALESCE(answer_due, accept_due) < ? THEN 1 ELSE 0 END), "
+        f"SUM(COALESCE(substantiated, 0)) FROM complaints WHERE filed_day BETWEEN ? AND ?{scope}",
+        (last.isoformat(), first.isoformat(), last.isoformat(), *extra),
+    ).fetchone()
+    return {"received": row[0], "closed": row[1], "answered": row[2], "overdue": row[3] or 0,
+            "substantiated": row[4] or 0}  # fmt: skip
+
+
+def _ratings(conn: sqlite3.Connection, first: date, last: date, dept: str | None) -> dict[str, Any]:
+    scope, extra = ("", ()) if dept is None else (" AND dept_code = ?", (dept,))
+    counts = {lvl: 0 for lvl in RATING_LABELS}
+    rectified = 0
+    for level, n, fixed in conn.execute(
+        f"SELECT level, COUNT(*), COUNT(rectified_at) FROM case_ratings WHERE day BETWEEN ? AND ?{scope} "
+        "GROUP BY level", (first.isoformat(), last.isoformat(), *extra)
+    ):
+        counts[int(level)] = int(n)
+        if int(level) >= 4:
+            rectified += int(fixed)
+    total = sum(counts.values())
+    bad = counts[4] + counts[5]
+    mean = round(sum(lvl * n for lvl, n in counts.items()) / total, 2) if total else None
+    return {
+        "total": total, "mean_level": mean, "satisfied_rate": rate(counts[1] + counts[2] + counts[3], total),
+        "bad": bad, "bad_rectified": rectified, "rectification_rate": rate(rectified, bad),
+        "distribution": [{"level": lvl, "label": label, "count": counts[lvl]} for lvl, label in RATING_LABELS.items()],
+    }  # fmt: skip
+
+
+def _disclosures(conn: sqlite3.Connection, first: date, last: date, dept: str | None) -> dict[str, Any]:
+    scope, extra = ("", ()) if dept is None else (" AND dept_code = ?", (dept,))
+    row = conn.execute(
+        "SELECT COUNT(*), COUNT(answered_day), "
+        "SUM(CASE WHEN answered_day IS NOT NULL AND (due_date IS NULL OR answered_day <= due_date) THEN 1 ELSE 0 END), "
+        "SUM(CASE WHEN (answered_day IS NOT NULL AND answered_day > due_date) "
+        "OR (answered_day IS NULL AND due_date < ?) THEN 1 ELSE 0 END) "
+        f"FROM disclosures WHERE received_day BETWEEN ? AND ?{scope}",
+        (last.isoformat(), first.isoformat(), last.isoformat(), *extra),
+    ).fetchone()
+    return {"received": row[0], "answered": row[1], "on_time": row[2] or 0, "overdue": row[3] or 0,
+            "open": row[0] - row[1]}  # fmt: skip
+
+
+def link_availability(conn: sqlite3.Connection, first: date, last: date) -> list[dict[str, Any]]:
+    """Per hall (site): share of the month's link history points at which its agents were online."""
+    if not (_has(conn, "agents") and _has(conn, "link_history")):
+        return []
+    after = (last + timedelta(days=1)).isoformat()
+    sites: dict[str, dict[str, Any]] = {}
+    agents = conn.execute(
+        "SELECT a.agent_id, a.site_id, COALESCE(s.name, a.site_id) FROM agents a "
+        "LEFT JOIN sites s ON s.site_id = a.site_id ORDER BY a.site_id, a.agent_id"
+    ).fetchall()
+    for agent, site, site_name in agents:
+        online, points = conn.execute(
+            "SELECT COALESCE(SUM(online), 0), COUNT(*) FROM link_history WHERE agent_id = ? AND at >= ? AND at < ?",
+            (agent, first.isoformat(), after),
+        ).fetchone()
+        entry = sites.setdefault(site, {"site_id": site, "site_name": site_name, "agents": 0, "online": 0, "points": 0})
+        entry["agents"] += 1
+        entry["online"] += int(online)
+        entry["points"] += int(points)
+    return [
+        {"site_id": s["site_id"], "site_name": s["site_name"], "agents": s["agents"],
+         "availability": rate(s["online"], s["points"]), "samples": s["points"]}
+        for s in sites.values()
+    ]  # fmt: skip

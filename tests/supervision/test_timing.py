@@ -1,0 +1,66 @@
+"""The event-time hold of ticks, the status heap, and letting go of settled cases."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import timedelta
+from pathlib import Path
+
+from hub.store import Store
+from hub.supervision.timing import Hold, StatusClock
+from tests.supervision.helpers import Clock, Feed, at, service
+
+
+def test_hold_follows_a_catching_up_stream_and_lets_go() -> None:
+    hold = Hold(lag=timedelta(minutes=10), quiet_s=30, max_hold_s=600)
+    now = at("2026-11-20T10:00")
+    wall = now.timestamp()
+    assert hold.effective(now, wall) == now
+    assert not hold.saw(("a", "s"), now - timedelta(seconds=3), now, wall)  # live record
+    assert hold.effective(now, wall) == now
+    old = at("2026-11-02T09:00")
+    assert hold.saw(("b", "s"), old, now, wall)
+    assert hold.effective(now, wall) == old and hold.holding(now, wall)
+    later = at("2026-11-05T09:00")
+    hold.saw(("b", "s"), later, now + timedelta(seconds=10), wall + 10)
+    assert hold.effective(now + timedelta(seconds=20), wall + 20) == later
+    assert hold.effective(now + timedelta(seconds=45), wall + 45) == now + timedelta(seconds=45)  # quiet
+    for i in range(0, 700, 20):  # a stream that never catches up holds at most max_hold_s
+        hold.saw(("b", "s"), later, now, wall + i)
+    assert hold.effective(now, wall + 690) == now
+
+
+def test_status_clock_pops_only_what_is_due() -> None:
+    clock = StatusClock()
+    clock.set("A", at("2026-11-03"))
+    clock.set("B", at("2026-11-05"))
+    clock.set("A", at("2026-11-04"))  # rescheduled: the old entry is stale
+    clock.set("C", at("2026-11-01"))
+    clock.set("C", None)
+    assert clock.pop_due(at("2026-11-03T12:00")) == []
+    assert clock.pop_due(at("2026-11-04")) == ["A"]
+    assert len(clock) == 1 and clock.pop_due(at("2026-12-01")) == ["B"]
+
+
+def test_settled_cases_are_forgotten_and_reread_when_a_record_arrives(tmp_path: Path) -> None:
+    db = tmp_path / "hub.sqlite"
+    store = Store(db)
+    feed = Feed(store)
+    clock = Clock("2026-11-02T10:01")
+    feed.accept("C1", "2026-11-02T10:00")
+    feed.complete("C1", "2026-11-03T10:00", recorded="2026-11-02T10:00")
+    feed.flush()
+    svc = service(db, clock)
+    svc.step()
+    clock.set("2026-11-20T09:00")
+    assert svc.housekeeping() == 1 and "C1" not in svc.feeder.sup.cases
+    feed.event("rated", "C1", "2026-11-20T08:59", level=4, channel="sms")
+    feed.flush()
+    svc.step()
+    conn = sqlite3.connect(db)
+    assert conn.execute("SELECT level, dept_code, staff_id FROM case_ratings").fetchall() == [(4, "D01", "S01")]
+    assert conn.execute("SELECT status, active, bad_rating_open FROM cases").fetchone() == ("completed", 1, 1)
+    assert conn.execute("SELECT COUNT(*) FROM cards").fetchone() == (0,)
+    conn.close()
+    svc.stop()
+    store.close()

@@ -1,0 +1,133 @@
+"""The relay end to end in one process, aiortc on both sides over loopback UDP: an agent's
+VideoPublisher, the hub's VideoRelay, signalling through an in-memory wire instead of the broker,
+and aiortc viewers that read the send time burnt into each frame.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+from collections.abc import Iterator
+
+import pytest
+
+from agent.camera.publisher import VideoPublisher
+from hub.video.config import RelayConfig
+from hub.video.errors import AgentTimeout, UnknownCamera
+from hub.video.relay import VideoRelay
+from tests.support.wait import wait_until
+from tests.video.support import Wire, percentile, stamped_feed, watch
+
+AGENT = "agent-1"
+
+
+@pytest.fixture
+def wire(loopback_ice: None) -> Iterator[Wire]:
+    wire = Wire()
+    relay = VideoRelay(wire.hub_publish, RelayConfig(grace_s=1.0, answer_timeout_s=5.0, keepalive_s=0.5))
+    publisher = VideoPublisher({"cam1": stamped_feed("cam1"), "cam2": stamped_feed("cam2")},
+                               wire.agent_send(AGENT), lease_s=3.0)
+    wire.relay, wire.agents[AGENT] = relay, publisher
+    relay.start()
+    publisher.start()
+    yield wire
+    assert relay.stop()
+    assert publisher.stop()
+
+
+def streams(relay: VideoRelay) -> list[dict[str, object]]:
+    return list(relay.stats()["streams"])
+
+
+def test_three_viewers_share_one_upstream_and_frames_arrive_with_low_latency(wire: Wire) -> None:
+    relay, publisher = wire.relay, wire.agents[AGENT]
+    assert relay is not None
+
+    async def three() -> list[object]:
+        return list(await asyncio.gather(*(watch(relay, AGENT, "cam1", 30) for _ in range(3))))
+
+    results = asyncio.run(three())
+    assert publisher.started_sessions == 1  # encoded once, whatever the number of viewers
+    assert wire.count("down", "offer") == 1
+    for result in results:
+        latencies = result.latencies  # type: ignore[attr-defined]
+        assert len(latencies) == 30
+        p50, p95 = statistics.median(latencies), percentile(latencies, 0.95)
+        print(f"viewer latency over {len(latencies)} frames: p50 {p50} ms, p95 {p95} ms")
+        assert 0 <= min(latencies) and p95 < 2000
+    counters = relay.stats()["counters"]
+    assert counters["viewers_joined"] == 3 and counters["viewers_left"] == 3
+    # the last viewer left: after the grace period the upstream is stopped, at both ends
+    wait_until(lambda: not streams(relay), 10, message="the upstream was not stopped after the grace period")
+    wait_until(lambda: not publisher.streaming(), 5, message="the agent still streams")
+    assert wire.count("down", "stop") == 1
+
+
+def test_viewers_joining_later_and_other_cameras(wire: Wire) -> None:
+    relay, publisher = wire.relay, wire.agents[AGENT]
+    assert relay is not None
+
+    async def staggered() -> None:
+        first = asyncio.ensure_future(watch(relay, AGENT, "cam1", 40))
+        await asyncio.sleep(0.5)  # a second viewer joins a running upstream: starts at a keyframe
+        second, other = await asyncio.gather(watch(relay, AGENT, "cam1", 10), watch(relay, AGENT, "cam2", 10))
+        assert len(second.latencies) == 10 and len(other.latencies) == 10
+        assert len((await first).latencies) == 40
+
+    asyncio.run(staggered())
+    assert publisher.started_sessions == 2  # cam1 once, cam2 once
+
+
+def test_unknown_camera_is_refused_by_the_agent(wire: Wire) -> None:
+    relay = wire.relay
+    assert relay is not None
+    with pytest.raises(UnknownCamera, match="no camera 'nope'"):
+        asyncio.run(watch(relay, AGENT, "nope", 1))
+    assert not streams(relay)
+
+
+def test_silent_agent_times_out_with_a_clear_error(wire: Wire) -> None:
+    relay = wire.relay
+    assert relay is not None
+    wire.cut.add(AGENT)
+    relay.config = RelayConfig(answer_timeout_s=1.0)
+    with pytest.raises(AgentTimeout, match="did not answer within 1 s"):
+        asyncio.run(watch(relay, AGENT, "cam1", 1))
+    assert not streams(relay)
+
+
+def test_agent_ends_a_session_the_hub_stopped_renewing(wire: Wire) -> None:
+    """The hub vanishes (no stop, no keepalive): the agent stops encoding after its lease."""
+    relay, publisher = wire.relay, wire.agents[AGENT]
+    assert relay is not None
+
+    async def watch_then_vanish() -> None:
+        task = asyncio.ensure_future(watch(relay, AGENT, "cam1", 5))
+        await task
+
+    relay.config = RelayConfig(grace_s=60.0, keepalive_s=0.5)  # the relay would keep it a minute
+    asyncio.run(watch_then_vanish())
+    assert publisher.streaming()
+    wire.cut.add(AGENT)  # the hub's messages no longer reach the agent
+    wait_until(lambda: not publisher.streaming(), 8, message="the agent kept streaming without keepalives")
+
+
+def test_upstream_comes_back_for_the_viewers_that_stayed(wire: Wire) -> None:
+    """The agent drops the session (restart, crash of its encoder): the relay asks again and the
+    viewer, still connected to the hub, gets frames again without doing anything."""
+    relay, publisher = wire.relay, wire.agents[AGENT]
+    assert relay is not None
+
+    async def scenario() -> None:
+        viewer = asyncio.ensure_future(watch(relay, AGENT, "cam1", 60, timeout=40))
+        await asyncio.get_running_loop().run_in_executor(
+            None, lambda: wait_until(lambda: publisher.streaming(), 10, message="no upstream"))
+        await asyncio.sleep(1.0)
+        publisher.rtc.call(lambda: asyncio.ensure_future(
+            publisher._close(next(iter(publisher._sessions.values())), "test: encoder crashed", tell=True)))
+        result = await viewer
+        assert len(result.latencies) == 60
+
+    asyncio.run(scenario())
+    assert publisher.started_sessions == 2
+    assert relay.stats()["counters"]["upstream_failures"] == 1
