@@ -73,9 +73,11 @@ def seed(conn: sqlite3.Connection, now: datetime = NOW) -> None:
         ("agent-new", "hall-c", "C 厅采集点", None),
         ("agent-old", "hall-c", "C 厅旧采集点", iso(now - timedelta(days=2))),
     ]
+    from provisioning.passwords import hash_password
+
     conn.executemany(
-        "INSERT INTO agents VALUES (?, ?, ?, ?, ?, 'x', ?, ?)",
-        [(a, s, n, bytes(32), f"mq-{a}", created, r) for a, s, n, r in agents],
+        "INSERT INTO agents VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [(a, s, n, bytes(32), f"mq-{a}", hash_password("agent password"), created, r) for a, s, n, r in agents],
     )
     link = "INSERT INTO agent_link VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
     conn.execute(link, ("agent-ok", 1, iso(now - timedelta(hours=1)), iso(now - timedelta(seconds=10)), 42, 3, 0, 0,

@@ -30,6 +30,7 @@ EXPECTED: dict[str, tuple[str, set[str] | None]] = {
     "links.page": ("GET", LINKS),
     "quarantine.page": ("GET", LINKS),
     "devices.page": ("GET", ADMIN),
+    "devices.revoke": ("POST", ADMIN),
     "video.page": ("GET", READERS),
     "video.cameras": ("GET", READERS),
     "video.watch": ("POST", READERS),

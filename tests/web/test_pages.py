@@ -132,3 +132,25 @@ def test_vendored_assets_are_present_with_their_licences(hub: Hub) -> None:
     response = hub.client().get("/static/vendor/echarts/echarts.min.js")
     assert response.status_code == 200 and len(response.data) > 500_000
     response.close()
+
+
+def test_admin_revokes_an_agent_and_the_broker_files_drop_it(hub: Hub) -> None:
+    from provisioning.registry import Registry
+
+    registry = Registry(hub.app.extensions["xiaoneng"].config.database)
+    agents = [a for a in registry.agents() if a.revoked_at is None]
+    assert agents, "the fixture registers agents"
+    victim = agents[0].agent_id
+    admin = hub.login("admin")
+    page = admin.get("/devices").get_data(as_text=True)
+    assert f"/devices/{victim}/revoke" in page
+    assert admin.post(f"/devices/{victim}/revoke").status_code == 403  # no CSRF token
+    assert hub.login("monitor").post(f"/devices/{victim}/revoke", data={"csrf_token": "x"}).status_code == 403
+    assert registry.public_key(victim) is not None, "a refused request revokes nothing"
+    response = admin.post(f"/devices/{victim}/revoke", data={"csrf_token": page_csrf(admin)})
+    assert response.status_code == 302
+    assert registry.public_key(victim) is None and registry.agent(victim).revoked_at  # type: ignore[union-attr]
+    acl = (Path(hub.app.extensions["xiaoneng"].config.database).parent / "broker" / "acl").read_text()
+    assert f"xn/v1/agents/{victim}/" not in acl
+    assert "agent.revoke" in admin.get("/admin/audit").get_data(as_text=True)
+    assert admin.post("/devices/nobody/revoke", data={"csrf_token": page_csrf(admin)}).status_code == 404

@@ -1,14 +1,21 @@
-"""设备: sites and agents as provisioning registered them (read-only for now)."""
+"""设备: sites and agents as provisioning registered them; an administrator can revoke an agent."""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template, request
+from pathlib import Path
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from werkzeug.exceptions import NotFound
+from werkzeug.wrappers import Response
 
 from hub.web.access import ADMIN, allow
+from hub.web.audit import audit_action
 from hub.web.db import get_db
+from hub.web.language import gettext
 from hub.web.pagination import PageRequest
 from hub.web.queries import devices
 from hub.web.state import web_state
+from shared.errors import XiaonengError
 
 bp = Blueprint("devices", __name__)
 
@@ -20,3 +27,29 @@ def page() -> str:
     conn = get_db()
     paging = PageRequest.parse(request.args, cfg.per_page_default, cfg.per_page_max)
     return render_template("devices.html", sites=devices.list_sites(conn), agents=devices.list_agents(conn, paging))
+
+
+@bp.post("/devices/<agent_id>/revoke")
+@allow(*ADMIN)
+def revoke(agent_id: str) -> Response:
+    """Revoke an agent: the registry forgets its key for ingest, the broker files drop its login and
+    ACL, and the running broker reloads them (disconnecting it). Its stored records stay verifiable."""
+    from provisioning.broker_files import broker_dir, reload_broker, write_broker_files
+    from provisioning.registry import Registry
+
+    data_dir = Path(web_state().config.database).parent
+    registry = Registry(data_dir / Path(web_state().config.database).name)
+    agent = registry.agent(agent_id)
+    if agent is None:
+        raise NotFound(gettext("devices.unknown_agent", agent_id=agent_id))
+    registry.revoke(agent_id)  # from here on ingest refuses its batches (unknown_agent)
+    try:
+        files = write_broker_files(registry, broker_dir(data_dir))
+        reloaded = reload_broker(files.password_file.parent / "mosquitto.pid")
+    except XiaonengError as exc:
+        audit_action("agent.revoke", agent_id, {"site": agent.site_id, "broker_files_error": str(exc)})
+        flash(gettext("devices.broker_files_failed", agent_id=agent_id, error=str(exc)), "error")
+        return redirect(url_for("devices.page"))
+    audit_action("agent.revoke", agent_id, {"site": agent.site_id, "broker_reloaded": reloaded is not None})
+    flash(gettext("devices.revoked_flash", agent_id=agent_id), "info")
+    return redirect(url_for("devices.page"))
