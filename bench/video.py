@@ -39,6 +39,7 @@ import statistics
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -181,8 +182,11 @@ def _post(url: str, body: dict[str, Any], token: str) -> dict[str, Any]:
     request = urllib.request.Request(  # noqa: S310 - a local http URL built by the bench
         url, data=json.dumps(body).encode(), method="POST",
         headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"})
-    with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310
-        return cast(dict[str, Any], json.loads(response.read()))
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310
+            return cast(dict[str, Any], json.loads(response.read()))
+    except urllib.error.HTTPError as exc:
+        raise RuntimeError(f"{url}: HTTP {exc.code}: {exc.read().decode(errors='replace')}") from None
 
 
 def relay_viewers(conn: Connection, base: str, token: str) -> None:
@@ -313,7 +317,8 @@ def bench_relay(args: argparse.Namespace, fps: int) -> dict[str, Any]:
     from tests.video.cluster import USERNAME, http_ready, video_cluster
 
     with tempfile.TemporaryDirectory(prefix="xn-video-bench-") as root:
-        cluster = video_cluster(Path(root), cameras=1, agent_id=AGENT, grace_s=args.grace)
+        limits = {"max_viewers_per_camera": max(16, args.max_viewers), "max_viewers": max(64, args.max_viewers)}
+        cluster = video_cluster(Path(root), cameras=1, agent_id=AGENT, grace_s=args.grace, relay=limits)
         conn = connect(cluster.hub_dir / "hub.sqlite")
         token, _row = create_token(conn, USERNAME, "video benchmark")
         conn.close()

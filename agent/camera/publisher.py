@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from aiortc import RTCPeerConnection, RTCSessionDescription
 
 from agent.camera.rtc import CameraTrack, LatestFrame, publish, rtc_configuration
-from agent.camera.rtcloop import RtcLoop
+from agent.camera.rtcloop import RtcLoop, release_memory
 from shared.errors import RecordError
 from shared.rtcsignal import Answer, Closed, Error, Keepalive, Message, Offer, Stop, parse_down, topic_leaf
 
@@ -93,6 +93,7 @@ class VideoPublisher:
         self._sessions: dict[str, Session] = {}
         self._lease_task: asyncio.Task[None] | None = None
         self.started_sessions = 0
+        self._release_due = False
 
     # -- any thread -----------------------------------------------------------------------------
 
@@ -199,6 +200,7 @@ class VideoPublisher:
         if self._sessions.get(session.session) is session:
             del self._sessions[session.session]
         await session.pc.close()
+        self._release_due = True
         log.info("video session ended", extra={"camera": session.camera_id, "session": session.session,
                                                 "reason": reason, "frames": session.track.sent})
         if tell:
@@ -216,3 +218,6 @@ class VideoPublisher:
             now = self.monotonic()
             for session in [s for s in self._sessions.values() if s.expires < now]:
                 await self._close(session, f"no keepalive from the hub for {self.lease_s:.0f} s", tell=True)
+            if self._release_due:  # a session ended: free its encoder and connection now
+                self._release_due = False
+                release_memory()

@@ -23,12 +23,42 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import ctypes
+import ctypes.util
 import errno
+import gc
 import threading
 from collections.abc import Callable, Coroutine, Sequence
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 T = TypeVar("T")
+
+
+def _libc_malloc_trim() -> Callable[[], object] | None:
+    name = ctypes.util.find_library("c")
+    trim = getattr(ctypes.CDLL(name), "malloc_trim", None) if name else None
+    if trim is not None:
+        trim.argtypes = [ctypes.c_size_t]
+    return cast(Callable[[], object] | None, None if trim is None else (lambda: trim(0)))
+
+
+_MALLOC_TRIM = _libc_malloc_trim()
+
+
+def release_memory() -> None:
+    """Free what closed peer connections held, now rather than some day.
+
+    A closed ``RTCPeerConnection`` sits in reference cycles (aiortc's transports point at each
+    other, event handlers at their owners), so only Python's cyclic collector frees it — and with
+    it the native memory of its DTLS (OpenSSL), SRTP, socket and codec state. In a long-running
+    process the oldest generation is collected rarely, so with sessions coming and going all day
+    that memory piled up (RSS +20 % in 10 minutes, bench/video.py) before a collection happened to
+    run. Call this after sessions ended (not more than every few seconds): a full collection
+    (~30-60 ms) and glibc's ``malloc_trim(0)``, which hands the freed heap back to the system.
+    """
+    gc.collect()
+    if _MALLOC_TRIM is not None:
+        _MALLOC_TRIM()
 
 
 def use_host_addresses(addresses: Sequence[str] | None) -> None:

@@ -57,7 +57,7 @@ from hub.video.errors import (
 )
 from hub.video.fanout import EncodedFrame, Outlet, is_vp8_keyframe
 from hub.video.forward import ForwardTrack, request_keyframe, tap_receiver
-from hub.video.rtcloop import RtcLoop, use_host_addresses
+from hub.video.rtcloop import RtcLoop, release_memory, use_host_addresses
 from hub.video.stream import CameraStream, Link, Viewer
 from shared import topics
 from shared.errors import RecordError
@@ -111,6 +111,8 @@ class VideoRelay:
         self._next_rates = 0.0
         self._stopping = False
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._release_due = False
+        self._next_release = 0.0
 
     # -- public, any thread ---------------------------------------------------------------------
 
@@ -219,7 +221,7 @@ class VideoRelay:
             if link is not None and not link.answered.done():
                 try:
                     await asyncio.wait_for(asyncio.shield(link.answered), self.config.answer_timeout_s)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     error = AgentTimeout(f"agent {agent_id} did not answer within "
                                          f"{self.config.answer_timeout_s:.0f} s: it may be offline, or run "
                                          "a version without video")
@@ -311,6 +313,7 @@ class VideoRelay:
             return
         self._close_link(stream, reason)
         stream.state = "closed"
+        self._release_due = True
         if self._streams.get(stream.key) is stream:
             del self._streams[stream.key]
         for viewer in list(stream.viewers):
@@ -360,6 +363,7 @@ class VideoRelay:
         self._spawn(viewer.pc.close())
         if not stream.viewers:
             stream.idle_since = self.monotonic()
+        self._release_due = True
         self.counters["viewers_left"] += 1
         log.info("viewer left", extra={"agent": stream.agent_id, "camera": stream.camera_id,
                                        "viewer": viewer.id, "reason": reason, "viewers": len(stream.viewers)})
@@ -446,6 +450,18 @@ class VideoRelay:
             self._next_rates = now + 5.0
             for stream in self._streams.values():
                 stream.refresh_rates(now)
+            if self._release_due and not self._tasks and now >= self._next_release:
+                self._release_memory(now)
+
+    def _release_memory(self, now: float) -> None:
+        """Sessions ended: free their memory now (see :func:`hub.video.rtcloop.release_memory`)."""
+        self._release_due = False
+        self._next_release = now + 10.0
+        started = time.perf_counter()
+        release_memory()
+        self.counters["memory_releases"] += 1
+        log.debug("released the memory of ended sessions",
+                  extra={"ms": round((time.perf_counter() - started) * 1000, 1)})
 
     async def _stats(self) -> dict[str, Any]:
         now = self.monotonic()
