@@ -288,7 +288,8 @@ class Viewers:
 
     def close(self) -> None:
         try:
-            self.call("quit")
+            if self.proc.is_alive():
+                self.call("quit")
         finally:
             self.proc.join(20)
             if self.proc.is_alive():
@@ -379,9 +380,11 @@ def bench_relay(args: argparse.Namespace, fps: int) -> dict[str, Any]:
             agent_rss.append(agent.memory_info().rss)
             stats_log = (cluster.root / "logs" / "hub.log").read_text(errors="replace")
         finally:
-            if viewers is not None:
-                viewers.close()
-            cluster.stop_all()
+            try:
+                if viewers is not None:
+                    viewers.close()
+            finally:
+                cluster.stop_all()
 
     def growth(samples: list[int]) -> float | None:
         if len(samples) < 6:
