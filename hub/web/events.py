@@ -154,9 +154,10 @@ class EventBus:
             event = Event(next(self._ids), kind, payload, time.time())
             self._last_id = event.id
             self._recent.append(event)
-            targets = list(self._subscribers)
-        for sub in targets:
-            sub._offer(event)
+            # Delivered under the bus lock so every subscriber sees ids in order even when many
+            # threads publish at once (_offer never blocks; subscribe() takes the locks in this order).
+            for sub in self._subscribers:
+                sub._offer(event)
         return event
 
     def subscribe(self, last_event_id: int | None = None) -> Subscription:

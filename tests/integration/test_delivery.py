@@ -145,7 +145,7 @@ def test_dead_agent_shows_offline_within_30_s(cluster: LocalCluster) -> None:
             conn.close()
         return None if row is None else bool(row[0])
 
-    wait_for(lambda: online("a1") is True, 30, "a1 to show online")
+    wait_for(lambda: online("a1") is True and online("a2") is True, 30, "both agents to show online")
     cluster.agents["a1"].kill()
     wait_for(lambda: online("a1") is False, 30, "a1 to show offline after SIGKILL")
     assert online("a2") is True
