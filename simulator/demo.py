@@ -193,8 +193,11 @@ class Demo:
             if "cases" in tables:
                 parts.append(f"办件 cases {conn.execute('SELECT COUNT(*) FROM cases').fetchone()[0]}")
             if "cards" in tables:
-                rows = dict(conn.execute("SELECT level, COUNT(*) FROM cards GROUP BY level").fetchall())
-                parts.append("牌 cards " + " ".join(f"{k}:{v}" for k, v in sorted(rows.items())))
+                rows = dict(conn.execute("SELECT CASE WHEN state = 'withdrawn' THEN 'withdrawn' ELSE level END, "
+                                         "COUNT(*) FROM cards GROUP BY 1").fetchall())
+                withdrawn = rows.pop("withdrawn", 0)
+                parts.append("牌 cards " + " ".join(f"{k}:{v}" for k, v in sorted(rows.items()))
+                             + f" (撤销 withdrawn {withdrawn})")
             depth = sum(int(self.cluster.outbox_meta(a).get("depth", "0") or 0) for a in self.agent_ids)
             parts.append(f"待发 backlog {depth}")
             return " | ".join(parts)

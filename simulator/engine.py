@@ -113,7 +113,7 @@ class Simulator:
 
     def __init__(self, db: Database, kind: str, catalogue: Catalogue, *, seed: int,
                  rate_per_min: float | None = None, violations: Violations | None = None,
-                 flow: Flow | None = None, office_hours: bool = True,
+                 flow: Flow | None = None, office_hours: bool = True, spread: bool = True,
                  log: Callable[[str], None] | None = None):
         if rate_per_min is None:
             rate_per_min = default_rate(catalogue)
@@ -122,7 +122,7 @@ class Simulator:
         self.db, self.kind, self.catalogue, self.seed = db, kind, catalogue, seed
         self.rate = rate_per_min
         self.office_hours = office_hours
-        self.planner = Planner(violations or Violations(), flow)
+        self.planner = Planner(violations or Violations(), flow, spread)
         self.writer: Writer = writer_for(kind)
         self.writer.load_state(db)
         self.log = log or (lambda _msg: None)

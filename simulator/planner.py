@@ -10,6 +10,7 @@ adds days; normal cases finish on or before their due date, injected overdue one
 
 from __future__ import annotations
 
+import hashlib
 import math
 import random
 from dataclasses import dataclass, field, fields
@@ -80,6 +81,10 @@ class Violations:
             values[name] = rate
         return cls(**values)
 
+    def scaled(self, factor: float) -> Violations:
+        """Every rate times ``factor`` (at most 1)."""
+        return Violations(**{f.name: min(1.0, getattr(self, f.name) * factor) for f in fields(self)})
+
     def to_text(self) -> str:
         return ",".join(f"{f.name}={getattr(self, f.name)}" for f in fields(self))
 
@@ -120,16 +125,43 @@ def office_time(day: date, rng: random.Random, tz: Any, after: datetime | None =
     return add_office_minutes(first, rng.uniform(0, minutes)) if minutes else first
 
 
-class Planner:
-    """Draws case plans from the catalogue; holds no state between cases."""
+#: How rule-abiding departments are: each department's violation rates are the configured rates
+#: times one of these factors (mean ≈ 1), so a city has model departments and problem ones and the
+#: monthly ranking spreads over the grades instead of every department scoring alike.
+DISCIPLINE = (0.1, 0.25, 0.5, 1.0, 1.5, 2.5)
 
-    def __init__(self, violations: Violations, flow: Flow | None = None):
+
+def discipline(dept_code: str) -> float:
+    """The violation-rate factor of a department (stable: derived from its code)."""
+    digest = hashlib.sha256(f"xiaoneng-sim/discipline/{dept_code}".encode()).digest()
+    return DISCIPLINE[digest[0] % len(DISCIPLINE)]
+
+
+class Planner:
+    """Draws case plans from the catalogue; holds no state between cases.
+
+    With ``spread`` each department's violation rates are scaled by :func:`discipline`."""
+
+    def __init__(self, violations: Violations, flow: Flow | None = None, spread: bool = False):
+        self.base = violations
         self.v = violations
         self.flow = flow or Flow()
+        self.spread = spread
+        self._by_dept: dict[str, Violations] = {}
+
+    def rates(self, dept_code: str) -> Violations:
+        """The violation rates that apply to ``dept_code``."""
+        if not self.spread:
+            return self.base
+        rates = self._by_dept.get(dept_code)
+        if rates is None:
+            rates = self._by_dept[dept_code] = self.base.scaled(discipline(dept_code))
+        return rates
 
     def plan(self, case_no: str, t0: datetime, dept: Department, item: Item, window: Window,
              rng: random.Random) -> list[Planned]:
         """The whole life of a case accepted at ``t0``; sorted by recording time."""
+        self.v = self.rates(dept.code)
         clerk = rng.choice(window.staff)
         applicant_type = "2" if rng.random() < 0.55 else "1"
         applicant = (company_name(rng, dept.industries) if applicant_type == "2"

@@ -4,6 +4,7 @@
        │                  │                    └──withdraw──▶ withdrawn (final)          ▲
        └──rectify─────────┴──rectify─────────────────────────────────────────────────────┘
     (a reminder may also go notified ──close──▶ closed; reminders cannot be appealed)
+    any state but closed/withdrawn ──retract (system only)──▶ withdrawn (final)
 
 A :class:`Card` is immutable; :meth:`Card.apply` returns the card in its next state or raises
 :class:`InvalidTransition`. A card's id is derived from its *key* — ``rule|subject|detail``, e.g.
@@ -12,6 +13,10 @@ A :class:`Card` is immutable; :meth:`Card.apply` returns the card in its next st
 A yellow card carries a 督办 deadline (a date, computed on the working-day clock). If it is still
 raised, notified or upheld when the deadline has passed, the scheduler raises a red R3 card that
 ``escalates`` it. An appeal stops that clock; upholding restarts it from the decision date.
+
+``retract`` is the engine's own action (actor ``system``), never a person's: a time card that a
+later-arriving record contradicts is withdrawn with that record's hash as evidence
+(:mod:`hub.engine.retraction`).
 """
 
 from __future__ import annotations
@@ -52,6 +57,7 @@ class Action(enum.StrEnum):
     WITHDRAW = "withdraw"
     RECTIFY = "rectify"
     CLOSE = "close"
+    RETRACT = "retract"  # the engine's own withdrawal of a card later records contradict
 
 
 S, A = CardState, Action
@@ -68,6 +74,8 @@ TRANSITIONS: Mapping[tuple[CardState, Action], CardState] = {
 }
 ESCALATABLE = frozenset({S.RAISED, S.NOTIFIED, S.UPHELD})
 FINAL = frozenset({S.WITHDRAWN, S.CLOSED})
+#: States the system may retract a card from (:data:`Action.RETRACT`; not offered to people).
+RETRACTABLE = frozenset({S.RAISED, S.NOTIFIED, S.APPEALED, S.UPHELD, S.RECTIFIED})
 
 
 def card_id_for(key: str) -> str:
@@ -105,6 +113,7 @@ class Transition:
     at: datetime
     actor: str = ""
     note: str = ""
+    evidence: tuple[str, ...] = ()  # hashes of the records behind a system action
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -170,8 +179,14 @@ class Card:
         note: str = "",
         deadline: date | None = None,
         provisional: bool = False,
+        evidence: tuple[str, ...] = (),
     ) -> Card:
         """The card after ``action``; ``deadline`` replaces the 督办 deadline (used on uphold)."""
+        if action is A.RETRACT:
+            if self.state not in RETRACTABLE:
+                raise InvalidTransition(f"card {self.card_id} is {self.state}: cannot retract")
+            step = Transition(action, S.WITHDRAWN, at, actor, note, evidence)
+            return replace(self, state=S.WITHDRAWN, history=(*self.history, step))
         target = TRANSITIONS.get((self.state, action))
         if target is None or (
             action is A.CLOSE and self.state is S.NOTIFIED and self.level is not Level.REMINDER
@@ -185,7 +200,7 @@ class Card:
         return replace(
             self,
             state=target,
-            history=(*self.history, Transition(action, target, at, actor, note)),
+            history=(*self.history, Transition(action, target, at, actor, note, evidence)),
             deadline=deadline if deadline is not None else self.deadline,
             deadline_provisional=provisional if deadline is not None else self.deadline_provisional,
         )
@@ -231,7 +246,7 @@ class Card:
             "deadline_provisional": self.deadline_provisional,
             "history": [
                 {"action": t.action.value, "state": t.state.value, "at": t.at.isoformat(),
-                 "actor": t.actor, "note": t.note}
+                 "actor": t.actor, "note": t.note, **({"evidence": list(t.evidence)} if t.evidence else {})}
                 for t in self.history
             ],
         }  # fmt: skip
@@ -257,7 +272,8 @@ class Card:
             deadline_provisional=bool(obj["deadline_provisional"]),
             history=tuple(
                 Transition(Action(t["action"]), CardState(t["state"]),
-                           datetime.fromisoformat(t["at"]), t["actor"], t["note"])
+                           datetime.fromisoformat(t["at"]), t["actor"], t["note"],
+                           tuple(t.get("evidence", ())))
                 for t in obj["history"]
             ),
         )  # fmt: skip

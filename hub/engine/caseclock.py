@@ -45,6 +45,7 @@ class CaseClock:
         "closed_pauses",
         "completed",
         "extension",
+        "extensions",
         "mode",
         "promised",
         "revision",
@@ -67,6 +68,8 @@ class CaseClock:
         self.mode = mode
         self.start = accepted
         self.extension = 0
+        # (granted on, days) of each extension; a shared empty tuple keeps a million clocks small
+        self.extensions: tuple[tuple[date, int], ...] = ()
         self.closed_pauses: list[Pause] = []
         self.supplement_since: date | None = None
         self.suspended_since: date | None = None
@@ -100,6 +103,7 @@ class CaseClock:
         """特别程序开始: kind 1 extends the limit by ``extension_days``; kind 2 stops the clock."""
         if kind == 1:
             self.extension += extension_days
+            self.extensions += ((on, extension_days),)
         elif self.suspended_since is None:
             self.suspended_since = on
         else:
@@ -138,17 +142,24 @@ class CaseClock:
             out.append(Pause(self.suspended_since, None))
         return tuple(out)
 
-    def due(self, calendar: WorkCalendar) -> Due:
-        """The promised due date (承诺时限)."""
-        n, unit = self.promised
-        return due_date(calendar, self.start, n, unit, self.pauses(), self.extension)
+    def extension_before(self, day: date | None) -> int:
+        """Extension days granted before ``day`` (all of them for None)."""
+        if day is None:
+            return self.extension
+        return sum(days for on, days in self.extensions if on < day)
 
-    def statutory_due(self, calendar: WorkCalendar) -> Due | None:
+    def due(self, calendar: WorkCalendar, granted_before: date | None = None) -> Due:
+        """The promised due date (承诺时限); with ``granted_before``, counting only extensions
+        granted before that date (what a card decided on that date could have known)."""
+        n, unit = self.promised
+        return due_date(calendar, self.start, n, unit, self.pauses(), self.extension_before(granted_before))
+
+    def statutory_due(self, calendar: WorkCalendar, granted_before: date | None = None) -> Due | None:
         """The statutory due date (法定时限), or None when the item has none."""
         if self.statutory is None:
             return None
         n, unit = self.statutory
-        return due_date(calendar, self.start, n, unit, self.pauses(), self.extension)
+        return due_date(calendar, self.start, n, unit, self.pauses(), self.extension_before(granted_before))
 
     def remaining(self, calendar: WorkCalendar, on: date) -> int:
         """Promised days remaining at any moment of date ``on``."""
@@ -156,12 +167,15 @@ class CaseClock:
         used = counted_days(calendar, self.start, on - _DAY, unit, self.pauses())
         return n + self.extension - used
 
-    def reminder(self, calendar: WorkCalendar, threshold: int) -> date | None:
+    def reminder(
+        self, calendar: WorkCalendar, threshold: int, granted_before: date | None = None
+    ) -> date | None:
         """The date from whose 00:00 at most ``threshold`` promised days remain."""
         n, unit = self.promised
         return reminder_date(
-            calendar, self.start, n, threshold, unit, self.pauses(), self.extension
-        )
+            calendar, self.start, n, threshold, unit, self.pauses(),
+            self.extension_before(granted_before),
+        )  # fmt: skip
 
     def completion(self, calendar: WorkCalendar) -> Completion | None:
         """The outcome against the promised limit, once completed."""

@@ -157,6 +157,7 @@ class CaseState:
         )
         if old is not None:  # a corrected acceptance record: keep the clock's timeline
             self.clock.extension = old.extension
+            self.clock.extensions = old.extensions
             self.clock.closed_pauses = old.closed_pauses
             self.clock.supplement_since = old.supplement_since
             self.clock.suspended_since = old.suspended_since

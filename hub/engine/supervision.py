@@ -13,6 +13,10 @@ The hub's adapters drive it (no I/O, no threads, no wall clock here):
   while the hub was down are raised once; none is raised twice.
 - **new calendar data** — :meth:`set_calendar` recomputes provisional deadlines and returns the cards
   whose 督办 deadline moved.
+- **contradicted cards** — a record that shows a time card's condition never held (a late 补正
+  that moves the due date past the completion, a completion that arrives after an outage) retracts
+  the card (:mod:`hub.engine.retraction`); :meth:`take_changed` hands the retracted cards to the
+  adapter.
 
 Duplicate records (same evidence hash for the same subject) are ignored, so at-least-once delivery
 cannot double-count a 补正 request.
@@ -20,11 +24,13 @@ cannot double-count a 补正 request.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
+from hub.engine import retraction
 from hub.engine.calendar import WorkCalendar
 from hub.engine.cards import FINAL, Action, Card, CardDecision, InvalidTransition
 from hub.engine.cases import CaseState, Deadlines
@@ -72,6 +78,8 @@ class Supervision:
         self.scheduler = Scheduler()
         self._provisional: set[str] = set()  # subjects whose deadlines are provisional
         self._deadlines: dict[tuple[date, int], Due] = {}  # 督办 deadlines on self.calendar
+        self._changed: list[Card] = []  # cards the engine itself changed (retracted) since taken
+        self._replaying = False
 
     # -- ingest ---------------------------------------------------------------------------------
 
@@ -119,6 +127,7 @@ class Supervision:
                 window.dept_code = event.dept_code
         case.apply(event, thresholds)
         cards = caught + self._register(decisions, now)
+        self._retract_contradicted(subject, event, now)
         self._reschedule(subject)
         for card_id in self.cards_of.get(subject, ()):
             self._reschedule(f"card:{card_id}")
@@ -135,6 +144,7 @@ class Supervision:
             else window.present(event.at, event.evidence)
         )
         if changed:
+            self._retract_contradicted(f"window:{event.window_id}", event, now)
             self._reschedule(f"window:{event.window_id}")
         return caught
 
@@ -151,6 +161,7 @@ class Supervision:
             )
         state.apply(event)
         cards = caught + self._register(decisions, now)
+        self._retract_contradicted(subject, event, now)
         self._reschedule(subject)
         for card_id in self.cards_of.get(subject, ()):
             self._reschedule(f"card:{card_id}")
@@ -169,10 +180,78 @@ class Supervision:
         state.apply(event)
         self.complaint_book.record(state, local_date(event.at).year)
         cards = caught + self._register([d for d in decisions if d is not None], now)
+        self._retract_contradicted(subject, event, now)
         self._reschedule(subject)
         for card_id in self.cards_of.get(subject, ()):
             self._reschedule(f"card:{card_id}")
         return cards
+
+    # -- retraction ---------------------------------------------------------------------------
+
+    @contextmanager
+    def replaying(self) -> Iterator[None]:
+        """Feed records that were judged once already (a restart's replay, a forgotten case read
+        back from its timeline): the state is rebuilt, nothing is retracted — what those records
+        retracted is stored, and a restored card must not be judged on a half-replayed subject."""
+        self._replaying = True
+        try:
+            yield
+        finally:
+            self._replaying = False
+
+    def _retract_contradicted(self, subject: str, event: Event, now: datetime) -> None:
+        """Retract the subject's time cards that ``event`` (dated before their moment) shows
+        never held, and the red cards escalating a retracted one."""
+        ids = self.cards_of.get(subject)
+        if not ids or self._replaying:
+            return
+        cards = [c for c in (self.cards.get(i) for i in ids) if c is not None and c.state not in FINAL]
+        retracted: dict[str, Card] = {}
+        for card in sorted(cards, key=lambda c: c.decision.escalates is not None):
+            d = card.decision
+            if d.escalates is not None:
+                kind, _, ident = subject.partition(":")
+                reason = retraction.escalation_reason(
+                    card, retracted.get(d.escalates) or self.cards.get(d.escalates),
+                    self.cases.get(ident) if kind == "case" else None)
+            elif d.rule not in ("R1", "R2", "R3", "R10", "R11"):
+                continue  # event rules judge one record: a later one cannot contradict them
+            elif event.type == "disclosure.extended" and event.at >= d.moment:
+                continue  # an extension after the deadline (R9) does not undo the card
+            else:  # an open subject is judged as of when the card was raised, at the earliest
+                reason = self._reason(subject, card, max(now, card.raised_at))
+            if reason is None:
+                continue
+            note = f"系统撤销：{reason}（依据记录 {event.evidence[:16]}…，{event.type}，发生于 {event.at.isoformat()}）"
+            done = card.apply(Action.RETRACT, now, retraction.SYSTEM, note, evidence=(event.evidence,))
+            retracted[card.card_id] = done
+            self.cards[card.card_id] = done
+            self._changed.append(done)
+            self.forget_card(card.card_id)
+
+    def _reason(self, subject: str, card: Card, now: datetime) -> str | None:
+        kind, _, ident = subject.partition(":")
+        if kind == "case":
+            case = self.cases.get(ident)
+            return None if case is None else retraction.case_reason(card, case, self.calendar, now)
+        if kind == "disclosure":
+            state = self.disclosures.get(ident)
+            return None if state is None else retraction.disclosure_reason(
+                card, state, self.calendar, self.config, now)
+        if kind == "complaint":
+            cstate = self.complaints.get(ident)
+            return None if cstate is None else retraction.complaint_reason(
+                card, cstate, self.calendar, self.config, now)
+        if kind == "window":
+            window = self.windows.get(ident)
+            return None if window is None else retraction.window_reason(
+                card, window, self.calendar, self.config)
+        return None
+
+    def take_changed(self) -> list[Card]:
+        """The cards the engine itself changed (retracted) since the last call, for storing."""
+        out, self._changed = self._changed, []
+        return out
 
     # -- time -----------------------------------------------------------------------------------
 

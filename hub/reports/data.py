@@ -166,8 +166,9 @@ def _cards(conn: sqlite3.Connection, first: date, last: date, dept: str | None) 
         f"SELECT rule, level, state, COUNT(*) FROM cards WHERE raised_at >= ? AND raised_at < ?{scope} "
         "GROUP BY rule, level, state", (first.isoformat(), after, *extra)
     ):
-        by_rule[(rule, level)] = by_rule.get((rule, level), 0) + int(n)
         states[state] = states.get(state, 0) + int(n)
+        if state != "withdrawn":  # withdrawn on appeal or retracted by the system: not a card that stands
+            by_rule[(rule, level)] = by_rule.get((rule, level), 0) + int(n)
     actions: dict[str, int] = {}
     for action, n in conn.execute(
         "SELECT a.action, COUNT(*) FROM card_actions a JOIN cards c ON c.card_id = a.card_id "
@@ -181,7 +182,8 @@ def _cards(conn: sqlite3.Connection, first: date, last: date, dept: str | None) 
             "raised": sum(by_rule.values()), **levels,
             "supervised": actions.get("supervise", 0) + actions.get("notify", 0),
             "appealed": actions.get("appeal", 0), "upheld": actions.get("uphold", 0),
-            "withdrawn": actions.get("withdraw", 0), "rectified": actions.get("rectify", 0),
+            "withdrawn": actions.get("withdraw", 0), "retracted": actions.get("retract", 0),
+            "rectified": actions.get("rectify", 0),
             "closed": actions.get("close", 0), "still_open": sum(n for s, n in states.items()
                                                                   if s not in ("closed", "withdrawn")),
         },

@@ -21,8 +21,8 @@ FIGURE_LABELS: Mapping[str, Mapping[str, str]] = {
               "judged_cases": "考核办件数"},
     "cards": {
         "raised": "预警纠错合计", "reminder": "提醒", "yellow": "黄牌", "red": "红牌", "supervised": "督办下发",
-        "appealed": "申诉", "upheld": "申诉维持", "withdrawn": "申诉撤销", "rectified": "已整改", "closed": "已办结",
-        "still_open": "尚未办结",
+        "appealed": "申诉", "upheld": "申诉维持", "withdrawn": "申诉撤销", "retracted": "系统撤销（后到记录否定）",
+        "rectified": "已整改", "closed": "已办结", "still_open": "尚未办结",
     },
     "complaints": {"received": "收到投诉", "answered": "已答复", "closed": "已办结", "overdue": "超期",
                    "substantiated": "属实"},

@@ -123,9 +123,11 @@ class Feeder:
             cards = self.sup.ingest_record(type_, body, bytes(digest).hex(), now, reported_at)
         except (XiaonengError, ValueError, TypeError, KeyError) as exc:
             changes.errors.append((rid, type_, iso(now), f"{type(exc).__name__}: {exc}"[:2000]))
+            self.retracted(step)
             return
         for card in cards:
             self.raised(card, step)
+        self.retracted(step)
         at = next((v for k in _AT_FIELDS if isinstance(v := body.get(k), str)), None)
         if case_id is not None:
             self._case_record(case_id, rid, type_, at, body, step)
@@ -184,20 +186,33 @@ class Feeder:
         if card.decision.case_id:
             step.touch(card.decision.case_id)
 
+    def retracted(self, step: Step) -> None:
+        """Note the cards the engine retracted (系统撤销): the new state, and an audit row in
+        ``card_actions`` with the reason."""
+        for card in self.sup.take_changed():
+            last = card.history[-1]
+            before = card.history[-2].state.value if len(card.history) > 1 else "raised"
+            step.changes.card(card, new=False)
+            step.changes.actions.append(
+                (card.card_id, last.action.value, before, last.state.value, last.actor, last.note, iso(last.at)))
+            if card.decision.case_id:
+                step.touch(card.decision.case_id)
+
     def rehydrate(self, case_id: str, now: datetime, step: Step) -> None:
         """Re-read a case the engine let go of from its stored timeline (nothing if unknown)."""
         ids = [r for (r,) in self.conn.execute(
             "SELECT record_id FROM case_events WHERE case_id = ? ORDER BY record_id", (case_id,))]
         if not ids:
             return
-        for row in read_records(self.conn, ids):
-            try:
-                body = parse_body(row[6])
-                reported = datetime.fromisoformat(row[4])
-                for card in self.sup.ingest_record(row[3], body, bytes(row[5]).hex(), now, reported):
-                    self.raised(card, step)
-            except (XiaonengError, ValueError, TypeError, KeyError):
-                continue  # recorded as a data error when it first arrived
+        with self.sup.replaying():  # judged once already: rebuild the state, retract nothing
+            for row in read_records(self.conn, ids):
+                try:
+                    body = parse_body(row[6])
+                    reported = datetime.fromisoformat(row[4])
+                    for card in self.sup.ingest_record(row[3], body, bytes(row[5]).hex(), now, reported):
+                        self.raised(card, step)
+                except (XiaonengError, ValueError, TypeError, KeyError):
+                    continue  # recorded as a data error when it first arrived
 
     # -- rows ------------------------------------------------------------------------------------
 

@@ -307,6 +307,9 @@ class SupervisorService:
                 delay = min(delay * 2, 5.0)
         self.counters["cards"] += len(written.raised)
         self.publisher.raised(written.raised)
+        for card in written.withdrawn:
+            if card.history and card.history[-1].action is Action.RETRACT:
+                self.publisher.updated(card, Action.RETRACT.value)
         self.publisher.cases(written.status_changes)
 
     # -- people ----------------------------------------------------------------------------------
@@ -319,6 +322,8 @@ class SupervisorService:
         if not self.ready.wait(30):
             raise InvalidTransition("the supervision service is still starting; try again")
         name = ACTION_ALIASES.get(action, action)
+        if name == Action.RETRACT.value:
+            raise InvalidTransition("retract is the hub's own action (系统撤销); people withdraw after an appeal")
         if name in NOTE_REQUIRED and not note.strip():
             raise InvalidTransition(f"{action} needs a reason in the note")
         with self.lock:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from hub.engine.cards import Card
+from hub.engine.cards import Card, CardState
 from hub.engine.localtime import LOCAL_TZ, local_date
 from hub.supervision.rows import COLUMNS, CaseRow, contributions, status_key
 
@@ -99,6 +99,7 @@ class Written:
 
     raised: list[Card]
     status_changes: list[CaseRow]
+    withdrawn: list[Card] = field(default_factory=list)  # stored cards that became withdrawn
 
 
 def load_rows(conn: sqlite3.Connection, case_ids: Iterable[str]) -> dict[str, CaseRow]:
@@ -121,6 +122,7 @@ def write(conn: sqlite3.Connection, changes: Changes, now: datetime) -> Written:
     daily: Counter[tuple[str, str, str]] = Counter(changes.daily)
     status: Counter[tuple[str, str]] = Counter()
     raised: list[Card] = []
+    withdrawn: list[Card] = []
     moved: list[CaseRow] = []
     conn.execute("BEGIN IMMEDIATE")
     try:
@@ -148,12 +150,18 @@ def write(conn: sqlite3.Connection, changes: Changes, now: datetime) -> Written:
                              changes.subject_events)
         for card in changes.new_cards.values():
             cur = conn.execute(_INSERT_CARD, card_values(card, now))
-            if cur.rowcount == 1:
+            if cur.rowcount == 1 and card.state is not CardState.WITHDRAWN:
                 raised.append(card)
                 day = local_date(card.raised_at).isoformat()
                 daily[(day, card.decision.dept_code or "", f"cards_{card.level.value}")] += 1
         for card in changes.updated_cards.values():
             values = card_values(card, now)
+            if card.state is CardState.WITHDRAWN:  # a withdrawn card no longer counts in the figures
+                row = conn.execute("SELECT state FROM cards WHERE card_id = ?", (card.card_id,)).fetchone()
+                if row is not None and row[0] != CardState.WITHDRAWN.value:
+                    day = local_date(card.raised_at).isoformat()
+                    daily[(day, card.decision.dept_code or "", f"cards_{card.level.value}")] -= 1
+                    withdrawn.append(card)
             conn.execute(
                 "UPDATE cards SET state = ?, deadline = ?, deadline_provisional = ?, json = ?, updated_at = ? "
                 "WHERE card_id = ?", (values[4], values[15], values[16], values[19], values[20], card.card_id),
@@ -201,7 +209,7 @@ def write(conn: sqlite3.Connection, changes: Changes, now: datetime) -> Written:
     except BaseException:
         conn.execute("ROLLBACK")
         raise
-    return Written(raised, moved)
+    return Written(raised, moved, withdrawn)
 
 
 def _bump(conn: sqlite3.Connection, daily: Counter[tuple[str, str, str]], status: Counter[tuple[str, str]]) -> None:

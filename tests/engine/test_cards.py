@@ -7,6 +7,7 @@ import json
 import pytest
 
 from hub.engine.cards import (
+    RETRACTABLE,
     TRANSITIONS,
     Action,
     Card,
@@ -62,6 +63,13 @@ def test_every_pair_is_either_allowed_or_raises(state: CardState, action: Action
     card = Card.raise_(decision(), at("2026-10-10"), d("2026-10-14"))
     card = Card(card_id=card.card_id, decision=card.decision, raised_at=card.raised_at, state=state)
     target = TRANSITIONS.get((state, action))
+    if action is Action.RETRACT:  # the system's withdrawal: from every state that is not final
+        if state in RETRACTABLE:
+            assert card.apply(action, at("2026-10-11"), "system").state is CardState.WITHDRAWN
+        else:
+            with pytest.raises(InvalidTransition, match=f"is {state.value}: cannot retract"):
+                card.apply(action, at("2026-10-11"))
+        return
     if target is None or (state is CardState.NOTIFIED and action is Action.CLOSE):
         with pytest.raises(InvalidTransition, match=f"is {state.value}: cannot {action.value}"):
             card.apply(action, at("2026-10-11"))

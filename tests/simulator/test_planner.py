@@ -110,3 +110,21 @@ def test_violation_rates_parse_strictly() -> None:
         with pytest.raises(ValueError):
             Violations.parse(bad)
     assert Violations.parse(Violations().to_text()) == Violations()
+
+
+def test_departments_differ_in_discipline_but_the_city_keeps_its_rates() -> None:
+    """With ``spread`` each department's violation rates are scaled by a stable factor: model
+    departments and problem ones, so the monthly ranking spreads over the grades."""
+    from simulator.planner import DISCIPLINE, discipline
+
+    codes = [d.code for d in build_catalogue(1, 20).departments]
+    factors = [discipline(c) for c in codes]
+    assert factors == [discipline(c) for c in codes]  # stable
+    assert min(factors) <= 0.25 and max(factors) >= 1.5
+    assert abs(sum(DISCIPLINE) / len(DISCIPLINE) - 1.0) < 0.05
+    base = Violations()
+    planner = Planner(base, spread=True)
+    for code, factor in zip(codes, factors, strict=True):
+        assert planner.rates(code).overdue == pytest.approx(base.overdue * factor)
+    assert Planner(base).rates(codes[0]) == base
+    assert Violations(overdue=0.6).scaled(2.5).overdue == 1.0

@@ -162,6 +162,47 @@ def test_late_records_of_a_backlog_do_not_raise_cards_the_data_contradicts(
     svc.stop()
 
 
+def test_a_record_that_arrives_after_the_fact_retracts_the_cards_it_contradicts(
+    env: tuple[Path, Store, Feed, Clock],
+) -> None:
+    """The first import of a department's history: the case row (accepted + completed) before the
+    special procedure that paused its clock. The overdue cards decided on the partial facts are
+    withdrawn by the system, audited with the record's hash, published, and no longer counted."""
+    db, _store, feed, clock = env
+    clock.set("2026-11-20T10:00")
+    mqtt: list[dict[str, Any]] = []
+    published: list[tuple[str, dict[str, Any]]] = []
+    svc = service(db, clock, mqtt=lambda t, p, q: mqtt.append(json.loads(p)))
+    svc.listeners.append(lambda kind, data: published.append((kind, dict(data))))
+    feed.accept("C1", "2026-09-01T10:36", limit=20, statutory=20)  # due 09-29 without the pause
+    feed.complete("C1", "2026-10-10T16:46")
+    feed.flush()
+    svc.step()
+    assert sorted(r for (r,) in rows(db, "SELECT rule FROM cards")) == ["R1", "R2", "R3"]
+    assert rows(db, "SELECT outcome FROM cases") == [("overdue",)]
+    pause = feed.event("suspended", "C1", "2026-09-01T12:52", kind=2, reason="专家评审")
+    feed.event("resumed", "C1", "2026-09-08T10:46")
+    feed.flush()
+    clock.advance(seconds=5)
+    svc.step()
+    assert rows(db, "SELECT rule, state FROM cards ORDER BY rule") == [
+        ("R1", "withdrawn"), ("R2", "withdrawn"), ("R3", "withdrawn")]
+    assert rows(db, "SELECT status, outcome, due_date, red_card FROM cases") == [
+        ("completed", "early", "2026-10-12", 0)]
+    audit = rows(db, "SELECT action, from_state, to_state, actor, note FROM card_actions")
+    assert len(audit) == 3 and all(a[:4] == ("retract", "raised", "withdrawn", "system") for a in audit)
+    assert all(pause.hash.hex()[:16] in a[4] for a in audit)
+    card = json.loads(rows(db, "SELECT json FROM cards WHERE rule = 'R2'")[0][0])
+    assert card["history"][-1]["evidence"] == [pause.hash.hex()]
+    cards_daily = rows(db, "SELECT SUM(n) FROM sup_daily WHERE metric LIKE 'cards_%'")
+    assert cards_daily == [(0,)]
+    assert [m["event"] for m in mqtt] == ["card.raised"] * 3 + ["card.updated"] * 3
+    assert [d["action"] for k, d in published if k == "card.updated"] == ["retract"] * 3
+    with pytest.raises(Exception, match="retract is the hub's own action"):
+        svc.act(rows(db, "SELECT card_id FROM cards WHERE rule = 'R1'")[0][0], "retract", "monitor1", "x", clock())
+    svc.stop()
+
+
 def test_a_card_action_is_persisted_audited_and_published(env: tuple[Path, Store, Feed, Clock]) -> None:
     db, _store, feed, clock = env
     mqtt: list[dict[str, Any]] = []
