@@ -386,7 +386,9 @@ def collect_facts(sup: Any, period: Period) -> Facts:
             if local_date(r.at) in period:
                 ratings.append(RatingFact(case.case_id, r.level, case.dept_code,
                                           r.rectified_at is not None, **who))  # fmt: skip
-    cards = tuple(c for c in sup.cards.values() if local_date(c.raised_at) in period)
+    # a card belongs to the period its condition arose in (a history import raises September's
+    # overdue cards in October: they still count for September)
+    cards = tuple(c for c in sup.cards.values() if local_date(c.decision.moment) in period)
     complaints = []
     for state in sup.complaints.values():
         if state.filed is None or state.filed not in period:

@@ -88,7 +88,7 @@ def build_report(
     first, last = period.start, period.end
     by_day = _daily(conn, first, last, dept, "day")
     cards_count = conn.execute(
-        "SELECT COUNT(*) FROM cards WHERE raised_at >= ? AND raised_at < ?",
+        "SELECT COUNT(*) FROM cards WHERE moment >= ? AND moment < ?",
         (first.isoformat(), (last + timedelta(days=1)).isoformat()),
     ).fetchone()[0]
     if not by_day and not cards_count:
@@ -137,8 +137,8 @@ def build_report(
     report["video"] = {
         "absences": m.get("absences", 0), "queues": _sum(_daily(conn, first, last, "", "day")).get("queues", 0)
         if dept is None else 0,
-        "absence_cards": _count(conn, "SELECT COUNT(*) FROM cards WHERE rule = 'R10' AND raised_at >= ? "
-                                "AND raised_at < ?", first, last, dept),
+        "absence_cards": _count(conn, "SELECT COUNT(*) FROM cards WHERE rule = 'R10' AND moment >= ? "
+                                "AND moment < ?", first, last, dept),
     }  # fmt: skip
     report["links"] = [] if dept is not None else link_availability(conn, first, last)
     return report
@@ -163,7 +163,7 @@ def _cards(conn: sqlite3.Connection, first: date, last: date, dept: str | None) 
     by_rule: dict[tuple[str, str], int] = {}
     states: dict[str, int] = {}
     for rule, level, state, n in conn.execute(
-        f"SELECT rule, level, state, COUNT(*) FROM cards WHERE raised_at >= ? AND raised_at < ?{scope} "
+        f"SELECT rule, level, state, COUNT(*) FROM cards WHERE moment >= ? AND moment < ?{scope} "
         "GROUP BY rule, level, state", (first.isoformat(), after, *extra)
     ):
         states[state] = states.get(state, 0) + int(n)

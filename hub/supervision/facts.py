@@ -62,7 +62,7 @@ def load_facts(conn: sqlite3.Connection, period: Period, dept: str | None = None
             cases.append(CaseFact(cid, d, Outcome.OVERDUE, w, s, i))
     cards = tuple(
         Card.from_json(json.loads(text)) for (text,) in conn.execute(
-            f"SELECT json FROM cards WHERE raised_at >= ? AND raised_at < ?{scope}", (first, after, *extra))
+            f"SELECT json FROM cards WHERE moment >= ? AND moment < ?{scope}", (first, after, *extra))
     )  # fmt: skip
     ratings = tuple(
         RatingFact(cid, level, d, rectified is not None, w, s, i)

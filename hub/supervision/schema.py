@@ -73,6 +73,8 @@ CREATE INDEX IF NOT EXISTS cards_raised ON cards(raised_at);
 CREATE INDEX IF NOT EXISTS cards_dept_raised ON cards(dept_code, raised_at);
 CREATE INDEX IF NOT EXISTS cards_level_raised ON cards(level, raised_at);
 CREATE INDEX IF NOT EXISTS cards_state_raised ON cards(state, raised_at);
+CREATE INDEX IF NOT EXISTS cards_moment ON cards(moment);
+CREATE INDEX IF NOT EXISTS cards_dept_moment ON cards(dept_code, moment);
 CREATE INDEX IF NOT EXISTS cards_case ON cards(case_id);
 CREATE INDEX IF NOT EXISTS cards_subject ON cards(subject);
 

@@ -180,3 +180,16 @@ def test_collect_facts_from_the_engine() -> None:
     # timeliness 30*2/3 + 10*1/3 = 23.33, minus R2 yellow (3) and the R3 escalation (10).
     assert d1.blocks["timeliness"] == pytest.approx(30 * 2 / 3 + 10 / 3 - 13)
     assert d1.blocks["satisfaction"] == 20.0
+
+
+def test_a_card_counts_in_the_month_its_condition_arose_not_when_it_was_raised() -> None:
+    """A history import (or a hub that was down) raises September's overdue card in October."""
+    from hub.engine.config import parse_config
+    from hub.engine.scoring import Period, collect_facts
+
+    drv = Driver(parse_config("rules: {R1: {enabled: false}, R3: {enabled: false}}", "t.yaml"))
+    drv.accept(when="2026-09-01T10:00", limit=5, statutory=None)  # due 09-08: R2 from 09-09
+    (card,) = drv.tick("2026-10-05T09:00")
+    assert card.raised_at.month == 10 and card.decision.moment.month == 9
+    assert [c.card_id for c in collect_facts(drv.sup, Period.parse("2026-09")).cards] == [card.card_id]
+    assert collect_facts(drv.sup, Period.parse("2026-10")).cards == ()
