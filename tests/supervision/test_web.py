@@ -31,6 +31,7 @@ def api(month: Month) -> Any:
         client: FlaskClient = app.test_client()
         return client.open(path, method=method, headers={"Authorization": f"Bearer {tokens[user]}"}, **kw)
 
+    call.app = app  # type: ignore[attr-defined]
     yield call
     shutdown(app)
 
@@ -59,3 +60,33 @@ def test_api_answers_from_the_supervision_in_the_callers_scope(api: Any) -> None
     assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
     overview = api("mon", "GET", "/api/v1/overview").json
     assert overview["supervision"]["accepted_month"] == 5
+
+
+def test_a_retracted_card_shows_why_on_the_api_and_the_card_page(api: Any, month: Month) -> None:
+    """Case F's completion reaches the hub after its R2 was raised: the card is withdrawn by the
+    system, the API and the card page say so, and the department's ranking no longer counts it."""
+    month.feed.accept("F", "2026-11-02T11:30", dept="D02", dept_name="税务局", window="W02", staff="S02",
+                      item="I02", item_name="税务登记")
+    month.feed.flush()
+    month.clock.set("2026-11-12T09:00:05")
+    month.service.step()
+    (card,) = [a for a in api("mon", "GET", "/api/v1/alerts?level=yellow").json["items"] if a["case_id"] == "F"]
+    assert card["rule"] == "R2" and card["state"] == "raised"
+    month.feed.complete("F", "2026-11-09T15:00")  # on its due date, reported three days late
+    month.feed.flush()
+    month.clock.set("2026-11-12T09:00:10")
+    month.service.step()
+    after = api("mon", "GET", f"/api/v1/alerts/{card['card_id']}").json
+    assert after["state"] == "withdrawn"
+    assert after["history"][-1]["action"] == "retract" and after["history"][-1]["actor"] == "system"
+    assert "未超期" in after["history"][-1]["note"]
+    from tests.web.conftest import login
+
+    browser = api.app.test_client()
+    assert login(browser, "mon", "a long enough password").status_code == 302
+    page = browser.get(f"/cards/{card['card_id']}")
+    assert page.status_code == 200, page.status_code
+    html = page.get_data(as_text=True)
+    assert "系统撤销" in html and "未超期" in html
+    ranking = api("mon", "GET", "/api/v1/rankings?period=2026-11&kind=department").json["items"]
+    assert ("D02", "优秀") in [(r["code"], r["grade"]) for r in ranking]
