@@ -31,8 +31,9 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy --config-file setup.cfg
 
+# XIAONENG_STRICT: a missing browser, tool or database server fails the suite instead of skipping.
 test: $(STAMP) system-deps lint typecheck
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	XIAONENG_STRICT=1 $(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 bench: $(STAMP) system-deps
 	$(BIN)/python bench/ingest.py --records 1000000 --json

@@ -16,6 +16,8 @@ family has HELP and TYPE, a family appears once.
 
 from __future__ import annotations
 
+import abc
+
 import math
 import re
 import threading
@@ -98,7 +100,7 @@ def check_name(name: str, kind: str) -> None:
         raise ValueError(f"{kind} {name!r} must not end in _total (only counters do)")
 
 
-class _Metric:
+class _Metric(abc.ABC):
     kind = "untyped"
 
     def __init__(self, name: str, help: str, labelnames: Sequence[str]) -> None:
@@ -118,8 +120,9 @@ class _Metric:
             raise ValueError(f"metric {self.name} takes labels {list(self.labelnames)}, got {sorted(labels)}")
         return tuple(str(labels[n]) for n in self.labelnames)
 
+    @abc.abstractmethod
     def family(self) -> Family:
-        raise NotImplementedError
+        """The metric's samples, for the exposition."""
 
 
 class _Value:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from hypothesis import strategies as st
 
 from provisioning import passwords
 from shared.errors import ProvisioningError
+from tests.support.required import need_tool
 
 
 def test_hash_has_the_mosquitto_2_pbkdf2_layout() -> None:
@@ -66,8 +66,8 @@ def test_parsing_garbage_raises_only_provisioning_error(text: str) -> None:
         pass
 
 
-@pytest.mark.skipif(shutil.which("mosquitto_passwd") is None, reason="needs Debian's mosquitto")
 def test_hash_made_by_mosquitto_passwd_verifies_here(tmp_path: Path) -> None:
+    need_tool("mosquitto_passwd", "mosquitto")
     pwfile = tmp_path / "pw"
     subprocess.run(["mosquitto_passwd", "-c", "-b", str(pwfile), "alice", "wonderland"], check=True)
     user, h = pwfile.read_text().strip().split(":", 1)

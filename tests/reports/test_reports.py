@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import shutil
 import sqlite3
 import subprocess
 from pathlib import Path
@@ -17,6 +16,7 @@ from hub.cli import main
 from hub.reports import render_html, render_pdf, render_xlsx
 from hub.reports.data import build_report
 from tests.supervision.conftest import Month
+from tests.support.required import need_tool
 
 
 @pytest.fixture
@@ -43,8 +43,8 @@ def test_report_data(report: dict[str, Any]) -> None:
     assert report["ratings"]["distribution"][4] == {"level": 5, "label": "非常不满意", "count": 1}
 
 
-@pytest.mark.skipif(shutil.which("pdftotext") is None, reason="poppler-utils is not installed")
 def test_pdf_renders_chinese_that_can_be_extracted(report: dict[str, Any], tmp_path: Path) -> None:
+    need_tool("pdftotext", "poppler-utils")
     path = tmp_path / "report.pdf"
     path.write_bytes(render_pdf(report))
     text = subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True).stdout

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from simulator.cluster import LocalCluster
+from tests.support.required import missing
 from tests.support.wait import wait_until
 from tests.video.cluster import PASSWORD, USERNAME, http_ready, video_cluster
 
@@ -54,9 +55,9 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    playwright = pytest.importorskip("playwright.sync_api")
+    from playwright import sync_api as playwright
     if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+        missing("Debian's chromium is not installed (Debian package chromium)")
     with playwright.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser

@@ -17,14 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
 
-schemathesis = pytest.importorskip("schemathesis")
-
-from hypothesis import HealthCheck, settings  # noqa: E402
-
-from hub.auth import connect, create_token  # noqa: E402
-from simulator.cluster import LocalCluster  # noqa: E402
-from tests.support.wait import wait_until  # noqa: E402
+from hub.auth import connect, create_token
+from simulator.cluster import LocalCluster
+from tests.support.wait import wait_until
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 AGENT = "agent-api"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import re
-import shutil
 import subprocess
 
 import pytest
@@ -12,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from hub.web.metrics import CONTENT_TYPE, Family, Registry
+from tests.support.required import need_tool
 from tests.web.conftest import Hub
 
 NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
@@ -148,8 +148,8 @@ def test_registered_metric_wins_over_the_database_one(hub: Hub) -> None:
     assert check_exposition(text)["xiaoneng_agents_online"][()] == 7
 
 
-@pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool (Debian package prometheus) not installed")
 def test_promtool_accepts_the_exposition(hub: Hub) -> None:
+    need_tool("promtool", "prometheus")
     text = hub.login("admin").get("/metrics").get_data(as_text=True)
     result = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
