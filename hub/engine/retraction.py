@@ -23,7 +23,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from hub.engine.calendar import WorkCalendar
-from hub.engine.cards import Card
+from hub.engine.cards import Card, CardState
 from hub.engine.cases import CaseState
 from hub.engine.complaints import ComplaintState
 from hub.engine.config import EngineConfig
@@ -85,7 +85,7 @@ def case_reason(card: Card, case: CaseState, calendar: WorkCalendar, now: dateti
 def escalation_reason(card: Card, basis: Card | None, case: CaseState | None) -> str | None:
     """Why a red escalation card (R3 of an unrectified yellow card) no longer holds."""
     d = card.decision
-    if basis is not None and basis.state.value == "withdrawn":
+    if basis is not None and basis.state is CardState.WITHDRAWN:
         return f"被升级的黄牌 {basis.card_id} 已撤销"
     if case is None:
         return None

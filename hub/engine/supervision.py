@@ -126,12 +126,7 @@ class Supervision:
                     window = self.windows[event.window_id] = WindowState(event.window_id)
                 window.dept_code = event.dept_code
         case.apply(event, thresholds)
-        cards = caught + self._register(decisions, now)
-        self._retract_contradicted(subject, event, now)
-        self._reschedule(subject)
-        for card_id in self.cards_of.get(subject, ()):
-            self._reschedule(f"card:{card_id}")
-        return cards
+        return self._settle(subject, event, caught + self._register(decisions, now), now)
 
     def _presence(self, event: Presence, now: datetime) -> list[Card]:
         caught = self._catch_up(f"window:{event.window_id}", min(event.at, now), now)
@@ -160,12 +155,7 @@ class Supervision:
                 event.request_id, event.dept_code
             )
         state.apply(event)
-        cards = caught + self._register(decisions, now)
-        self._retract_contradicted(subject, event, now)
-        self._reschedule(subject)
-        for card_id in self.cards_of.get(subject, ()):
-            self._reschedule(f"card:{card_id}")
-        return cards
+        return self._settle(subject, event, caught + self._register(decisions, now), now)
 
     def _complaint(self, event: ComplaintEvent, now: datetime) -> list[Card]:
         state = self.complaints.get(event.complaint_id)
@@ -180,6 +170,11 @@ class Supervision:
         state.apply(event)
         self.complaint_book.record(state, local_date(event.at).year)
         cards = caught + self._register([d for d in decisions if d is not None], now)
+        return self._settle(subject, event, cards, now)
+
+    def _settle(self, subject: str, event: Event, cards: list[Card], now: datetime) -> list[Card]:
+        """After an event changed ``subject``: retract what it contradicts, reschedule the subject
+        and its cards' escalations; returns ``cards``."""
         self._retract_contradicted(subject, event, now)
         self._reschedule(subject)
         for card_id in self.cards_of.get(subject, ()):

@@ -17,7 +17,6 @@ family has HELP and TYPE, a family appears once.
 from __future__ import annotations
 
 import abc
-
 import math
 import re
 import threading
