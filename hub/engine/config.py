@@ -84,21 +84,29 @@ class ComplaintConfig:
 
 @dataclass(frozen=True)
 class ScoringConfig:
-    """The 100-point scheme of DOMAIN.md §5."""
+    """The 100-point scheme of DOMAIN.md §5 (scores are rates; card deductions capped per block)."""
 
-    on_time_points: float = 30.0
-    early_points: float = 10.0
-    yellow_deduction: float = 3.0
-    red_deduction: float = 10.0
+    on_time_points: float = 30.0  # timeliness: × the on-time rate (early ones included)
+    early_points: float = 10.0  # timeliness: × the early rate
+    yellow_weight: float = 3.0  # a standing yellow card's weight
+    red_weight: float = 10.0  # a standing red card's weight
+    min_cases: int = 20  # n = cases completed in the period, at least this (divisor of card weights)
+    card_scale: float = 100.0  # a block loses card_scale × Σ weight / n
+    time_rules: tuple[str, ...] = ("R2", "R3", "R9")  # time cards (办件时效)
+    time_card_cap: float = 20.0  # the timeliness block loses at most this to cards
     conformity_points: float = 15.0
+    conformity_rules: tuple[str, ...] = ("R5", "R6", "R7", "R8", "R10")  # process cards (规范性)
+    conformity_card_cap: float = 15.0
+    review_rules: tuple[str, ...] = ("R7",)  # cards that count only once upheld (人工复核属实)
     fee_points: float = 10.0
-    fee_deduction: float = 5.0
-    complaint_points: float = 15.0
-    complaint_deduction: float = 2.0
-    satisfaction_points: float = 20.0
-    rectified_bad_rating_level: int = 3  # a rectified bad rating counts as this level
-    conformity_rules: tuple[str, ...] = ("R5", "R6", "R8", "R9")  # cards that make a case non-conforming
-    fee_rules: tuple[str, ...] = ("R4",)  # cards that are fee violations
+    fee_rules: tuple[str, ...] = ("R4",)  # fee violations (收费合规)
+    fee_card_cap: float = 10.0
+    complaint_points: float = 15.0  # × the share of complaints answered on time
+    complaint_deduction: float = 2.0  # per substantiated complaint
+    satisfaction_points: float = 20.0  # × the share of satisfied ratings among all ratings
+    satisfied_levels: frozenset[int] = frozenset({1, 2, 3})  # 非常满意, 满意, 基本满意
+    rating_rules: tuple[str, ...] = ("R11",)  # cards of unrectified bad ratings
+    rating_card_deduction: float = 1.0  # satisfaction points per such card
     grades: tuple[tuple[str, float], ...] = (("优秀", 90.0), ("良好", 80.0), ("合格", 60.0))
     failing_grade: str = "不合格"
     department_blocks: tuple[str, ...] = (
@@ -287,14 +295,18 @@ SCORING_FIELDS: dict[str, Parser] = {
     **{
         name: _number
         for name in (
-            "on_time_points", "early_points", "yellow_deduction", "red_deduction",
-            "conformity_points", "fee_points", "fee_deduction", "complaint_points",
-            "complaint_deduction", "satisfaction_points",
+            "on_time_points", "early_points", "yellow_weight", "red_weight", "card_scale",
+            "time_card_cap", "conformity_points", "conformity_card_cap", "fee_points", "fee_card_cap",
+            "complaint_points", "complaint_deduction", "satisfaction_points", "rating_card_deduction",
         )
     },  # fmt: skip
-    "rectified_bad_rating_level": _int(1),
+    "min_cases": _int(1),
+    "time_rules": _rule_ids,
     "conformity_rules": _rule_ids,
+    "review_rules": _rule_ids,
     "fee_rules": _rule_ids,
+    "satisfied_levels": _int_set,
+    "rating_rules": _rule_ids,
     "grades": _grades,
     "failing_grade": _text,
     "department_blocks": _blocks,

@@ -1,36 +1,43 @@
-"""Performance evaluation (绩效评估): the 100-point scheme of DOMAIN.md §5, explainable.
+"""Performance evaluation (绩效评估): the 100-point scheme of DOMAIN.md §5, as rates a leader can
+recompute by hand.
 
-Blocks (weights in :class:`~hub.engine.config.ScoringConfig`):
+Let ``n`` be the cases completed in the period, at least ``min_cases`` (20), and a card's weight
+3 (yellow) or 10 (red), counting *standing* cards only (:attr:`Card.counts`: not a reminder, not
+withdrawn, not waiting for an appeal decision); a card belongs to the period of its ``moment``.
+Blocks (every number in :class:`~hub.engine.config.ScoringConfig`):
 
-- **timeliness** (40): on-time rate × 30 + early rate × 10 over the cases completed in the period
-  plus the cases still open and past their promised due date at the period's end; then −3 per
-  yellow and −10 per red card that counts (not withdrawn, not waiting for an appeal decision),
-  the block floored at 0.
-- **conformity** (15): the share of cases without a conformity card (R5, R6, R8, R9 by default).
-- **fees** (10): −5 per fee violation (R4), floored at 0.
-- **complaints** (15): the share of complaints answered on time × 15, −2 per substantiated one,
-  floored at 0.
-- **satisfaction** (20): the mean rating mapped 1 → 20 … 5 → 0; a rectified bad rating counts as
-  level 3.
+- **timeliness** (40): on-time rate × 30 + early rate × 10 over the completed cases (on time
+  includes early; with none completed both rates count as 1), minus 100 × Σ weight(R2, R3, R9) / n,
+  that deduction capped at 20.
+- **conformity** (15): 15 − 100 × Σ weight(R5, R6, R7 upheld, R8, R10) / n, capped at 15.
+- **fees** (10): 10 − 100 × Σ weight(R4) / n, capped at 10.
+- **complaints** (15): 15 × share of the complaints judged so far that were answered on time (15
+  when none is judged yet), − 2 per substantiated complaint.
+- **satisfaction** (20): 20 × share of ratings 1–3 among all ratings (20 with no ratings), − 1 per
+  standing R11 card.
 
-A block with nothing to judge gets full points. Windows, staff and items are scored on their
-applicable blocks, normalised to 100. Every lost point is a :class:`Deduction` naming the cases,
-cards or complaints behind it: the deductions of a score add up to ``max_points - points``.
+Each block is floored at 0. Windows, staff and items are scored on their applicable blocks,
+normalised to 100. A score carries its :class:`Counts` — exactly the numbers its deductions were
+computed from — and :class:`Deduction` entries grouped per rule and level ("R2 超期 黄牌 ×3"),
+each with the formula that gives its points; a cap or a floor is a negative entry, so the
+deductions of a score add up to ``max_points - points``.
 """
 
 from __future__ import annotations
 
 import calendar as _calendar
 import re
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from hub.engine.cards import Card
+from hub.engine.cards import Action, Card
 from hub.engine.clock import Outcome
-from hub.engine.config import Level, ScoringConfig
+from hub.engine.config import ScoringConfig
 from hub.engine.localtime import local_date
+from hub.engine.rules import RULES
 
 KINDS: Mapping[str, str] = {
     "department": "dept_code",
@@ -38,6 +45,12 @@ KINDS: Mapping[str, str] = {
     "staff": "staff_id",
     "item": "item_code",
 }
+BLOCKS = ("timeliness", "conformity", "fees", "complaints", "satisfaction")
+LEVEL_WORDS: Mapping[str, str] = {"yellow": "黄牌", "red": "红牌"}
+BLOCK_WORDS: Mapping[str, str] = {
+    "timeliness": "办件时效", "conformity": "规范性", "fees": "收费合规", "complaints": "投诉",
+    "satisfaction": "满意度",
+}  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +98,8 @@ class Period:
 
 @dataclass(frozen=True, slots=True)
 class CaseFact:
-    """A case judged in the period: completed in it, or open and overdue at its end."""
+    """A case of the period: completed in it (``completed``), or open and overdue at its end
+    (``completed=False``: not scored by the rates — its R2/R3 cards count — but reported)."""
 
     case_id: str
     dept_code: str | None
@@ -93,6 +107,7 @@ class CaseFact:
     window_id: str | None = None
     staff_id: str | None = None
     item_code: str | None = None
+    completed: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,14 +148,61 @@ class Facts:
 
 @dataclass(frozen=True, slots=True)
 class Deduction:
-    """Points lost in a block, and what lost them."""
+    """Points lost in a block, and what lost them.
+
+    ``rule``/``level``/``count``/``weight`` describe a group of cards (``kind`` "cards"); ``basis``
+    is the formula of ``points`` in numbers ("100 × 3 × 3 ÷ 1000"). A negative entry (``kind``
+    "cap" or "floor") gives back what a cap or the block's floor does not let it lose."""
 
     block: str
     points: float
     reason: str
+    kind: str = "cards"  # rate, cards, cap, floor, complaints, ratings
+    rule: str | None = None
+    level: str | None = None
+    count: int = 0
+    weight: float = 0.0
+    basis: str = ""
     case_ids: tuple[str, ...] = ()
     card_ids: tuple[str, ...] = ()
     complaint_ids: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        """The entry without its id lists (the cards list, filtered by rule, shows them)."""
+        return {"block": self.block, "points": round(self.points, 2), "reason": self.reason, "kind": self.kind,
+                "rule": self.rule, "level": self.level, "count": self.count, "weight": self.weight,
+                "basis": self.basis}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Counts:
+    """The numbers a score was computed from (and nothing else)."""
+
+    completed: int = 0  # cases completed in the period
+    on_time: int = 0  # of them, by their due date (early ones included)
+    early: int = 0  # of them, before it
+    divisor: int = 0  # n: completed, at least min_cases
+    cards: Mapping[str, Mapping[str, int]] = field(default_factory=dict)  # rule -> level -> standing cards
+    complaints: int = 0  # filed in the period
+    complaints_judged: int = 0  # answered, or past their due date
+    complaints_on_time: int = 0
+    complaints_substantiated: int = 0
+    ratings: Mapping[int, int] = field(default_factory=dict)  # level -> ratings
+
+    def cards_of(self, level: str) -> int:
+        return sum(by_level.get(level, 0) for by_level in self.cards.values())
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "cases_completed": self.completed, "on_time": self.on_time, "early": self.early,
+            "divisor": self.divisor,
+            "cards": {rule: dict(levels) for rule, levels in self.cards.items()},
+            "yellow": self.cards_of("yellow"), "red": self.cards_of("red"),
+            "complaints": {"filed": self.complaints, "judged": self.complaints_judged,
+                           "answered_on_time": self.complaints_on_time,
+                           "substantiated": self.complaints_substantiated},
+            "ratings": {str(level): n for level, n in sorted(self.ratings.items())},
+        }  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -155,6 +217,7 @@ class Score:
     grade: str
     blocks: Mapping[str, float]
     deductions: tuple[Deduction, ...] = field(default=())
+    counts: Counts = field(default_factory=Counts)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -165,13 +228,9 @@ class Score:
             "points": round(self.points, 2),
             "max_points": round(self.max_points, 2),
             "blocks": {k: round(v, 2) for k, v in self.blocks.items()},
-            "deductions": [
-                {"block": d.block, "points": round(d.points, 2), "reason": d.reason,
-                 "case_ids": list(d.case_ids), "card_ids": list(d.card_ids),
-                 "complaint_ids": list(d.complaint_ids)}
-                for d in self.deductions
-            ],
-        }  # fmt: skip
+            "counts": self.counts.to_json(),
+            "deductions": [d.to_json() for d in self.deductions],
+        }
 
 
 def grade_of(score: float, config: ScoringConfig) -> str:
@@ -191,6 +250,24 @@ def block_maximum(block: str, config: ScoringConfig) -> float:
         "complaints": config.complaint_points,
         "satisfaction": config.satisfaction_points,
     }[block]
+
+
+def block_rules(block: str, config: ScoringConfig) -> tuple[str, ...]:
+    """The rules whose standing cards a block deducts."""
+    return {
+        "timeliness": config.time_rules,
+        "conformity": config.conformity_rules,
+        "fees": config.fee_rules,
+        "complaints": (),
+        "satisfaction": config.rating_rules,
+    }[block]
+
+
+def stands(card: Card, config: ScoringConfig) -> bool:
+    """Whether ``card`` counts: a standing yellow or red card (a review rule's only once upheld)."""
+    if not card.counts:
+        return False
+    return card.rule not in config.review_rules or any(t.action is Action.UPHOLD for t in card.history)
 
 
 def score_entities(facts: Facts, kind: str, config: ScoringConfig) -> list[Score]:
@@ -225,111 +302,188 @@ class _Group:
     ratings: list[RatingFact] = field(default_factory=list)
 
 
-def _score(
-    kind: str, entity: str, g: _Group, blocks: Sequence[str], config: ScoringConfig
-) -> Score:
+@dataclass(frozen=True)
+class _Basis:
+    """A group's facts, counted once: what the blocks compute from and the counts shown."""
+
+    completed: int
+    on_time: int
+    early: int
+    n: int
+    cards: Mapping[tuple[str, str], list[Card]]  # (rule, level) -> standing cards
+    complaints: list[ComplaintFact]
+    ratings: Counter[int]
+
+
+def _basis(g: _Group, config: ScoringConfig) -> _Basis:
+    done = [c for c in g.cases if c.completed]
+    early = sum(1 for c in done if c.outcome is Outcome.EARLY)
+    on_time = early + sum(1 for c in done if c.outcome is Outcome.ON_TIME)
+    cards: dict[tuple[str, str], list[Card]] = {}
+    for card in g.cards:
+        if stands(card, config):
+            cards.setdefault((card.rule, card.level.value), []).append(card)
+    return _Basis(len(done), on_time, early, max(len(done), config.min_cases), cards, g.complaints,
+                  Counter(r.level for r in g.ratings))  # fmt: skip
+
+
+def _score(kind: str, entity: str, g: _Group, blocks: Sequence[str], config: ScoringConfig) -> Score:
+    b = _basis(g, config)
     deductions: list[Deduction] = []
     points: dict[str, float] = {}
-    counting = [c for c in g.cards if c.counts]
+    shown: dict[str, dict[str, int]] = {}
     for block in blocks:
         maximum = block_maximum(block, config)
-        lost = {
-            "timeliness": _timeliness,
-            "conformity": _conformity,
-            "fees": _fees,
-            "complaints": _complaints,
-            "satisfaction": _satisfaction,
-        }[block](g, counting, config)
-        floor = sum(d.points for d in lost) - maximum
-        if floor > 1e-9:
-            lost.append(Deduction(block, -floor, f"{block} 扣分以 0 分为限"))
+        lost = _BLOCKS[block](b, config)
+        for rule in block_rules(block, config):
+            for level in ("yellow", "red"):
+                if cards := b.cards.get((rule, level)):
+                    shown.setdefault(rule, {})[level] = len(cards)
+        excess = sum(d.points for d in lost) - maximum
+        if excess > 1e-9:
+            lost.append(Deduction(block, -excess, f"{BLOCK_WORDS[block]}以 0 分为限", "floor",
+                                  basis=f"−{_num(excess)}"))  # fmt: skip
         deductions += lost
-        points[block] = maximum - sum(d.points for d in lost)
+        points[block] = max(0.0, maximum - sum(d.points for d in lost))
     total = sum(points.values())
-    maximum = sum(block_maximum(b, config) for b in blocks)
+    maximum = sum(block_maximum(block, config) for block in blocks)
     score = 100.0 * total / maximum if maximum else 100.0
+    judged = [c for c in b.complaints if c.handled_well is not None]
+    counts = Counts(
+        b.completed, b.on_time, b.early, b.n, dict(sorted(shown.items(), key=lambda kv: _rule_order(kv[0]))),
+        len(b.complaints), len(judged), sum(1 for c in judged if c.handled_well),
+        sum(1 for c in b.complaints if c.substantiated), dict(sorted(b.ratings.items())),
+    )  # fmt: skip
     return Score(kind, entity, total, maximum, score, grade_of(score, config), points,
-                 tuple(d for d in deductions if abs(d.points) > 1e-12))  # fmt: skip
+                 tuple(d for d in deductions if abs(d.points) > 1e-12), counts)  # fmt: skip
+
+
+def _num(x: float) -> str:
+    """A number as a person writes it: 3, 0.9, 12.35."""
+    return f"{round(x, 2):g}"
+
+
+def _pct(part: int, whole: int) -> str:
+    return f"{100 * part / whole:.1f}%"
+
+
+def _rule_order(rule: str) -> tuple[int, str]:
+    digits = rule[1:]
+    return (int(digits) if digits.isdigit() else 99, rule)
+
+
+def _card_deductions(block: str, b: _Basis, config: ScoringConfig, cap: float) -> list[Deduction]:
+    """100 × Σ weight / n per rule and level, then a negative entry for what exceeds ``cap``."""
+    out: list[Deduction] = []
+    for rule in sorted(block_rules(block, config), key=_rule_order):
+        for level in ("yellow", "red"):
+            cards = b.cards.get((rule, level))
+            if not cards:
+                continue
+            weight = config.red_weight if level == "red" else config.yellow_weight
+            lost = config.card_scale * weight * len(cards) / b.n
+            out.append(Deduction(
+                block, lost, f"{rule} {_rule_name(rule)} {LEVEL_WORDS[level]} ×{len(cards)}", "cards", rule, level,
+                len(cards), weight, f"{_num(config.card_scale)} × {len(cards)} × {_num(weight)} ÷ {b.n}",
+                _case_ids(cards), tuple(sorted(c.card_id for c in cards)),
+            ))  # fmt: skip
+    excess = sum(d.points for d in out) - cap
+    if excess > 1e-9:
+        out.append(Deduction(block, -excess, f"亮牌扣分以 {_num(cap)} 分封顶", "cap", basis=f"−{_num(excess)}"))
+    return out
+
+
+def _rule_name(rule: str) -> str:
+    spec = RULES.get(rule)
+    return spec.name if spec is not None else ""
+
+
+def _case_ids(cards: Iterable[Card]) -> tuple[str, ...]:
+    return tuple(sorted({c.decision.case_id for c in cards if c.decision.case_id}))
 
 
 def _ids(items: Iterable[Any], attr: str) -> tuple[str, ...]:
     return tuple(sorted({getattr(i, attr) for i in items if getattr(i, attr)}))
 
 
-def _timeliness(g: _Group, cards: list[Card], config: ScoringConfig) -> list[Deduction]:
-    out = []
-    n = len(g.cases)
-    if n:
-        overdue = [c for c in g.cases if c.outcome is Outcome.OVERDUE]
-        on_day = [c for c in g.cases if c.outcome is Outcome.ON_TIME]
-        per_case = (config.on_time_points + config.early_points) / n
-        if overdue:
-            out.append(Deduction("timeliness", per_case * len(overdue),
-                                 f"超期 {len(overdue)} 件 / {n} 件", _ids(overdue, "case_id")))  # fmt: skip
-        if on_day:
-            out.append(Deduction("timeliness", config.early_points / n * len(on_day),
-                                 f"按时但未提前办结 {len(on_day)} 件 / {n} 件",
-                                 _ids(on_day, "case_id")))  # fmt: skip
-    for card in cards:
-        value = config.red_deduction if card.level is Level.RED else config.yellow_deduction
-        word = "红牌" if card.level is Level.RED else "黄牌"
-        case_ids = (card.decision.case_id,) if card.decision.case_id else ()
-        out.append(Deduction("timeliness", value, f"{word} {card.rule}", case_ids, (card.card_id,)))
-    return out
+def _timeliness(b: _Basis, config: ScoringConfig) -> list[Deduction]:
+    out: list[Deduction] = []
+    if b.completed:
+        late = b.completed - b.on_time
+        if late:
+            out.append(Deduction(
+                "timeliness", config.on_time_points * late / b.completed,
+                f"按时办结率 {_pct(b.on_time, b.completed)}（{b.on_time}/{b.completed} 件）", "rate", count=late,
+                basis=f"{_num(config.on_time_points)} × {late} ÷ {b.completed}",
+            ))  # fmt: skip
+        not_early = b.completed - b.early
+        if not_early:
+            out.append(Deduction(
+                "timeliness", config.early_points * not_early / b.completed,
+                f"提前办结率 {_pct(b.early, b.completed)}（{b.early}/{b.completed} 件）", "rate", count=not_early,
+                basis=f"{_num(config.early_points)} × {not_early} ÷ {b.completed}",
+            ))  # fmt: skip
+    return out + _card_deductions("timeliness", b, config, config.time_card_cap)
 
 
-def _conformity(g: _Group, cards: list[Card], config: ScoringConfig) -> list[Deduction]:
-    bad = [c for c in cards if c.rule in config.conformity_rules]
-    defective = {c.decision.case_id or c.decision.subject for c in bad}
-    judged = {c.case_id for c in g.cases} | defective
-    if not defective:
-        return []
-    lost = config.conformity_points * len(defective) / len(judged)
-    return [Deduction("conformity", lost, f"不规范 {len(defective)} 件 / {len(judged)} 件",
-                      tuple(sorted(defective)), tuple(sorted(c.card_id for c in bad)))]  # fmt: skip
+def _conformity(b: _Basis, config: ScoringConfig) -> list[Deduction]:
+    return _card_deductions("conformity", b, config, config.conformity_card_cap)
 
 
-def _fees(g: _Group, cards: list[Card], config: ScoringConfig) -> list[Deduction]:
-    return [
-        Deduction("fees", config.fee_deduction, f"违规收费 {c.rule}",
-                  (c.decision.case_id,) if c.decision.case_id else (), (c.card_id,))
-        for c in cards if c.rule in config.fee_rules
-    ]  # fmt: skip
+def _fees(b: _Basis, config: ScoringConfig) -> list[Deduction]:
+    return _card_deductions("fees", b, config, config.fee_card_cap)
 
 
-def _complaints(g: _Group, cards: list[Card], config: ScoringConfig) -> list[Deduction]:
-    out = []
-    judged = [c for c in g.complaints if c.handled_well is not None]
+def _complaints(b: _Basis, config: ScoringConfig) -> list[Deduction]:
+    out: list[Deduction] = []
+    judged = [c for c in b.complaints if c.handled_well is not None]
     late = [c for c in judged if not c.handled_well]
     if late:
-        out.append(Deduction("complaints", config.complaint_points * len(late) / len(judged),
-                             f"投诉未按时答复 {len(late)} 件 / {len(judged)} 件",
-                             complaint_ids=_ids(late, "complaint_id")))  # fmt: skip
-    for c in g.complaints:
-        if c.substantiated:
-            out.append(Deduction("complaints", config.complaint_deduction, "投诉属实",
-                                 complaint_ids=(c.complaint_id,)))  # fmt: skip
+        out.append(Deduction(
+            "complaints", config.complaint_points * len(late) / len(judged),
+            f"投诉未按时答复 {len(late)}/{len(judged)} 件", "complaints", count=len(late),
+            basis=f"{_num(config.complaint_points)} × {len(late)} ÷ {len(judged)}",
+            complaint_ids=_ids(late, "complaint_id"),
+        ))  # fmt: skip
+    if proven := [c for c in b.complaints if c.substantiated]:
+        out.append(Deduction(
+            "complaints", config.complaint_deduction * len(proven), f"投诉属实 ×{len(proven)}", "complaints",
+            count=len(proven), weight=config.complaint_deduction,
+            basis=f"{_num(config.complaint_deduction)} × {len(proven)}", complaint_ids=_ids(proven, "complaint_id"),
+        ))  # fmt: skip
     return out
 
 
-def _satisfaction(g: _Group, cards: list[Card], config: ScoringConfig) -> list[Deduction]:
-    n = len(g.ratings)
-    if not n:
-        return []
-    by_level: dict[tuple[int, bool], list[RatingFact]] = {}
-    for r in g.ratings:
-        rectified = r.rectified and r.level > config.rectified_bad_rating_level
-        by_level.setdefault((r.level, rectified), []).append(r)
-    out = []
-    for (level, rectified), ratings in sorted(by_level.items()):
-        effective = config.rectified_bad_rating_level if rectified else level
-        if effective <= 1:
-            continue
-        lost = config.satisfaction_points * (effective - 1) / 4 * len(ratings) / n
-        note = f"（已整改，按 {effective} 级计）" if rectified else ""
-        out.append(Deduction("satisfaction", lost, f"{level} 级评价 {len(ratings)} 个 / {n} 个{note}",
-                             _ids(ratings, "case_id")))  # fmt: skip
+def _satisfaction(b: _Basis, config: ScoringConfig) -> list[Deduction]:
+    out: list[Deduction] = []
+    total = sum(b.ratings.values())
+    unhappy = sum(n for level, n in b.ratings.items() if level not in config.satisfied_levels)
+    if unhappy:
+        levels = "、".join(str(level) for level in sorted(b.ratings) if level not in config.satisfied_levels)
+        out.append(Deduction(
+            "satisfaction", config.satisfaction_points * unhappy / total,
+            f"不满意评价（{levels} 级）{unhappy}/{total} 个", "ratings", count=unhappy,
+            basis=f"{_num(config.satisfaction_points)} × {unhappy} ÷ {total}",
+        ))  # fmt: skip
+    for rule in sorted(config.rating_rules, key=_rule_order):
+        for level in ("yellow", "red"):
+            if cards := b.cards.get((rule, level)):
+                out.append(Deduction(
+                    "satisfaction", config.rating_card_deduction * len(cards),
+                    f"{rule} {_rule_name(rule)} {LEVEL_WORDS[level]} ×{len(cards)}", "cards", rule, level, len(cards),
+                    config.rating_card_deduction, f"{_num(config.rating_card_deduction)} × {len(cards)}",
+                    _case_ids(cards), tuple(sorted(c.card_id for c in cards)),
+                ))  # fmt: skip
     return out
+
+
+_BLOCKS = {
+    "timeliness": _timeliness,
+    "conformity": _conformity,
+    "fees": _fees,
+    "complaints": _complaints,
+    "satisfaction": _satisfaction,
+}
 
 
 # -- ranking ----------------------------------------------------------------------------------------
@@ -381,7 +535,7 @@ def collect_facts(sup: Any, period: Period) -> Facts:
         elif done is None or done > period.end:
             due = clock.due(calendar).day
             if due is not None and due < period.end and clock.accepted <= period.end:
-                cases.append(CaseFact(case.case_id, case.dept_code, Outcome.OVERDUE, **who))
+                cases.append(CaseFact(case.case_id, case.dept_code, Outcome.OVERDUE, **who, completed=False))
         for r in case.ratings:
             if local_date(r.at) in period:
                 ratings.append(RatingFact(case.case_id, r.level, case.dept_code,
