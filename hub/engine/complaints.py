@@ -19,6 +19,7 @@ from hub.engine.config import EngineConfig
 from hub.engine.events import ComplaintEvent
 from hub.engine.localtime import ONE_DAY, local_date, start_of
 from hub.engine.rules import Pending, decide
+from hub.engine.wording import title
 
 
 class ComplaintState:
@@ -108,10 +109,12 @@ def complaint_pending(
         return []
     moment = start_of(due.day + ONE_DAY)
     key = f"R2|{subject}|{stage}:{due.day}"
+    details = {"stage": stage, "due_date": due.day.isoformat(), "provisional": due.provisional}
     make = partial(
-        decide, config, "R2", key, subject, moment, f"投诉 {cid} 未在期限（{due.day}）内{word}",
+        decide, config, "R2", key, subject, moment,
+        title("R2", details, moment, subject, fallback=f"投诉 {cid} 未在期限（{due.day}）内{word}"),
         evidence=tuple(state.evidence), dept_code=state.target_dept, staff_id=state.target_staff,
-        details={"stage": stage, "due_date": due.day.isoformat(), "provisional": due.provisional},
+        details=details,
     )  # fmt: skip
     return [Pending(moment, key, make)]
 

@@ -22,6 +22,7 @@ from hub.engine.config import EngineConfig
 from hub.engine.events import DisclosureEvent
 from hub.engine.localtime import ONE_DAY, local_date, start_of
 from hub.engine.rules import Pending, decide, late_report
+from hub.engine.wording import title
 
 
 class DisclosureState:
@@ -115,7 +116,8 @@ def check_disclosure_event(
     key = f"R9|{subject}|{event.evidence}"
 
     def r9(message: str, **details: object) -> None:
-        out.append(decide(config, "R9", key, subject, event.at, message,
+        out.append(decide(config, "R9", key, subject, event.at,
+                          title("R9", details, event.at, subject, fallback=message),
                           evidence=(event.evidence,), dept_code=event.dept_code, details=details))  # fmt: skip
 
     if state is not None and state.received is not None:
@@ -145,7 +147,7 @@ def disclosure_pending(
     due = state.due(calendar, config)
     if due is None or due.day is None:
         return []
-    subject, rid = f"disclosure:{state.request_id}", state.request_id
+    subject = f"disclosure:{state.request_id}"
     th = config.for_case(None, state.dept_code)
     evidence = tuple(state.evidence)
     details = {"due_date": due.day.isoformat(), "provisional": due.provisional}
@@ -158,12 +160,12 @@ def disclosure_pending(
         moment = max(start_of(reminder), state.received_at)
         key = f"R1|{subject}|{due.day}"
         out.append(Pending(moment, key, lambda: decide(
-            config, "R1", key, subject, moment, f"信息公开申请 {rid} 即将到期：{due.day}",
+            config, "R1", key, subject, moment, title("R1", details, moment, subject),
             evidence=evidence, dept_code=state.dept_code, details=details)))  # fmt: skip
     if config.rule("R2").enabled:
         moment2 = start_of(due.day + ONE_DAY)
         key2 = f"R2|{subject}|{due.day}"
         out.append(Pending(moment2, key2, lambda: decide(
-            config, "R2", key2, subject, moment2, f"信息公开申请 {rid} 超过答复期限（{due.day}）",
+            config, "R2", key2, subject, moment2, title("R2", details, moment2, subject),
             evidence=evidence, dept_code=state.dept_code, details=details)))  # fmt: skip
     return out

@@ -30,6 +30,7 @@ from hub.engine.config import EngineConfig
 from hub.engine.disclosure import DisclosureState
 from hub.engine.localtime import ONE_DAY, local_date, start_of
 from hub.engine.windows import WindowState, threshold_moment
+from hub.engine.wording import plain, when
 
 SYSTEM = "system"
 
@@ -86,7 +87,7 @@ def escalation_reason(card: Card, basis: Card | None, case: CaseState | None) ->
     """Why a red escalation card (R3 of an unrectified yellow card) no longer holds."""
     d = card.decision
     if basis is not None and basis.state is CardState.WITHDRAWN:
-        return f"被升级的黄牌 {basis.card_id} 已撤销"
+        return f"被升级的黄牌『{plain(basis.decision.message)}』已撤销"
     if case is None:
         return None
     escalated = d.details.get("escalates_rule")
@@ -157,5 +158,5 @@ def window_reason(card: Card, window: WindowState, calendar: WorkCalendar,
             continue
         if threshold_moment(absence.start, absence.end, th.absence_minutes, th.office_hours,
                             calendar) is None:  # fmt: skip
-            return f"窗口人员已于 {absence.end.isoformat()} 回到岗位，离岗未超过 {th.absence_minutes} 分钟"
+            return f"窗口人员已于 {when(absence.end)} 回到岗位，离岗未超过 {th.absence_minutes} 分钟"
     return None

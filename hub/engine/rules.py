@@ -24,6 +24,7 @@ from hub.engine.clock import Due, Unit, due_date
 from hub.engine.config import EngineConfig, Level, RuleSetting, Thresholds
 from hub.engine.events import CaseEvent, Completed, Event, Refused, SupplementRequested, Suspended
 from hub.engine.localtime import ONE_DAY, local_date, start_of
+from hub.engine.wording import Context, title
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,9 +133,10 @@ def late_report(
     hours = int(delay.total_seconds() // 3600)
     return decide(
         config, "R8", f"R8|{subject}|{event.evidence}", subject, event.at,
-        f"{event.type} 发生于 {event.at.isoformat()}，{hours} 小时后才录入系统",
+        title("R8", {"event": event.type, "delay_hours": hours, "reported_at": event.reported_at.isoformat()},
+              event.at, subject),
         case=case, evidence=(event.evidence,), dept_code=dept_code,
-        details={"event": event.type, "delay_hours": hours},
+        details={"event": event.type, "delay_hours": hours, "reported_at": event.reported_at.isoformat()},
     )  # fmt: skip
 
 
@@ -158,7 +160,8 @@ def check_case_event(
     def add(rule: str, message: str, details: dict[str, Any], *, key: str | None = None,
             **who: str | None) -> None:  # fmt: skip
         out.append(decide(
-            config, rule, key or f"{rule}|{subject}|{event.evidence}", subject, event.at, message,
+            config, rule, key or f"{rule}|{subject}|{event.evidence}", subject, event.at,
+            title(rule, details, event.at, subject, fallback=message),
             case=case, evidence=evidence, details=details, **who,  # type: ignore[arg-type]
         ))  # fmt: skip
 
@@ -292,14 +295,14 @@ def _due_card(
     evidence = tuple(case.evidence)
     if rule == "R3":
         sd = dl.statutory.day if dl.statutory else None
-        return decide(config, "R3", key, subject, moment, f"办件 {cid} 超过法定时限（法定办结日 {sd}）",
-                      case=case, evidence=evidence,
-                      details={"statutory_due_date": sd.isoformat() if sd else None,
-                               "provisional": bool(dl.statutory and dl.statutory.provisional)})  # fmt: skip
+        sdetails = {"statutory_due_date": sd.isoformat() if sd else None,
+                    "provisional": bool(dl.statutory and dl.statutory.provisional)}
+        return decide(config, "R3", key, subject, moment,
+                      title("R3", sdetails, moment, subject, fallback=f"办件 {cid} 超过法定时限"),
+                      case=case, evidence=evidence, details=sdetails)  # fmt: skip
     due = dl.promised.day
     details = {"due_date": due.isoformat() if due else None, "provisional": dl.promised.provisional}
-    message = (f"办件 {cid} 即将到期：承诺办结日 {due}" if rule == "R1"
-               else f"办件 {cid} 超过承诺时限（承诺办结日 {due}）")  # fmt: skip
+    message = title(rule, details, moment, subject, fallback=f"办件 {cid} 承诺办结日 {due}")
     return decide(config, rule, key, subject, moment, message, case=case, evidence=evidence,
                   details=details)  # fmt: skip
 
@@ -310,7 +313,8 @@ def _rating_card(
     days = case.thresholds.rating_rectify_days
     return decide(
         config, "R11", key, f"case:{case.case_id}", moment,
-        f"办件 {case.case_id} 的差评（{rating.level} 级）{days} 个工作日内未整改",
+        title("R11", {"level": rating.level, "deadline": limit.day.isoformat() if limit.day else None},
+              moment, f"case:{case.case_id}", fallback=f"办件 {case.case_id} 的差评{days} 个工作日内未整改"),
         case=case, evidence=(*case.evidence[:1], rating.evidence),
         details={"level": rating.level, "deadline": limit.day.isoformat() if limit.day else None,
                  "provisional": limit.provisional},
@@ -334,7 +338,8 @@ def escalation_pending(card: Card, still_applies: bool, config: EngineConfig) ->
     def make() -> CardDecision | None:
         return decide(
             config, "R3", key, d.subject, moment,
-            f"{card.rule} 黄牌 {card.card_id} 督办期限 {deadline} 已过仍未整改",
+            title("R3", {"deadline": deadline.isoformat(), "escalates_rule": card.rule}, moment, d.subject,
+                  Context(escalated_title=d.message)),
             evidence=d.evidence, escalates=card.card_id, case_id=d.case_id, dept_code=d.dept_code,
             window_id=d.window_id, staff_id=d.staff_id, item_code=d.item_code,
             details={"deadline": deadline.isoformat(), "escalates_rule": card.rule,

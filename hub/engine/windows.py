@@ -16,6 +16,7 @@ from hub.engine.calendar import WorkCalendar
 from hub.engine.config import EngineConfig, Level, OfficeHours, Thresholds
 from hub.engine.localtime import LOCAL_TZ, ONE_DAY, local_date
 from hub.engine.rules import Pending, decide
+from hub.engine.wording import title
 
 KEEP = timedelta(days=2)  # absences older than this are forgotten
 HORIZON_DAYS = 14  # an open absence is followed this many days ahead
@@ -124,12 +125,9 @@ def window_pending(
         level = Level.YELLOW if nth >= th.absence_yellow_after else None
         key = f"R10|{subject}|{absence.start.isoformat()}"
         evidence = tuple(e for e in (absence.evidence, absence.end_evidence) if e)
-        message = (
-            f"窗口 {wid} 离岗超过 {th.absence_minutes} 分钟（自 {absence.start.isoformat()}）"
-            + (f"，当日第 {nth} 次" if nth > 1 else "")
-        )
         details = {"absent_since": absence.start.isoformat(), "nth_of_day": nth,
                    "minutes": th.absence_minutes}  # fmt: skip
+        message = title("R10", details, moment, subject)
 
         make = partial(
             decide, config, "R10", key, subject, moment, message, evidence=evidence,
