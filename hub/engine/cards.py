@@ -4,7 +4,9 @@
        │                  │                    └──withdraw──▶ withdrawn (final)          ▲
        └──rectify─────────┴──rectify─────────────────────────────────────────────────────┘
     (a reminder may also go notified ──close──▶ closed; reminders cannot be appealed)
-    any state but closed/withdrawn ──retract (system only)──▶ withdrawn (final)
+    any state but closed/withdrawn, or closed as recorded ──retract (system only)──▶ withdrawn (final)
+    raised ──record (system only)──▶ closed   (已办结·记录在案: the matter was already closed when the
+                                               hub raised the card, or before anyone was told)
 
 A :class:`Card` is immutable; :meth:`Card.apply` returns the card in its next state or raises
 :class:`InvalidTransition`. A card's id is derived from its *key* — ``rule|subject|detail``, e.g.
@@ -13,6 +15,12 @@ A :class:`Card` is immutable; :meth:`Card.apply` returns the card in its next st
 A yellow card carries a 督办 deadline (a date, computed on the working-day clock). If it is still
 raised, notified or upheld when the deadline has passed, the scheduler raises a red R3 card that
 ``escalates`` it. An appeal stops that clock; upholding restarts it from the decision date.
+
+``record`` is the engine's own action too: a card whose matter is already closed when it is raised
+(a case completed late, a fact from imported history) is *closed as recorded*. It counts for scores
+and reports in the period of its moment, needs no action and never escalates. Such a card is
+``historical`` when its moment lies before the hub raised it by more than the R8 delay: it belongs
+to its own period, not to today's figures, the live wall or notifications.
 
 ``retract`` is the engine's own action (actor ``system``), never a person's: a time card that a
 later-arriving record contradicts is withdrawn with that record's hash as evidence
@@ -58,6 +66,7 @@ class Action(enum.StrEnum):
     RECTIFY = "rectify"
     CLOSE = "close"
     RETRACT = "retract"  # the engine's own withdrawal of a card later records contradict
+    RECORD = "record"  # the engine's own closing of a card whose matter was already closed
 
 
 S, A = CardState, Action
@@ -76,6 +85,8 @@ ESCALATABLE = frozenset({S.RAISED, S.NOTIFIED, S.UPHELD})
 FINAL = frozenset({S.WITHDRAWN, S.CLOSED})
 #: States the system may retract a card from (:data:`Action.RETRACT`; not offered to people).
 RETRACTABLE = frozenset({S.RAISED, S.NOTIFIED, S.APPEALED, S.UPHELD, S.RECTIFIED})
+#: Actions only the engine takes (people never do: the web refuses them).
+SYSTEM_ACTIONS = frozenset({A.RETRACT, A.RECORD})
 
 
 def card_id_for(key: str) -> str:
@@ -127,6 +138,7 @@ class Card:
     deadline: date | None = None  # 督办 deadline (inclusive)
     deadline_provisional: bool = False
     history: tuple[Transition, ...] = ()
+    historical: bool = False  # moment before raised_at by more than the R8 delay, closed as recorded
 
     @classmethod
     def raise_(
@@ -159,6 +171,11 @@ class Card:
         return self.decision.level
 
     @property
+    def recorded(self) -> bool:
+        """Closed as recorded (已办结·记录在案): the engine closed it on raising."""
+        return self.state is S.CLOSED and any(t.action is A.RECORD for t in self.history)
+
+    @property
     def counts(self) -> bool:
         """Whether the card counts against its department in scoring (not a reminder, not
         withdrawn, not waiting for an appeal decision)."""
@@ -183,10 +200,16 @@ class Card:
     ) -> Card:
         """The card after ``action``; ``deadline`` replaces the 督办 deadline (used on uphold)."""
         if action is A.RETRACT:
-            if self.state not in RETRACTABLE:
+            if self.state not in RETRACTABLE and not self.recorded:
                 raise InvalidTransition(f"card {self.card_id} is {self.state}: cannot retract")
             step = Transition(action, S.WITHDRAWN, at, actor, note, evidence)
             return replace(self, state=S.WITHDRAWN, history=(*self.history, step))
+        if action is A.RECORD:
+            if self.state is not S.RAISED:
+                raise InvalidTransition(f"card {self.card_id} is {self.state}: only a card nobody "
+                                        "was told of yet can be closed as recorded")
+            step = Transition(action, S.CLOSED, at, actor, note, evidence)
+            return replace(self, state=S.CLOSED, history=(*self.history, step))
         target = TRANSITIONS.get((self.state, action))
         if target is None or (
             action is A.CLOSE and self.state is S.NOTIFIED and self.level is not Level.REMINDER
@@ -244,6 +267,7 @@ class Card:
             "state": self.state.value,
             "deadline": self.deadline.isoformat() if self.deadline else None,
             "deadline_provisional": self.deadline_provisional,
+            "historical": self.historical,
             "history": [
                 {"action": t.action.value, "state": t.state.value, "at": t.at.isoformat(),
                  "actor": t.actor, "note": t.note, **({"evidence": list(t.evidence)} if t.evidence else {})}
@@ -270,6 +294,7 @@ class Card:
             state=CardState(obj["state"]),
             deadline=date.fromisoformat(obj["deadline"]) if obj["deadline"] else None,
             deadline_provisional=bool(obj["deadline_provisional"]),
+            historical=bool(obj.get("historical", False)),
             history=tuple(
                 Transition(Action(t["action"]), CardState(t["state"]),
                            datetime.fromisoformat(t["at"]), t["actor"], t["note"],

@@ -38,6 +38,7 @@ class Thresholds:
     """Rule thresholds; may differ per department and per item."""
 
     reminder_days: int = 1  # R1: remind when at most this many promised days remain
+    reminder_grace_minutes: int = 60  # R1: a reminder moment older than this when known is dropped
     supervision_days: int = 3  # R2 and other cards: 督办 deadline in working days
     max_extension_days: int = 10  # R9: legal maximum of extensions (行政许可法 art. 42)
     supplement_mode: SupplementMode = SupplementMode.PAUSE  # 补正: pause or restart the count
@@ -263,6 +264,7 @@ def _enum_unit(value: Any, where: str) -> str:
 
 THRESHOLD_FIELDS: dict[str, Parser] = {
     "reminder_days": _int(),
+    "reminder_grace_minutes": _int(),
     "supervision_days": _int(1),
     "max_extension_days": _int(),
     "supplement_mode": _enum(SupplementMode),

@@ -27,12 +27,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from hub.engine import retraction
 from hub.engine.calendar import WorkCalendar
-from hub.engine.cards import FINAL, Action, Card, CardDecision, InvalidTransition
+from hub.engine.cards import FINAL, Action, Card, CardDecision, CardState, InvalidTransition
 from hub.engine.cases import CaseState, Deadlines
 from hub.engine.clock import Due, Unit, due_date
 from hub.engine.complaints import ComplaintBook, ComplaintState, complaint_pending
@@ -51,6 +51,25 @@ from hub.engine.localtime import local_date
 from hub.engine.rules import Pending, case_pending, check_case_event, escalation_pending, late_report
 from hub.engine.scheduler import Scheduler
 from hub.engine.windows import WindowState, window_pending
+from hub.engine.wording import event_name
+from hub.engine.wording import when as _minute
+
+S = CardState
+#: Rules decided from the passage of time (the others judge one record).
+TIME_RULES = frozenset({"R1", "R2", "R3", "R10", "R11"})
+
+
+@dataclass(frozen=True, slots=True)
+class When:
+    """The two times of one engine step — never one ``now`` for both (STYLE.md §12).
+
+    ``hub_now`` is the hub's own clock: a new card's ``raised_at``, a system transition's time, the
+    start of a 督办 deadline. ``as_of`` is the time the facts are judged at: time rules fire for
+    moments up to it. They are equal in live operation; ``as_of`` is earlier while the hub holds
+    a department whose agent is delivering a backfill or backlog (facts still on their way)."""
+
+    hub_now: datetime
+    as_of: datetime
 
 
 @dataclass(frozen=True)
@@ -88,32 +107,38 @@ class Supervision:
         type_: str,
         body: Mapping[str, Any],
         evidence: str,
-        now: datetime,
+        hub_now: datetime,
         reported_at: datetime | None = None,
+        as_of: datetime | None = None,
     ) -> list[Card]:
         """Parse a record's body (raises :class:`RecordError`) and :meth:`ingest` it."""
         event = parse_event(type_, body, evidence, reported_at)
-        return [] if event is None else self.ingest(event, now)
+        return [] if event is None else self.ingest(event, hub_now, as_of)
 
-    def ingest(self, event: Event, now: datetime) -> list[Card]:
+    def ingest(self, event: Event, hub_now: datetime, as_of: datetime | None = None) -> list[Card]:
         """Apply ``event``; return the new cards: time-rule cards the subject had earned before
-        the event's own time (if no tick raised them yet), then the event rules' cards."""
+        the event's own time (if no tick raised them yet), then the event rules' cards.
+
+        ``hub_now`` is the hub's clock (a new card's ``raised_at``, its 督办 start); ``as_of`` the
+        time facts are judged at (default ``hub_now``; earlier while the hub holds a department
+        delivering a backlog) — see :class:`When`."""
+        when = When(hub_now, hub_now if as_of is None else min(as_of, hub_now))
         if isinstance(event, CaseEvent):
-            return self._case_event(event, now)
+            return self._case_event(event, when)
         if isinstance(event, Presence):
-            return self._presence(event, now)
+            return self._presence(event, when)
         if isinstance(event, DisclosureEvent):
-            return self._disclosure(event, now)
+            return self._disclosure(event, when)
         if isinstance(event, ComplaintEvent):
-            return self._complaint(event, now)
+            return self._complaint(event, when)
         return []
 
-    def _case_event(self, event: CaseEvent, now: datetime) -> list[Card]:
+    def _case_event(self, event: CaseEvent, when: When) -> list[Card]:
         case = self.cases.get(event.case_id)
         if case is not None and event.evidence in case.evidence:
             return []
         subject = f"case:{event.case_id}"
-        caught = self._catch_up(subject, min(event.at, now), now)
+        caught = self._catch_up(subject, min(event.at, when.as_of), when.hub_now)
         decisions = check_case_event(event, case, self.config, self.calendar)
         if case is None:
             case = self.cases[event.case_id] = CaseState(event.case_id, self.config.thresholds)
@@ -126,10 +151,10 @@ class Supervision:
                     window = self.windows[event.window_id] = WindowState(event.window_id)
                 window.dept_code = event.dept_code
         case.apply(event, thresholds)
-        return self._settle(subject, event, caught + self._register(decisions, now), now)
+        return self._settle(subject, event, caught + self._register(decisions, when.hub_now), when)
 
-    def _presence(self, event: Presence, now: datetime) -> list[Card]:
-        caught = self._catch_up(f"window:{event.window_id}", min(event.at, now), now)
+    def _presence(self, event: Presence, when: When) -> list[Card]:
+        caught = self._catch_up(f"window:{event.window_id}", min(event.at, when.as_of), when.hub_now)
         window = self.windows.get(event.window_id)
         if window is None:
             window = self.windows[event.window_id] = WindowState(event.window_id)
@@ -139,47 +164,135 @@ class Supervision:
             else window.present(event.at, event.evidence)
         )
         if changed:
-            self._retract_contradicted(f"window:{event.window_id}", event, now)
+            self._retract_contradicted(f"window:{event.window_id}", event, when)
             self._reschedule(f"window:{event.window_id}")
         return caught
 
-    def _disclosure(self, event: DisclosureEvent, now: datetime) -> list[Card]:
+    def _disclosure(self, event: DisclosureEvent, when: When) -> list[Card]:
         state = self.disclosures.get(event.request_id)
         if state is not None and event.evidence in state.evidence:
             return []
         subject = f"disclosure:{event.request_id}"
-        caught = self._catch_up(subject, min(event.at, now), now)
+        caught = self._catch_up(subject, min(event.at, when.as_of), when.hub_now)
         decisions = check_disclosure_event(event, state, self.config, self.calendar)
         if state is None:
             state = self.disclosures[event.request_id] = DisclosureState(
                 event.request_id, event.dept_code
             )
         state.apply(event)
-        return self._settle(subject, event, caught + self._register(decisions, now), now)
+        return self._settle(subject, event, caught + self._register(decisions, when.hub_now), when)
 
-    def _complaint(self, event: ComplaintEvent, now: datetime) -> list[Card]:
+    def _complaint(self, event: ComplaintEvent, when: When) -> list[Card]:
         state = self.complaints.get(event.complaint_id)
         if state is not None and event.evidence in state.evidence:
             return []
         subject = f"complaint:{event.complaint_id}"
-        caught = self._catch_up(subject, min(event.at, now), now)
+        caught = self._catch_up(subject, min(event.at, when.as_of), when.hub_now)
         th = self.config.for_case(None, event.target_dept)
         decisions = [late_report(event, subject, th, self.config, event.target_dept)]
         if state is None:
             state = self.complaints[event.complaint_id] = ComplaintState(event.complaint_id)
         state.apply(event)
         self.complaint_book.record(state, local_date(event.at).year)
-        cards = caught + self._register([d for d in decisions if d is not None], now)
-        return self._settle(subject, event, cards, now)
+        cards = caught + self._register([d for d in decisions if d is not None], when.hub_now)
+        return self._settle(subject, event, cards, when)
 
-    def _settle(self, subject: str, event: Event, cards: list[Card], now: datetime) -> list[Card]:
-        """After an event changed ``subject``: retract what it contradicts, reschedule the subject
-        and its cards' escalations; returns ``cards``."""
-        self._retract_contradicted(subject, event, now)
+    def _settle(self, subject: str, event: Event, cards: list[Card], when: When) -> list[Card]:
+        """After an event changed ``subject``: retract what it contradicts, close what its matter
+        no longer needs (:meth:`_resolve`), reschedule the subject and its cards' escalations;
+        returns the new cards as they stand after that."""
+        self._retract_contradicted(subject, event, when)
+        cards = self._resolve(subject, cards, when.hub_now)
         self._reschedule(subject)
         for card_id in self.cards_of.get(subject, ()):
             self._reschedule(f"card:{card_id}")
         return cards
+
+    # -- matters already closed ---------------------------------------------------------------
+
+    def _resolve(self, subject: str, fresh: list[Card], hub_now: datetime) -> list[Card]:
+        """Close the subject's cards whose matter is closed (DOMAIN.md §4, 督办 and escalation).
+
+        A card nobody was told of yet (state raised) is *closed as recorded*: a time card whose
+        case, request or rating is done, a card of imported history. A reminder whose case is done
+        goes silently if it is new (R1 is for the living) or is closed. A time card the department
+        was told of (notified, upheld) is rectified by the fact itself, with the fact's time.
+        Returns ``fresh`` (the cards raised by this step) in their resulting state; the other cards
+        changed go to :meth:`take_changed`."""
+        fresh_ids = {c.card_id for c in fresh}
+        out: dict[str, Card | None] = {c.card_id: c for c in fresh}
+        for card_id in list(self.cards_of.get(subject, ())):
+            card = self.cards.get(card_id)
+            if card is None or card.state not in (S.RAISED, S.NOTIFIED, S.UPHELD):
+                continue
+            if self._replaying and card_id not in fresh_ids:
+                continue  # stored cards are as they were judged; a replay only rebuilds state
+            closed = self._matter_closed(card)
+            if closed is None:
+                continue
+            timely = card.decision.rule in TIME_RULES or card.decision.escalates is not None
+            old = card.raised_at - card.decision.moment > self._delay(card.decision)
+            if not timely and not old:
+                continue  # a live event rule's card: the monitoring room follows it up
+            done: Card | None
+            if card.level is Level.REMINDER and card_id in fresh_ids:
+                done = None  # a reminder of a case already done is not raised at all
+            elif self._replaying:
+                continue
+            elif card.state is S.RAISED:
+                done = replace(card.apply(Action.RECORD, hub_now, retraction.SYSTEM, closed),
+                               historical=old)
+            elif timely:
+                action = Action.CLOSE if card.level is Level.REMINDER else Action.RECTIFY
+                done = card.apply(action, hub_now, retraction.SYSTEM, closed)
+            else:
+                continue
+            if done is None:
+                self.cards.pop(card_id, None)
+                self.cards_of[subject].remove(card_id)
+                self.scheduler.set(f"card:{card_id}", None)
+            else:
+                self.cards[card_id] = done
+                if card_id not in fresh_ids:
+                    self._changed.append(done)
+                if done.state in FINAL and not done.recorded:
+                    self.forget_card(card_id)  # recorded ones stay: a later fact may retract them
+            if card_id in fresh_ids:
+                out[card_id] = done
+        return [c for c in out.values() if c is not None]
+
+    def _matter_closed(self, card: Card) -> str | None:
+        """Why the matter of ``card`` is closed (words for the card's history), or None if open."""
+        kind, _, ident = card.decision.subject.partition(":")
+        rule = card.decision.details.get("escalates_rule") or card.rule
+        if kind == "case":
+            case = self.cases.get(ident)
+            if case is None:
+                return None
+            if rule == "R11":
+                evidence = card.decision.evidence[-1:]
+                for r in case.ratings:
+                    if (r.evidence,) == evidence and r.rectified_at is not None:
+                        return f"差评已于 {_minute(r.rectified_at)} 整改"
+                return None
+            if case.completed_at is not None:
+                return f"办件已于 {_minute(case.completed_at)} 办结"
+            if case.refused:
+                return "办件已不予受理"
+            return None
+        if kind == "disclosure":
+            state = self.disclosures.get(ident)
+            return None if state is None or state.is_open else "申请已答复"
+        if kind == "complaint":
+            cstate = self.complaints.get(ident)
+            if cstate is None or (cstate.answered is None and cstate.closed is None):
+                return None
+            return "投诉已答复/办结"
+        return None
+
+    def _delay(self, decision: CardDecision) -> timedelta:
+        """The R8 delay of the card's case or department: older moments are history."""
+        return timedelta(hours=self._thresholds_of(decision).report_delay_hours)
 
     # -- retraction ---------------------------------------------------------------------------
 
@@ -194,13 +307,14 @@ class Supervision:
         finally:
             self._replaying = False
 
-    def _retract_contradicted(self, subject: str, event: Event, now: datetime) -> None:
+    def _retract_contradicted(self, subject: str, event: Event, when: When) -> None:
         """Retract the subject's time cards that ``event`` (dated before their moment) shows
         never held, and the red cards escalating a retracted one."""
         ids = self.cards_of.get(subject)
         if not ids or self._replaying:
             return
-        cards = [c for c in (self.cards.get(i) for i in ids) if c is not None and c.state not in FINAL]
+        cards = [c for c in (self.cards.get(i) for i in ids)
+                 if c is not None and (c.state not in FINAL or c.recorded)]
         retracted: dict[str, Card] = {}
         for card in sorted(cards, key=lambda c: c.decision.escalates is not None):
             d = card.decision
@@ -213,30 +327,31 @@ class Supervision:
                 continue  # event rules judge one record: a later one cannot contradict them
             elif event.type == "disclosure.extended" and event.at >= d.moment:
                 continue  # an extension after the deadline (R9) does not undo the card
-            else:  # an open subject is judged as of when the card was raised, at the earliest
-                reason = self._reason(subject, card, max(now, card.raised_at))
+            else:  # an open subject is judged as of the facts' time, not before the card's moment
+                reason = self._reason(subject, card, max(when.as_of, d.moment))
             if reason is None:
                 continue
-            note = f"系统撤销：{reason}（依据记录 {event.evidence[:16]}…，{event.type}，发生于 {event.at.isoformat()}）"
-            done = card.apply(Action.RETRACT, now, retraction.SYSTEM, note, evidence=(event.evidence,))
+            note = f"系统撤销：{reason}（依据{event_name(event.type)}记录，发生于 {_minute(event.at)}）"
+            done = card.apply(Action.RETRACT, when.hub_now, retraction.SYSTEM, note,
+                              evidence=(event.evidence,))
             retracted[card.card_id] = done
             self.cards[card.card_id] = done
             self._changed.append(done)
             self.forget_card(card.card_id)
 
-    def _reason(self, subject: str, card: Card, now: datetime) -> str | None:
+    def _reason(self, subject: str, card: Card, as_of: datetime) -> str | None:
         kind, _, ident = subject.partition(":")
         if kind == "case":
             case = self.cases.get(ident)
-            return None if case is None else retraction.case_reason(card, case, self.calendar, now)
+            return None if case is None else retraction.case_reason(card, case, self.calendar, as_of)
         if kind == "disclosure":
             state = self.disclosures.get(ident)
             return None if state is None else retraction.disclosure_reason(
-                card, state, self.calendar, self.config, now)
+                card, state, self.calendar, self.config, as_of)
         if kind == "complaint":
             cstate = self.complaints.get(ident)
             return None if cstate is None else retraction.complaint_reason(
-                card, cstate, self.calendar, self.config, now)
+                card, cstate, self.calendar, self.config, as_of)
         if kind == "window":
             window = self.windows.get(ident)
             return None if window is None else retraction.window_reason(
@@ -244,38 +359,52 @@ class Supervision:
         return None
 
     def take_changed(self) -> list[Card]:
-        """The cards the engine itself changed (retracted) since the last call, for storing."""
+        """The cards the engine itself changed (retracted, closed as recorded, rectified by the
+        fact) since the last call, for storing."""
         out, self._changed = self._changed, []
         return out
 
     # -- time -----------------------------------------------------------------------------------
 
-    def tick(self, now: datetime, limit: int | None = None) -> list[Card]:
-        """Raise the time-rule cards due at ``now``; touches only subjects whose moment came."""
+    def tick(self, as_of: datetime, limit: int | None = None,
+             hub_now: datetime | None = None) -> list[Card]:  # fmt: skip
+        """Raise the time-rule cards due at ``as_of`` (the time facts are judged at); they are
+        raised at ``hub_now`` (the hub's clock; default ``as_of``). Touches only subjects whose
+        moment came."""
+        raised_at = as_of if hub_now is None else max(hub_now, as_of)
         out: list[Card] = []
-        for subject in self.scheduler.pop_due(now, limit):
+        for subject in self.scheduler.pop_due(as_of, limit):
             pending = self._pending(subject)
-            out += self._fire(pending, now, now)
-            self._schedule(subject, pending, after=now)
+            out += self._fire(pending, as_of, raised_at)
+            self._schedule(subject, pending, after=as_of)
         return out
 
-    def _fire(self, pending: Iterable[Pending], until: datetime, now: datetime) -> list[Card]:
+    def _fire(self, pending: Iterable[Pending], until: datetime, hub_now: datetime) -> list[Card]:
+        """Decide the pending cards whose moment is at or before ``until``; raise them at
+        ``hub_now``. When ``until`` lies well behind the hub's clock (a held backlog, a record that
+        arrived late) the facts reached the hub after the moment: no reminder is raised for it,
+        reminders are for the living (DOMAIN.md §4). A live tick raises them even if late."""
         decisions = []
+        grace = timedelta(minutes=self.config.thresholds.reminder_grace_minutes)
+        late = hub_now - until > grace  # judging facts that reached the hub after their time
         for p in pending:
             if p.moment <= until and p.key not in self.raised:
+                if late and p.key.startswith("R1|"):
+                    self.raised.add(p.key)  # never remind of a moment long gone
+                    continue
                 decision = p.make()
                 if decision is not None:
                     decisions.append(decision)
-        return self._register(decisions, now)
+        return self._register(decisions, hub_now)
 
-    def _catch_up(self, subject: str, until: datetime, now: datetime) -> list[Card]:
+    def _catch_up(self, subject: str, until: datetime, hub_now: datetime) -> list[Card]:
         """Before an event changes a subject, raise what its time rules decided up to the
         event's own time: a record that arrives late (hub or link down) must not erase a card
         the subject earned before it happened."""
         scheduled = self.scheduler.moment_of(subject)
         if scheduled is None or scheduled > until:
             return []
-        return self._fire(self._pending(subject), until, now)
+        return self._fire(self._pending(subject), until, hub_now)
 
     def next_wakeup(self) -> datetime | None:
         """The earliest moment a time rule may fire (the adapter can sleep until then)."""
@@ -353,13 +482,15 @@ class Supervision:
 
     # -- cards ----------------------------------------------------------------------------------
 
-    def _register(self, decisions: Iterable[CardDecision], now: datetime) -> list[Card]:
+    def _register(self, decisions: Iterable[CardDecision], hub_now: datetime) -> list[Card]:
+        """Raise cards at the hub's clock: the 督办 deadline counts from the day the hub tells
+        the department (``hub_now``), never from the moment (DOMAIN.md §4)."""
         out = []
         for decision in decisions:
             if decision.key in self.raised:
                 continue
-            deadline, provisional = self._deadline(decision, local_date(now))
-            card = Card.raise_(decision, now, deadline, provisional)
+            deadline, provisional = self._deadline(decision, local_date(hub_now))
+            card = Card.raise_(decision, hub_now, deadline, provisional)
             self._store(card)
             out.append(card)
         return out
@@ -429,7 +560,12 @@ class Supervision:
         self.scheduler.set(f"card:{card_id}", None)
 
     def forget(self, case_id: str) -> None:
-        """Drop a case's state (e.g. completed with no pending rule); its cards stay."""
+        """Drop a case's state (e.g. completed with no pending rule); its open cards stay, its
+        final ones (kept for a late fact to retract) go."""
+        for card_id in list(self.cards_of.get(f"case:{case_id}", ())):
+            card = self.cards.get(card_id)
+            if card is not None and card.state in FINAL:
+                self.forget_card(card_id)
         self.cases.pop(case_id, None)
         self.scheduler.set(f"case:{case_id}", None)
         self._provisional.discard(f"case:{case_id}")

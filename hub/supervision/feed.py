@@ -110,8 +110,10 @@ class Feeder:
             step.stored.update(c for (c,) in self.conn.execute(
                 f"SELECT DISTINCT case_id FROM case_events WHERE case_id IN ({', '.join('?' * len(part))})", part))
 
-    def feed(self, row: RecordRow, now: datetime, step: Step, reported_at: datetime | None) -> None:
-        """Give one stored record to the engine and note what it touched."""
+    def feed(self, row: RecordRow, now: datetime, step: Step, reported_at: datetime | None,
+             as_of: datetime | None = None) -> None:  # fmt: skip
+        """Give one stored record to the engine and note what it touched. ``now`` is the hub's
+        clock; ``as_of`` the time facts are judged at (earlier while a backlog is held)."""
         rid, _agent, _stream, type_, ts, digest, raw = row
         changes = step.changes
         try:
@@ -120,7 +122,7 @@ class Feeder:
             case_id = _text(body, "case_id") if family == "case" else None
             if case_id is not None and case_id in step.stored and case_id not in self.sup.cases:
                 self.rehydrate(case_id, now, step)
-            cards = self.sup.ingest_record(type_, body, bytes(digest).hex(), now, reported_at)
+            cards = self.sup.ingest_record(type_, body, bytes(digest).hex(), now, reported_at, as_of)
         except (XiaonengError, ValueError, TypeError, KeyError) as exc:
             changes.errors.append((rid, type_, iso(now), f"{type(exc).__name__}: {exc}"[:2000]))
             self.retracted(step)

@@ -67,7 +67,8 @@ CREATE TABLE IF NOT EXISTS cards (
     state TEXT NOT NULL, rule_type TEXT, subject TEXT NOT NULL, case_id TEXT, dept_code TEXT,
     window_id TEXT, staff_id TEXT, item_code TEXT, title TEXT NOT NULL, raised_at TEXT NOT NULL,
     moment TEXT, deadline TEXT, deadline_provisional INTEGER NOT NULL DEFAULT 0, escalates TEXT,
-    evidence TEXT NOT NULL, json TEXT NOT NULL, updated_at TEXT NOT NULL
+    evidence TEXT NOT NULL, json TEXT NOT NULL, updated_at TEXT NOT NULL,
+    historical INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS cards_raised ON cards(raised_at);
 CREATE INDEX IF NOT EXISTS cards_dept_raised ON cards(dept_code, raised_at);
@@ -144,7 +145,10 @@ def connect(path: str | Path, *, readonly: bool = False) -> sqlite3.Connection:
 
 
 def ensure_schema(conn: sqlite3.Connection) -> None:
-    """Create the supervision tables and indexes if they do not exist."""
+    """Create the supervision tables and indexes if they do not exist; upgrade older stores."""
+    present = {row[1] for row in conn.execute("PRAGMA table_info(cards)")}
+    if present and "historical" not in present:  # stores written before historical cards
+        conn.execute("ALTER TABLE cards ADD COLUMN historical INTEGER NOT NULL DEFAULT 0")
     conn.executescript(SCHEMA)
 
 

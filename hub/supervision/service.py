@@ -253,10 +253,10 @@ class SupervisorService:
             step = Step()
             feeder.prepare(rows, step)
             for row in rows:
-                ts = _moment(row[4])
-                lagging = ts is not None and self._hold.saw((row[1], row[2]), ts, now, wall)
-                at = ts if lagging and ts is not None and ts < now else now
-                feeder.feed(row, at, step, ts)
+                recorded = _moment(row[4])  # when the agent recorded the fact (the record's ts)
+                lagging = recorded is not None and self._hold.saw((row[1], row[2]), recorded, now, wall)
+                as_of = recorded if lagging and recorded is not None and recorded < now else now
+                feeder.feed(row, now, step, recorded, as_of)
             step.changes.cursor = rows[-1][0]
             feeder.finish(step, local_date(now), now)
             self._cursor = rows[-1][0]
@@ -275,7 +275,7 @@ class SupervisorService:
         with self.lock:
             sup, step = self.feeder.sup, Step()
             while True:
-                cards = sup.tick(at, limit=5000)
+                cards = sup.tick(at, limit=5000, hub_now=now)
                 for card in cards:
                     self.feeder.raised(card, step)
                 wakeup = sup.next_wakeup()
@@ -287,7 +287,7 @@ class SupervisorService:
                 return
             self.counters["ticks"] += 1
             self.feeder.finish(step, local_date(at), at)
-            self._commit(step.changes, at)
+            self._commit(step.changes, now)
 
     def _commit(self, changes: Changes, now: datetime) -> None:
         """Write ``changes`` (retrying while the database is busy), then announce them."""
@@ -306,7 +306,8 @@ class SupervisorService:
                 time.sleep(delay)
                 delay = min(delay * 2, 5.0)
         self.counters["cards"] += len(written.raised)
-        self.publisher.raised(written.raised)
+        # historical cards (imported history) count in their period, but reach no live listener
+        self.publisher.raised([c for c in written.raised if not c.historical])
         for card in written.withdrawn:
             if card.history and card.history[-1].action is Action.RETRACT:
                 self.publisher.updated(card, Action.RETRACT.value)

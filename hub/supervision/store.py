@@ -29,7 +29,7 @@ _UPSERT_CASE = (
 _CARD_COLUMNS = (
     "card_id", "key", "rule", "level", "state", "rule_type", "subject", "case_id", "dept_code",
     "window_id", "staff_id", "item_code", "title", "raised_at", "moment", "deadline",
-    "deadline_provisional", "escalates", "evidence", "json", "updated_at",
+    "deadline_provisional", "escalates", "evidence", "json", "updated_at", "historical",
 )  # fmt: skip
 _INSERT_CARD = (
     f"INSERT OR IGNORE INTO cards({', '.join(_CARD_COLUMNS)}) "
@@ -50,7 +50,7 @@ def card_values(card: Card, updated_at: datetime) -> tuple[Any, ...]:
         d.case_id, d.dept_code, d.window_id, d.staff_id, d.item_code, d.message,
         iso(card.raised_at), iso(d.moment), card.deadline.isoformat() if card.deadline else None,
         int(card.deadline_provisional), d.escalates, json.dumps(list(d.evidence)),
-        json.dumps(card.to_json(), ensure_ascii=False), iso(updated_at),
+        json.dumps(card.to_json(), ensure_ascii=False), iso(updated_at), int(card.historical),
     )  # fmt: skip
 
 
@@ -152,19 +152,24 @@ def write(conn: sqlite3.Connection, changes: Changes, now: datetime) -> Written:
             cur = conn.execute(_INSERT_CARD, card_values(card, now))
             if cur.rowcount == 1 and card.state is not CardState.WITHDRAWN:
                 raised.append(card)
-                day = local_date(card.raised_at).isoformat()
-                daily[(day, card.decision.dept_code or "", f"cards_{card.level.value}")] += 1
+                if not card.historical:  # history is not part of the day it was imported on
+                    day = local_date(card.raised_at).isoformat()
+                    daily[(day, card.decision.dept_code or "", f"cards_{card.level.value}")] += 1
         for card in changes.updated_cards.values():
             values = card_values(card, now)
-            if card.state is CardState.WITHDRAWN:  # a withdrawn card no longer counts in the figures
-                row = conn.execute("SELECT state FROM cards WHERE card_id = ?", (card.card_id,)).fetchone()
-                if row is not None and row[0] != CardState.WITHDRAWN.value:
+            if card.state is CardState.WITHDRAWN or card.historical:
+                # a withdrawn card no longer counts in the figures of its day, nor does history
+                row = conn.execute("SELECT state, historical FROM cards WHERE card_id = ?",
+                                   (card.card_id,)).fetchone()  # fmt: skip
+                if row is not None and row[0] != CardState.WITHDRAWN.value and not row[1]:
                     day = local_date(card.raised_at).isoformat()
                     daily[(day, card.decision.dept_code or "", f"cards_{card.level.value}")] -= 1
-                    withdrawn.append(card)
+                    if card.state is CardState.WITHDRAWN:
+                        withdrawn.append(card)
             conn.execute(
-                "UPDATE cards SET state = ?, deadline = ?, deadline_provisional = ?, json = ?, updated_at = ? "
-                "WHERE card_id = ?", (values[4], values[15], values[16], values[19], values[20], card.card_id),
+                "UPDATE cards SET state = ?, deadline = ?, deadline_provisional = ?, json = ?, updated_at = ?, "
+                "historical = ? WHERE card_id = ?",
+                (values[4], values[15], values[16], values[19], values[20], values[21], card.card_id),
             )
         if changes.actions:
             conn.executemany(

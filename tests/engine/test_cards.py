@@ -70,6 +70,13 @@ def test_every_pair_is_either_allowed_or_raises(state: CardState, action: Action
             with pytest.raises(InvalidTransition, match=f"is {state.value}: cannot retract"):
                 card.apply(action, at("2026-10-11"))
         return
+    if action is Action.RECORD:  # closed as recorded: only a card nobody was told of yet
+        if state is CardState.RAISED:
+            assert card.apply(action, at("2026-10-11"), "system").recorded
+        else:
+            with pytest.raises(InvalidTransition, match="only a card nobody was told of"):
+                card.apply(action, at("2026-10-11"))
+        return
     if target is None or (state is CardState.NOTIFIED and action is Action.CLOSE):
         with pytest.raises(InvalidTransition, match=f"is {state.value}: cannot {action.value}"):
             card.apply(action, at("2026-10-11"))

@@ -29,13 +29,14 @@ def test_a_pause_arriving_after_the_completion_retracts_the_overdue_cards() -> N
     drv = Driver()
     drv.accept(when="2026-09-01T10:36", limit=20, statutory=20)  # due 2026-09-29 without the pause
     cards = drv.case("completed", when="2026-10-10T16:46", result_code=6)
-    assert sorted(rules_of(cards)) == ["R1", "R2", "R3"]  # decided on what was known
+    # decided on what was known; the case is done: closed as recorded, and no reminder for it
+    assert sorted(rules_of(cards)) == ["R2", "R3"] and all(c.recorded for c in cards)
     assert drv.sup.take_changed() == []
     drv.case("suspended", when="2026-09-01T12:52", kind=2, reason="专家评审")
     evidence = drv.log[-1][2]
     notes = retracted(drv)  # an open pause from before the due date: no due date yet
-    assert set(notes) == {"R1", "R2", "R3"}
-    assert "暂停" in notes["R2"] and evidence[:16] in notes["R2"]
+    assert set(notes) == {"R2", "R3"}
+    assert "暂停" in notes["R2"] and "特别程序开始" in notes["R2"] and evidence not in notes["R2"]
     drv.case("resumed", when="2026-09-08T10:46")
     assert drv.sup.take_changed() == []
     assert all(c.state is not CardState.WITHDRAWN for c in drv.sup.cards.values())
@@ -66,8 +67,8 @@ def test_a_fact_after_the_cards_moment_does_not_undo_it() -> None:
     assert "R9" in rules_of(cards)
     assert drv.sup.take_changed() == []
     drv.case("completed", when="2026-09-15T10:00", result_code=6)  # before the extended due date
-    assert drv.sup.take_changed() == []
-    assert drv.sup.cards[r2.card_id].state is CardState.RAISED
+    (done,) = drv.sup.take_changed()  # standing, and closed as recorded: nobody was told yet
+    assert done.card_id == r2.card_id and done.recorded and done.counts
 
 
 def test_an_extension_granted_in_time_but_reported_late_retracts_r2() -> None:
@@ -105,9 +106,10 @@ def test_a_completion_after_the_due_date_keeps_r2_but_retracts_a_premature_escal
     (red,) = drv.tick("2026-10-15T00:00")  # 督办 deadline 09-14: escalated from 09-15
     assert red.decision.moment == at("2026-09-15")
     drv.case("completed", when="2026-09-11T15:00", result_code=6, now="2026-10-16T09:00")
-    notes = retracted(drv)
-    assert set(notes) == {"R3-escalation"} and "督办期限内" in notes["R3-escalation"]
-    assert drv.sup.cards[r2.card_id].state is CardState.RAISED
+    changed = {c.card_id: c for c in drv.sup.take_changed()}
+    assert changed[r2.card_id].recorded  # R2 stands, closed as recorded: the case is done
+    (note,) = [c.history[-1].note for c in changed.values() if c.state is CardState.WITHDRAWN]
+    assert "督办期限内" in note and changed[red.card_id].state is CardState.WITHDRAWN
 
 
 def test_an_open_case_whose_due_date_moved_later_loses_a_premature_r2() -> None:
@@ -163,7 +165,7 @@ def test_retracted_cards_are_never_raised_again_after_a_restart() -> None:
     drv.case("suspended", when="2026-09-01T12:52", kind=2, reason="专家评审")
     drv.case("resumed", when="2026-09-08T10:46")
     stored = {c.card_id: c for c in drv.sup.take_changed()}
-    assert len(stored) == 3
+    assert len(stored) == 2  # R2 and statutory R3, recorded then retracted; no reminder
     fresh = Driver()
     fresh.sup.restore(stored.values())
     with fresh.sup.replaying():

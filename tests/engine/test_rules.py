@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hub.engine.cards import Action, CardState
+from hub.engine.cards import Action
 from hub.engine.config import EngineConfig, Level, parse_config
 from hub.engine.rules import RULES
 from tests.engine.helpers import Driver, at, d, rules_of, ts
@@ -324,7 +324,8 @@ def test_r11_escalation_stops_when_the_rating_is_rectified() -> None:
     assert card.deadline == d("2026-11-06")
     drv.case("rating_rectified", when="2026-11-05T10:00")
     assert drv.tick("2026-12-31") == []
-    assert drv.sup.cards[card.card_id].state is CardState.RAISED
+    # put right before anyone was told: the yellow card stands, closed as recorded
+    assert drv.sup.cards[card.card_id].recorded
 
 
 def test_a_switched_off_rule_never_fires() -> None:
