@@ -4,6 +4,14 @@ paho's network thread only queues what arrives. One worker thread takes queued m
 decides each batch (:func:`hub.ingest.decide`), writes the whole group in one transaction, and
 publishes the acknowledgements only after that transaction committed. The same thread keeps the
 agents' link state (status, heartbeats, offline after silence) and signs ledger checkpoints.
+
+Liveness never waits behind records: status and heartbeat messages go to a queue of their own that
+the worker empties before every group of record batches, and the network thread notes the time of
+*every* message from an agent (:meth:`IngestService.heard`), so an agent whose records or
+heartbeats are still queued while the hub is busy (a history import, a supervision catch-up) is
+never taken for silent. The network thread also keeps each agent's last ``catching_up`` flag
+(:meth:`IngestService.catching_up`): the supervision holds the time rules of those agents'
+departments.
 """
 
 from __future__ import annotations
@@ -13,7 +21,7 @@ import logging
 import queue
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -96,6 +104,9 @@ class IngestService:
         self._clock = clock
         self._keys = KeyCache(public_key_of, clock)
         self._queue: queue.Queue[tuple[str, str, bytes, float]] = queue.Queue()
+        self._control: deque[tuple[str, str, bytes, float]] = deque()
+        self._heard: dict[str, float] = {}
+        self._catching: dict[str, bool] = {}
         self._stop = threading.Event()
         self._worker: threading.Thread | None = None
         self._client: mqtt.Client | None = None
@@ -152,7 +163,19 @@ class IngestService:
         return self._connected.is_set()
 
     def backlog(self) -> int:
-        return self._queue.qsize()
+        return self._queue.qsize() + len(self._control)
+
+    def heard(self, agent_id: str) -> float | None:
+        """When the broker last delivered anything from ``agent_id`` (this process's clock)."""
+        return self._heard.get(agent_id)
+
+    def catching_up(self) -> frozenset[str]:
+        """Agents whose last heartbeat says they are catching up (reading a backlog, or their
+        backlog not yet acknowledged), and that were heard within ``offline_after_s``."""
+        limit = self._clock() - self.config.offline_after_s
+        flags = dict(self._catching)
+        heard = dict(self._heard)
+        return frozenset(a for a, on in flags.items() if on and heard.get(a, 0.0) >= limit)
 
     # -- paho callbacks (network thread): queue, nothing else -----------------------------------
 
@@ -183,38 +206,64 @@ class IngestService:
                     log.exception("rtc handler failed", extra={"topic": topic})
             return
         kind = topic.rsplit("/", 1)[-1]
+        agent = topics.agent_of(topic)
+        received = self._clock()
+        if agent:
+            self._heard[agent] = received
+        item = (kind, topic, bytes(msg.payload), received)
+        if kind == "records":
+            self._queue.put(item)
+            return
+        try:
+            body = json.loads(msg.payload)
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            body = {}
         if kind == "health":
             # Answer the agent's ping straight away, so its RTT measures the link, not our queue.
-            agent = topics.agent_of(topic)
-            try:
-                ping = json.loads(msg.payload).get("ping")
-            except (ValueError, AttributeError):
-                ping = None
+            ping = body.get("ping")
             if agent and isinstance(ping, int):
                 client.publish(topics.ack(agent), json.dumps({"pong": ping}).encode(), qos=0)
-        self._queue.put((kind, topic, bytes(msg.payload), self._clock()))
+            if agent:
+                self._catching[agent] = body.get("catching_up") is True
+        elif kind == "status" and agent and body.get("state") != "online":
+            self._catching.pop(agent, None)
+        self._control.append(item)
+        self._queue.put(("wake", topic, b"", received))  # the worker may be waiting on the queue
 
     # -- the worker -----------------------------------------------------------------------------
 
     def _work(self) -> None:
-        while not self._stop.is_set() or not self._queue.empty():
-            try:
-                first = self._queue.get(timeout=0.2)
-            except queue.Empty:
+        while not self._stop.is_set() or not self._queue.empty() or self._control:
+            group = self._take()
+            if not group:
                 self._periodic()
                 continue
-            group = [first]
-            while len(group) < self.config.max_group:
-                try:
-                    group.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
             try:
                 self._process(group)
             except Exception:
                 # Nothing was acknowledged: agents resend after their ack timeout.
                 log.exception("ingest transaction failed; the group will be re-sent by the agents")
             self._periodic()
+
+    def _take(self) -> list[tuple[str, str, bytes, float]]:
+        """The next group: every waiting status and heartbeat first, then up to ``max_group``
+        record batches (empty after 0.2 s without any message)."""
+        group: list[tuple[str, str, bytes, float]] = []
+        batches = 0
+        while batches < self.config.max_group:
+            try:
+                item = self._queue.get(timeout=0.2) if not group and not self._control \
+                    else self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item[0] != "wake":
+                group.append(item)
+                batches += 1
+        while self._control:
+            group.insert(0, self._control.pop())  # oldest first, ahead of the records
+        return group
 
     def _process(self, group: list[tuple[str, str, bytes, float]]) -> None:
         outgoing: list[tuple[str, dict[str, Any]]] = []
@@ -329,11 +378,14 @@ class IngestService:
             self.checkpoint()
 
     def _mark_silent_offline(self, now: float) -> None:
-        limit = iso_local(now - self.config.offline_after_s)
+        """Mark offline the agents neither a stored heartbeat nor any message (still queued,
+        perhaps) was heard from within ``offline_after_s``."""
+        cutoff = now - self.config.offline_after_s
         silent = [
             (agent, hb) for agent, hb in self.store.query(
                 "SELECT agent_id, COALESCE(last_heartbeat_at, status_at) FROM agent_link WHERE online = 1"
-            ) if hb is not None and datetime.fromisoformat(hb) < datetime.fromisoformat(limit)
+            ) if hb is not None and datetime.fromisoformat(hb).timestamp() < cutoff
+            and self._heard.get(agent, 0.0) < cutoff
         ]
         if not silent:
             return
