@@ -152,12 +152,13 @@ class Deduction:
 
     ``rule``/``level``/``count``/``weight`` describe a group of cards (``kind`` "cards"); ``basis``
     is the formula of ``points`` in numbers ("100 × 3 × 3 ÷ 1000"). A negative entry (``kind``
-    "cap" or "floor") gives back what a cap or the block's floor does not let it lose."""
+    "cap", its ``weight`` the cap, or "floor") gives back what a cap or the block's floor does not
+    let it lose."""
 
     block: str
     points: float
     reason: str
-    kind: str = "cards"  # rate, cards, cap, floor, complaints, ratings
+    kind: str = "cards"  # on_time, early, cards, cap, floor, complaints_late, substantiated, ratings
     rule: str | None = None
     level: str | None = None
     count: int = 0
@@ -389,7 +390,8 @@ def _card_deductions(block: str, b: _Basis, config: ScoringConfig, cap: float) -
             ))  # fmt: skip
     excess = sum(d.points for d in out) - cap
     if excess > 1e-9:
-        out.append(Deduction(block, -excess, f"亮牌扣分以 {_num(cap)} 分封顶", "cap", basis=f"−{_num(excess)}"))
+        reason = f"亮牌扣分以 {_num(cap)} 分封顶"
+        out.append(Deduction(block, -excess, reason, "cap", weight=cap, basis=f"−{_num(excess)}"))
     return out
 
 
@@ -413,14 +415,14 @@ def _timeliness(b: _Basis, config: ScoringConfig) -> list[Deduction]:
         if late:
             out.append(Deduction(
                 "timeliness", config.on_time_points * late / b.completed,
-                f"按时办结率 {_pct(b.on_time, b.completed)}（{b.on_time}/{b.completed} 件）", "rate", count=late,
+                f"按时办结率 {_pct(b.on_time, b.completed)}（{b.on_time}/{b.completed} 件）", "on_time", count=late,
                 basis=f"{_num(config.on_time_points)} × {late} ÷ {b.completed}",
             ))  # fmt: skip
         not_early = b.completed - b.early
         if not_early:
             out.append(Deduction(
                 "timeliness", config.early_points * not_early / b.completed,
-                f"提前办结率 {_pct(b.early, b.completed)}（{b.early}/{b.completed} 件）", "rate", count=not_early,
+                f"提前办结率 {_pct(b.early, b.completed)}（{b.early}/{b.completed} 件）", "early", count=not_early,
                 basis=f"{_num(config.early_points)} × {not_early} ÷ {b.completed}",
             ))  # fmt: skip
     return out + _card_deductions("timeliness", b, config, config.time_card_cap)
@@ -441,13 +443,13 @@ def _complaints(b: _Basis, config: ScoringConfig) -> list[Deduction]:
     if late:
         out.append(Deduction(
             "complaints", config.complaint_points * len(late) / len(judged),
-            f"投诉未按时答复 {len(late)}/{len(judged)} 件", "complaints", count=len(late),
+            f"投诉未按时答复 {len(late)}/{len(judged)} 件", "complaints_late", count=len(late),
             basis=f"{_num(config.complaint_points)} × {len(late)} ÷ {len(judged)}",
             complaint_ids=_ids(late, "complaint_id"),
         ))  # fmt: skip
     if proven := [c for c in b.complaints if c.substantiated]:
         out.append(Deduction(
-            "complaints", config.complaint_deduction * len(proven), f"投诉属实 ×{len(proven)}", "complaints",
+            "complaints", config.complaint_deduction * len(proven), f"投诉属实 ×{len(proven)}", "substantiated",
             count=len(proven), weight=config.complaint_deduction,
             basis=f"{_num(config.complaint_deduction)} × {len(proven)}", complaint_ids=_ids(proven, "complaint_id"),
         ))  # fmt: skip

@@ -4,10 +4,12 @@
 needs for a month or a quarter — the same definitions as :func:`hub.engine.scoring.collect_facts`
 on the engine's memory:
 
-- cases completed in the period (``cases_completed_day``) with their outcome, plus cases still
-  open and past their promised due date at the period's end (``cases_open_due``, and those
-  completed only after the period);
-- cards raised in the period (``cards_raised``), ratings given in it, complaints filed in it.
+- cases completed in the period (``cases_completed_day``) with their outcome — the scores' rates
+  and ``n`` —, plus cases still open and past their promised due date at the period's end
+  (``cases_open_due``, and those completed only after the period; ``completed=False``: the report
+  counts them, the scores only through their cards);
+- the standing yellow and red cards whose moment lies in the period (``cards(moment)``; reminders,
+  withdrawn cards and cards under appeal count nothing), ratings given in it, complaints filed in it.
 
 :func:`ranking_rows` turns scores into ranked, named, explained rows with the 约谈 flag.
 """
@@ -59,10 +61,11 @@ def load_facts(conn: sqlite3.Connection, period: Period, dept: str | None = None
     ):
         params = (last, after, *extra) if "IS NULL" in sql else (last, last, after, *extra)
         for cid, d, _outcome, w, s, i in conn.execute(sql, params):
-            cases.append(CaseFact(cid, d, Outcome.OVERDUE, w, s, i))
+            cases.append(CaseFact(cid, d, Outcome.OVERDUE, w, s, i, completed=False))
     cards = tuple(
         Card.from_json(json.loads(text)) for (text,) in conn.execute(
-            f"SELECT json FROM cards WHERE moment >= ? AND moment < ?{scope}", (first, after, *extra))
+            f"SELECT json FROM cards WHERE moment >= ? AND moment < ?{scope} AND level != 'reminder' "
+            "AND state NOT IN ('appealed', 'withdrawn')", (first, after, *extra))
     )  # fmt: skip
     ratings = tuple(
         RatingFact(cid, level, d, rectified is not None, w, s, i)
@@ -102,7 +105,8 @@ def ranking_rows(
     dept: str | None = None,
 ) -> list[dict[str, Any]]:
     """Ranked rows: ``rank, kind, entity, code, name, dept_code, dept_name, score, grade, points,
-    max_points, blocks, deductions`` (each lost point with its cases / cards), ``interview``."""
+    max_points, blocks, counts`` (what the deductions were computed from), ``deductions`` (grouped
+    per rule and level, each with its formula), ``interview``."""
     flagged = set(interview_flags(previous, scores)) if previous is not None and kind in (
         "department", "window") else set()  # fmt: skip
     out: list[dict[str, Any]] = []

@@ -3,6 +3,7 @@ no CSP violation, both languages; the wall follows the live stream; a card is ac
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +43,9 @@ def test_rankings_draw_both_charts(fake_hub: LiveApp, watched: Any) -> None:
     for chart in ("#bars-chart", "#trend-chart"):
         w.page.wait_for_selector(f"{chart} canvas")
     w.page.click("#rankings-table details summary")
-    assert w.page.is_visible("text=超期 1 件 / 20 件")
+    assert w.page.is_visible("text=R2 超期 黄牌 ×1")
+    href = w.page.get_attribute("#rankings-table a.refs", "href") or ""
+    assert re.fullmatch(r"/cards\?dept=D01&rule=R2&month=20\d\d-\d\d&standing=1", href), href
 
 
 def test_wall_shows_a_new_card_from_the_stream(fake_hub: LiveApp, watched: Any) -> None:

@@ -140,8 +140,8 @@ def test_a_small_department_by_hand_card_cap(departments: dict[str, Score]) -> N
     assert small.score == pytest.approx(60.8) and small.grade == "合格"
     explained = [(x.block, x.kind, x.rule, x.count, round(x.points, 4), x.basis) for x in small.deductions]
     assert explained == [
-        ("timeliness", "rate", None, 1, 1.2, "30 × 1 ÷ 25"),
-        ("timeliness", "rate", None, 15, 6.0, "10 × 15 ÷ 25"),
+        ("timeliness", "on_time", None, 1, 1.2, "30 × 1 ÷ 25"),
+        ("timeliness", "early", None, 15, 6.0, "10 × 15 ÷ 25"),
         ("timeliness", "cards", "R2", 1, 12.0, "100 × 1 × 3 ÷ 25"),
         ("timeliness", "cards", "R3", 1, 40.0, "100 × 1 × 10 ÷ 25"),
         ("timeliness", "cap", None, 0, -32.0, "−32"),
@@ -164,7 +164,7 @@ def test_a_tiny_department_is_divided_by_at_least_20(departments: dict[str, Scor
                            "satisfaction": 20.0}  # fmt: skip
     assert tiny.score == pytest.approx(70.0)
     kinds = [(x.block, x.kind, round(x.points, 4)) for x in tiny.deductions]
-    assert kinds == [("conformity", "cards", 30.0), ("conformity", "cap", -15.0), ("complaints", "complaints", 16.0),
+    assert kinds == [("conformity", "cards", 30.0), ("conformity", "cap", -15.0), ("complaints", "substantiated", 16.0),
                      ("complaints", "floor", -1.0)]  # fmt: skip
 
 

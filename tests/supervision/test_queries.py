@@ -92,26 +92,33 @@ def test_alerts_card_and_actions_in_scope(month: Month, conn: sqlite3.Connection
 
 
 def test_hand_computed_scores_through_the_provider(month: Month, conn: sqlite3.Connection) -> None:
-    """D01: 4 cases (2 early, C on its due date, D overdue), one counting yellow card, ratings 1 and 5.
+    """D01: 4 cases completed (A, B early; C on its due date; D overdue), D's R2 yellow card, ratings 1 and 5.
 
-    timeliness 40 − 10 (D overdue: 40/4) − 2.5 (C on time, not early: 10/4) − 3 (yellow) = 24.5
-    conformity 15, fees 10, complaints 15 (none), satisfaction 20 − 20·(5−1)/4·½ = 10 → 74.5 合格.
-    D02: one early case, nothing else → 100 优秀. Window W01 (timeliness, conformity,
-    satisfaction): (24.5 + 15 + 10) / 75 = 66.0 合格.
+    timeliness 30 × 3/4 + 10 × 2/4 = 27.5, minus 100 × 3 / 20 (n = 4, at least 20) = 15 → 12.5;
+    conformity 15, fees 10, complaints 15 (none), satisfaction 20 × 1/2 (one of two ratings is 1–3)
+    = 10 → 62.5 合格. D02: one early case, nothing else → 100 优秀. Window W01 (timeliness,
+    conformity, satisfaction): (12.5 + 15 + 10) / 75 = 50.0.
     """
     rows = month.provider.rankings(conn, "2026-11", "department", None)
     assert [(r["rank"], r["code"], r["name"], r["score"], r["grade"]) for r in rows] == [
-        (1, "D02", "税务局", 100.0, "优秀"), (2, "D01", "市场监管局", 74.5, "合格")]
+        (1, "D02", "税务局", 100.0, "优秀"), (2, "D01", "市场监管局", 62.5, "合格")]
     d01 = rows[1]
-    assert d01["blocks"] == {"timeliness": 24.5, "conformity": 15.0, "fees": 10.0, "complaints": 15.0,
+    assert d01["blocks"] == {"timeliness": 12.5, "conformity": 15.0, "fees": 10.0, "complaints": 15.0,
                              "satisfaction": 10.0}
-    lost = {(d["block"], d["points"], tuple(d["case_ids"]), len(d["card_ids"])) for d in d01["deductions"]}
-    assert lost == {("timeliness", 10.0, ("D",), 0), ("timeliness", 2.5, ("C",), 0),
-                    ("timeliness", 3.0, ("D",), 1), ("satisfaction", 10.0, ("B",), 0)}
-    assert sum(d["points"] for d in d01["deductions"]) == 100 - 74.5
+    assert d01["counts"] == {
+        "cases_completed": 4, "on_time": 3, "early": 2, "divisor": 20, "cards": {"R2": {"yellow": 1}},
+        "yellow": 1, "red": 0, "complaints": {"filed": 0, "judged": 0, "answered_on_time": 0, "substantiated": 0},
+        "ratings": {"1": 1, "5": 1},
+    }  # fmt: skip
+    lost = [(d["block"], d["kind"], d["rule"], d["count"], d["points"], d["basis"]) for d in d01["deductions"]]
+    assert lost == [("timeliness", "on_time", None, 1, 7.5, "30 × 1 ÷ 4"),
+                    ("timeliness", "early", None, 2, 5.0, "10 × 2 ÷ 4"),
+                    ("timeliness", "cards", "R2", 1, 15.0, "100 × 1 × 3 ÷ 20"),
+                    ("satisfaction", "ratings", None, 1, 10.0, "20 × 1 ÷ 2")]  # fmt: skip
+    assert sum(d["points"] for d in d01["deductions"]) == 100 - 62.5
     windows = month.provider.rankings(conn, "2026-Q4", "window", None)
     assert [(r["code"], r["score"], r["dept_name"]) for r in windows] == [("W02", 100.0, "税务局"),
-                                                                          ("W01", 66.0, "市场监管局")]
+                                                                          ("W01", 50.0, "市场监管局")]
     assert [r["code"] for r in month.provider.rankings(conn, "2026-11", "department", "D01")] == ["D01"]
     assert month.provider.rankings(conn, "2026-10", "department", None) == []
 

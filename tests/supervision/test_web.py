@@ -90,3 +90,26 @@ def test_a_retracted_card_shows_why_on_the_api_and_the_card_page(api: Any, month
     assert "系统撤销" in html and "未超期" in html
     ranking = api("mon", "GET", "/api/v1/rankings?period=2026-11&kind=department").json["items"]
     assert ("D02", "优秀") in [(r["code"], r["grade"]) for r in ranking]
+
+
+def test_ranking_counts_are_the_ones_the_deductions_were_computed_from(api: Any) -> None:
+    """Per department: cases, standing cards per rule, complaints and ratings that recompute every block,
+    the card counts equal to the standing cards of the cards list, each group of cards linked to it."""
+    from tests.engine.test_scoring import recompute
+
+    items = api("lead", "GET", "/api/v1/rankings?period=2026-11&kind=department").json["items"]
+    assert [r["code"] for r in items] == ["D02", "D01"]
+    for row in items:
+        counts = row["counts"]
+        assert row["blocks"] == pytest.approx(recompute(counts, row["blocks"].keys()), abs=0.01)
+        grouped = [d for d in row["deductions"] if d["kind"] == "cards"]
+        for level in ("yellow", "red"):
+            assert counts[level] == sum(d["count"] for d in grouped if d["level"] == level)
+            cards = api("mon", "GET", f"/api/v1/alerts?dept={row['code']}&level={level}&per_page=200").json["items"]
+            assert counts[level] == sum(1 for c in cards if c["state"] not in ("appealed", "withdrawn"))
+        for d in grouped:
+            assert counts["cards"][d["rule"]][d["level"]] == d["count"]
+            assert d["cards_url"] == f"/cards?dept={row['code']}&rule={d['rule']}&month=2026-11&standing=1"
+        assert all(d["cards_url"] is None for d in row["deductions"] if d["kind"] != "cards")
+    d01 = items[1]
+    assert (d01["counts"]["cases_completed"], d01["counts"]["yellow"], d01["blocks"]["timeliness"]) == (4, 1, 12.5)

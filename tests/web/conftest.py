@@ -304,8 +304,13 @@ class FakeSupervision:
         return [
             {"rank": 1, "name": "市场监管局", "entity": "D01", "score": 98.5, "grade": "优秀",
              "blocks": {"timeliness": 38.5, "conformity": 15, "fees": 10, "complaints": 15, "satisfaction": 20},
-             "deductions": [{"block": "timeliness", "points": 1.5, "reason": "超期 1 件 / 20 件",
-                             "case_ids": ["C-1"], "card_ids": ["K-1"], "complaint_ids": []}]},
+             "counts": {"cases_completed": 200, "on_time": 200, "early": 200, "divisor": 200,
+                        "cards": {"R2": {"yellow": 1}}, "yellow": 1, "red": 0,
+                        "complaints": {"filed": 0, "judged": 0, "answered_on_time": 0, "substantiated": 0},
+                        "ratings": {}},
+             "deductions": [{"block": "timeliness", "points": 1.5, "reason": "R2 超期 黄牌 ×1", "kind": "cards",
+                             "rule": "R2", "level": "yellow", "count": 1, "weight": 3,
+                             "basis": "100 × 1 × 3 ÷ 200"}]},
             {"rank": 2, "name": "公安局", "entity": "D02", "score": 71.0, "grade": "合格", "blocks": {},
              "deductions": []},
         ]

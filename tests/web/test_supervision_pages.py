@@ -204,8 +204,12 @@ def test_rankings_page_explains_lost_points_and_charts(hub: Hub, engine: FakeSup
     client = hub.login("leader")
     html = client.get("/rankings?period=2026-11").get_data(as_text=True)
     assert "市场监管局" in html and "98.5" in html and 'class="badge grade-excellent">优秀<' in html
-    assert "1 项，共扣 1.5 分" in html and "超期 1 件 / 20 件" in html
-    assert 'href="/cases/C-1"' in html and 'href="/cards/K-1"' in html
+    assert "1 项，共扣 1.5 分" in html and "R2 超期 黄牌 ×1" in html and "100 × 1 × 3 ÷ 200" in html
+    # counts beside the score, grouped deductions linking to the filtered cards list (no list of cards)
+    assert "<td class=\"num\">200</td>" in html and "100.0%" in html
+    assert 'href="/cards?dept=D01&amp;rule=R2&amp;month=2026-11&amp;standing=1"' in html
+    quarterly = client.get("/rankings?period=2026-Q4").get_data(as_text=True)
+    assert 'href="/cards?dept=D01&amp;rule=R2&amp;from=2026-10-01&amp;to=2026-12-31&amp;standing=1"' in quarterly
     assert '"periods": ["2026-06", "2026-07", "2026-08", "2026-09", "2026-10", "2026-11"]' in html
     assert 'id="bars-chart"' in html and "/static/vendor/echarts/echarts.min.js" in html
     assert 'href="/rankings?period=2026-10&amp;kind=department"' in html

@@ -15,7 +15,7 @@ from werkzeug.wrappers import Response
 from hub.web import cardactions, filters, reportfiles
 from hub.web.access import CASE_READERS, READERS
 from hub.web.blueprints.cards import apply_action, find_card
-from hub.web.blueprints.rankings import KINDS, parse_period
+from hub.web.blueprints.rankings import KINDS, parse_period, with_links
 from hub.web.db import get_db
 from hub.web.openapi import API, PAGINATION, Param, page_of
 from hub.web.pagination import PageRequest
@@ -123,6 +123,10 @@ def alert_action(card_id: str) -> Response:
 
 @API.route(
     bp, "/rankings", summary="Rankings for a month or quarter", roles=READERS, tag="supervision",
+    description="Per entity: score, grade, blocks, the counts the score was computed from (cases_completed, "
+                "on_time, early, divisor n, standing cards per rule and level, complaints, ratings per level) and "
+                "its deductions grouped per rule (points, count, weight, basis = the formula, cards_url = the "
+                "filtered cards list), so that anyone can recompute the score (DOMAIN.md §5).",
     response={"type": "object", "properties": {"period": {"type": "string"}, "kind": {"type": "string"},
                                                "items": {"type": "array", "items": OBJECT}}},
     params=(Param("period", {"type": "string", "pattern": PERIOD.pattern}, "YYYY-MM or YYYY-Qn (default: this month)"),
@@ -139,7 +143,7 @@ def rankings() -> Response:
     if kind not in KINDS:
         raise BadRequest(f"kind must be one of {', '.join(KINDS)}")
     rows = state.supervision.rankings(get_db(), period.label, kind, g.principal.dept_scope)
-    return jsonify({"period": period.label, "kind": kind, "items": [dict(r) for r in rows]})
+    return jsonify({"period": period.label, "kind": kind, "items": with_links(rows, kind, period)})
 
 
 def _month(month: str) -> str:

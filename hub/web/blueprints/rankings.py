@@ -1,8 +1,10 @@
 """绩效排名: departments, windows, staff or items for a month or a quarter.
 
-Each row shows the score, the grade and every lost point with its reason and the cases or cards
-behind it; a bar chart ranks the period and a line chart follows the leading entities over the
-previous periods (ECharts, data in the page's JSON block).
+Each row shows the score, the grade, the counts it was computed from (cases completed, on time,
+standing yellow and red cards) and its lost points grouped per rule ("R2 超期 黄牌 ×3 → −0.9"),
+each group linking to the filtered cards list (:func:`cards_link`) rather than listing the cards;
+a bar chart ranks the period and a line chart follows the leading entities over the previous
+periods (ECharts, data in the page's JSON block).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import re
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import Blueprint, g, render_template, request
 from werkzeug.exceptions import BadRequest
@@ -57,6 +60,39 @@ def following(period: Period) -> Period:
     return Period.month(after.year, after.month)
 
 
+def cards_link(row: Mapping[str, Any], deduction: Mapping[str, Any], kind: str, period: Period) -> str | None:
+    """The cards list filtered to the standing cards of a deduction's rule in ``period`` (the cards'
+    moment): ``/cards?dept=D01&rule=R2&month=2026-11&standing=1``; a quarter gives ``from=…&to=…``
+    (both days included) instead of ``month``; a window, staff member or item adds its own filter
+    after ``dept``. None for a deduction that is not a group of cards."""
+    rule = deduction.get("rule")
+    if deduction.get("kind", "cards") != "cards" or not rule:
+        return None
+    code = str(row.get("code") or row.get("entity") or "")
+    dept = row.get("dept_code") or (code if kind == "department" else None)
+    params: list[tuple[str, str]] = [("dept", str(dept))] if dept else []
+    if kind != "department" and code:
+        params.append((kind, code))
+    params.append(("rule", str(rule)))
+    if "Q" in period.label:
+        params += [("from", period.start.isoformat()), ("to", period.end.isoformat())]
+    else:
+        params.append(("month", period.label))
+    params.append(("standing", "1"))
+    return "/cards?" + urlencode(params)
+
+
+def with_links(rows: Sequence[Mapping[str, Any]], kind: str, period: Period) -> list[dict[str, Any]]:
+    """``rows`` with ``cards_url`` on each deduction (None where it is not a group of cards)."""
+    out = []
+    for row in rows:
+        linked = dict(row)
+        linked["deductions"] = [{**d, "cards_url": cards_link(row, d, kind, period)}
+                                for d in row.get("deductions") or ()]  # fmt: skip
+        out.append(linked)
+    return out
+
+
 def row_key(row: Mapping[str, Any]) -> str:
     """What identifies a ranked entity across periods."""
     return str(row.get("entity") or row.get("code") or row.get("name") or "")
@@ -87,7 +123,7 @@ def page() -> str:
         raise BadRequest(f"kind must be one of {', '.join(KINDS)}")
     conn, dept = get_db(), g.principal.dept_scope
     try:
-        rows = [dict(r) for r in state.supervision.rankings(conn, period.label, kind, dept)]
+        rows = with_links(state.supervision.rankings(conn, period.label, kind, dept), kind, period)
     except NotAvailable:
         return placeholder("rankings.title")
     history: list[tuple[str, Sequence[Mapping[str, Any]]]] = []
