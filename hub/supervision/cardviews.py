@@ -1,48 +1,182 @@
-"""Read models of cards: the queue (filters, pagination by ``raised_at``), one card, a case's cards."""
+"""Read models of cards: the queue (tabs, filters, pagination by ``raised_at``), one card, a case's cards.
+
+What people read is worded at view time from the card's structured data and the names the hub
+keeps (:mod:`hub.engine.wording`, ``sup_names``, the ``cases`` table), so cards stored before the
+current wording read the same as new ones: no internal ids, event type names or ISO timestamps.
+
+The queue's **tabs** (``tab``) group states by what they need (DOMAIN.md §4):
+
+==============  ==================================================================
+``action``      needs action: raised, notified, upheld or appealed (live cards)
+``supervise``   待督办 — raised: the monitoring room must notify (督办)
+``rectify``     待整改 — notified or upheld: the department must put it right
+``appeal``      申诉中 — appealed: waiting for a decision
+``all``         every card (the default when no tab is given, as the API has always done)
+``historical``  历史 — cards of imported history (moment long before the hub learnt of it)
+``withdrawn``   已撤销 — withdrawn on appeal or by the system (系统撤销)
+==============  ==================================================================
+
+The action tabs show live (non-historical) cards unless ``historical`` says otherwise. Other
+filters: ``level state rule case dept``, ``month`` (YYYY-MM) and ``from``/``to`` (dates) by the
+card's moment, ``standing=1`` (yellow or red, not appealed or withdrawn: the cards that count),
+``historical=0|1``.
+"""
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from datetime import date, timedelta
 from typing import Any
 
+from hub.engine import wording
 from hub.engine.cards import Card
 from hub.engine.rules import RULES
 from hub.web.pagination import Page, PageRequest
 
 COUNT_CAP = 100_000
 _FILTERS = (("level", "level"), ("state", "state"), ("rule", "rule"), ("case", "case_id"))
+ACTION_STATES = ("raised", "notified", "upheld", "appealed")
+#: tab → (states, live only by default)
+TABS: Mapping[str, tuple[tuple[str, ...], bool]] = {
+    "action": (ACTION_STATES, True),
+    "supervise": (("raised",), True),
+    "rectify": (("notified", "upheld"), True),
+    "appeal": (("appealed",), True),
+    "all": ((), False),
+    "historical": ((), False),
+    "withdrawn": (("withdrawn",), False),
+}
+_CASE_COLS = ("case_id", "item_name", "staff_name", "completed_at", "overdue_days", "unit", "window_id", "staff_id",
+              "dept_name")  # fmt: skip
 
 
-def card_item(card: Card, dept_name: str | None = None) -> dict[str, Any]:
-    """A card as the queue and the API show it (``allowed``: the engine steps its state allows)."""
+class CardNames:
+    """Names and case facts for a set of cards, read in a handful of queries."""
+
+    def __init__(self, conn: sqlite3.Connection, cards: Iterable[Card]) -> None:
+        cards = list(cards)
+        self.names: dict[tuple[str, str], str] = {}
+        self.cases: dict[str, dict[str, Any]] = {}
+        self.escalated: dict[str, Card] = {}
+        wanted: dict[str, set[str]] = {"dept": set(), "item": set(), "window": set(), "staff": set()}
+        for card in cards:
+            d = card.decision
+            for kind, code in (("dept", d.dept_code), ("item", d.item_code), ("window", d.window_id),
+                               ("staff", d.staff_id)):  # fmt: skip
+                if code:
+                    wanted[kind].add(code)
+        case_ids = sorted({c.decision.case_id for c in cards if c.decision.case_id})
+        for chunk in _chunks(case_ids):
+            marks = ",".join("?" * len(chunk))
+            for row in conn.execute(f"SELECT {', '.join(_CASE_COLS)} FROM cases WHERE case_id IN ({marks})", chunk):
+                self.cases[str(row[0])] = dict(zip(_CASE_COLS, row, strict=True))
+        for kind, codes in wanted.items():
+            for chunk in _chunks(sorted(codes)):
+                marks = ",".join("?" * len(chunk))
+                for code, name in conn.execute(
+                        f"SELECT code, name FROM sup_names WHERE kind = ? AND code IN ({marks})", (kind, *chunk)):
+                    if name:
+                        self.names[(kind, str(code))] = str(name)
+        escalated = sorted({c.decision.escalates for c in cards if c.decision.escalates})
+        for chunk in _chunks(escalated):
+            marks = ",".join("?" * len(chunk))
+            for (text,) in conn.execute(f"SELECT json FROM cards WHERE card_id IN ({marks})", chunk):
+                base = Card.from_json(json.loads(text))
+                self.escalated[base.card_id] = base
+
+    def name(self, kind: str, code: str | None) -> str | None:
+        """The name of ``code`` (a department, item, window or staff member), None if unknown."""
+        return self.names.get((kind, code)) if code else None
+
+    def context(self, card: Card, *, with_escalated: bool = True) -> wording.Context:
+        """What :mod:`hub.engine.wording` needs around ``card``."""
+        d = card.decision
+        case = self.cases.get(d.case_id or "") or {}
+        staff = case.get("staff_name") if case.get("staff_id") == d.staff_id else None
+        escalated = None
+        if with_escalated and d.escalates and d.escalates in self.escalated:
+            base = self.escalated[d.escalates]
+            escalated = card_title(base, self.context(base, with_escalated=False))
+        return wording.Context(
+            item=case.get("item_name") or self.name("item", d.item_code),
+            dept=self.name("dept", d.dept_code) or case.get("dept_name"),
+            window=self.name("window", d.window_id),
+            staff=self.name("staff", d.staff_id) or staff,
+            completed_at=case.get("completed_at"),
+            overdue_days=case.get("overdue_days"),
+            unit=case.get("unit"),
+            escalated_title=escalated,
+        )
+
+
+def _chunks(values: list[str], size: int = 500) -> Iterable[list[str]]:
+    for i in range(0, len(values), size):
+        yield values[i:i + size]
+
+
+def card_title(card: Card, ctx: wording.Context) -> str:
+    """The card's title as people read it."""
+    d = card.decision
+    return wording.title(d.rule, d.details, d.moment, d.subject, ctx, fallback=d.message)
+
+
+def state_label(card: Card) -> str:
+    """The catalogue key of the card's state as people name it: closed as recorded (已办结·记录在案)
+    and withdrawn by the system (系统撤销) are told apart from a person's closing or withdrawal."""
+    last = card.history[-1].action.value if card.history else None
+    if card.state.value == "closed" and any(t.action.value == "record" for t in card.history):
+        return "card_state.recorded"
+    if card.state.value == "withdrawn" and last == "retract":
+        return "card_state.retracted"
+    return f"card_state.{card.state.value}"
+
+
+def card_item(card: Card, names: CardNames | None = None) -> dict[str, Any]:
+    """A card as the queue and the API show it (``allowed``: the engine steps its state allows);
+    ``title``/``message`` and ``text`` are worded for people, ``*_name`` are the names of the codes."""
     d = card.decision
     spec = RULES.get(d.rule)
+    ctx = names.context(card) if names is not None else wording.NO_CONTEXT
+    title = card_title(card, ctx)
     return {
         "card_id": card.card_id, "rule": d.rule, "rule_name": spec.name if spec else d.rule,
-        "rule_type": d.rule_type, "level": d.level.value, "state": card.state.value, "title": d.message,
-        "subject": d.subject, "case_id": d.case_id, "dept_code": d.dept_code, "dept_name": dept_name,
-        "window_id": d.window_id, "staff_id": d.staff_id, "item_code": d.item_code,
+        "rule_type": d.rule_type, "level": d.level.value, "state": card.state.value,
+        "state_label": state_label(card), "historical": bool(getattr(card, "historical", False)),
+        "title": title, "message": title,
+        "text": wording.text(d.rule, d.level.value, d.details, d.moment, d.subject, ctx, fallback=d.message),
+        "subject": d.subject, "case_id": d.case_id, "dept_code": d.dept_code, "dept_name": ctx.dept,
+        "window_id": d.window_id, "window_name": ctx.window, "staff_id": d.staff_id, "staff_name": ctx.staff,
+        "item_code": d.item_code, "item_name": ctx.item,
         "raised_at": card.raised_at.isoformat(), "moment": d.moment.isoformat(),
         "deadline": card.deadline.isoformat() if card.deadline else None,
         "deadline_provisional": card.deadline_provisional, "escalates": d.escalates,
+        "escalates_title": ctx.escalated_title,
         "evidence": list(d.evidence), "details": dict(d.details), "counts": card.counts,
         "allowed": card.allowed(),
     }  # fmt: skip
 
 
-def _dept_names(conn: sqlite3.Connection) -> dict[str, str]:
-    return {str(c): str(n) for c, n in conn.execute("SELECT code, name FROM sup_names WHERE kind = 'dept'") if n}
+def card_items(conn: sqlite3.Connection, cards: list[Card]) -> list[dict[str, Any]]:
+    """``cards`` as :func:`card_item`, with their names read once for all."""
+    names = CardNames(conn, cards)
+    return [card_item(card, names) for card in cards]
 
 
-def card_page(conn: sqlite3.Connection, filters: Mapping[str, str], dept: str | None, page: PageRequest) -> Page:
-    """One page of the card queue, newest first."""
+def has_historical(conn: sqlite3.Connection) -> bool:
+    """Whether the cards table has the ``historical`` column (stores before it have none)."""
+    return any(row[1] == "historical" for row in conn.execute("PRAGMA table_info(cards)"))
+
+
+def card_where(conn: sqlite3.Connection, filters: Mapping[str, str],
+               dept: str | None) -> tuple[list[str], list[Any]] | None:  # fmt: skip
+    """SQL conditions of the queue's tab and filters in a department scope; None: nothing matches."""
     where: list[str] = []
     params: list[Any] = []
     wanted = filters.get("dept")
     if dept is not None and wanted and wanted != dept:
-        return Page([], page.page, page.per_page, 0)
+        return None
     if dept is not None or wanted:
         where.append("dept_code = ?")
         params.append(dept if dept is not None else wanted)
@@ -50,42 +184,69 @@ def card_page(conn: sqlite3.Connection, filters: Mapping[str, str], dept: str | 
         if value := filters.get(name):
             where.append(f"{column} = ?")
             params.append(value)
+    states, live = TABS.get(filters.get("tab") or "all", ((), False))
+    if states:
+        where.append(f"state IN ({','.join('?' * len(states))})")
+        params.extend(states)
+    historical = filters.get("historical")
+    if filters.get("tab") == "historical":
+        historical = "1"
+    elif historical is None and live:
+        historical = "0"
+    if historical in ("0", "1") and has_historical(conn):
+        where.append("historical = ?")
+        params.append(int(historical))
+    elif historical == "1":
+        return None  # a store without the column has no historical cards
+    if filters.get("standing") == "1":
+        where.append("level IN ('yellow', 'red') AND state NOT IN ('appealed', 'withdrawn')")
+    if month := filters.get("month"):
+        first = date.fromisoformat(month + "-01")
+        after = (first + timedelta(days=32)).replace(day=1)
+        where.append("moment >= ? AND moment < ?")
+        params.extend((first.isoformat(), after.isoformat()))
     if value := filters.get("from"):
-        where.append("raised_at >= ?")
+        where.append("moment >= ?")
         params.append(value)
     if value := filters.get("to"):
-        where.append("raised_at < ?")
-        params.append(value + "T99")
+        where.append("moment < ?")
+        params.append((date.fromisoformat(value) + timedelta(days=1)).isoformat())
+    return where, params
+
+
+def card_page(conn: sqlite3.Connection, filters: Mapping[str, str], dept: str | None, page: PageRequest) -> Page:
+    """One page of the card queue, newest first (see the module's doc for tabs and filters)."""
+    built = card_where(conn, filters, dept)
+    if built is None:
+        return Page([], page.page, page.per_page, 0)
+    where, params = built
     clause = f" WHERE {' AND '.join(where)}" if where else ""
     rows = conn.execute(
         f"SELECT json FROM cards{clause} ORDER BY raised_at DESC, card_id LIMIT ? OFFSET ?",
         (*params, page.per_page, page.offset),
     ).fetchall()
-    names = _dept_names(conn)
-    items = []
-    for (text,) in rows:
-        card = Card.from_json(json.loads(text))
-        items.append(card_item(card, names.get(card.decision.dept_code or "")))
+    items = card_items(conn, [Card.from_json(json.loads(text)) for (text,) in rows])
     total = conn.execute(f"SELECT COUNT(*) FROM (SELECT 1 FROM cards{clause} LIMIT {COUNT_CAP})", params).fetchone()
-    return Page(items, page.page, page.per_page, int(total[0]))
+    count = int(total[0])
+    return Page(items, page.page, page.per_page, count, total_is_estimate=count >= COUNT_CAP)
 
 
 def card_detail(conn: sqlite3.Connection, card_id: str, dept: str | None) -> dict[str, Any] | None:
     """One card with its ``history`` (lifecycle steps), ``actions`` (audit rows, including
-    department answers) and ``evidence_records`` (the stored records behind its hashes)."""
+    department answers) and ``evidence_records`` (the stored records behind its hashes); notes
+    are tidied for people (:func:`hub.engine.wording.plain`)."""
     row = conn.execute("SELECT json, dept_code FROM cards WHERE card_id = ?", (card_id,)).fetchone()
     if row is None or (dept is not None and row[1] != dept):
         return None
     card = Card.from_json(json.loads(row[0]))
-    name = conn.execute("SELECT name FROM sup_names WHERE kind = 'dept' AND code = ?",
-                        (card.decision.dept_code or "",)).fetchone()  # fmt: skip
-    out = card_item(card, name[0] if name else None)
+    (out,) = card_items(conn, [card])
     out["history"] = [
-        {"action": t.action.value, "state": t.state.value, "at": t.at.isoformat(), "actor": t.actor, "note": t.note}
+        {"action": t.action.value, "state": t.state.value, "at": t.at.isoformat(), "actor": t.actor,
+         "note": wording.plain(t.note)}
         for t in card.history
-    ]
+    ]  # fmt: skip
     out["actions"] = [
-        {"action": a, "from_state": f, "to_state": t, "actor": actor, "note": note, "at": at}
+        {"action": a, "from_state": f, "to_state": t, "actor": actor, "note": wording.plain(note), "at": at}
         for a, f, t, actor, note, at in conn.execute(
             "SELECT action, from_state, to_state, actor, note, at FROM card_actions WHERE card_id = ? ORDER BY id",
             (card_id,))
@@ -95,7 +256,8 @@ def card_detail(conn: sqlite3.Connection, card_id: str, dept: str | None) -> dic
 
 
 def evidence_records(conn: sqlite3.Connection, card: Card) -> list[dict[str, Any]]:
-    """The stored records whose hashes a card cites (looked up through its subject's timeline)."""
+    """The stored records whose hashes a card cites (looked up through its subject's timeline),
+    each with its type's Chinese name (``type_name``)."""
     wanted = {bytes.fromhex(h) for h in card.decision.evidence if len(h) == 64}
     if not wanted:
         return []
@@ -109,12 +271,13 @@ def evidence_records(conn: sqlite3.Connection, card: Card) -> list[dict[str, Any
                "WHERE e.subject = ?")  # fmt: skip
         key = d.subject
     return [
-        {"record_id": rid, "type": type_, "ts": ts, "hash": bytes(h).hex()}
+        {"record_id": rid, "type": type_, "type_name": wording.event_name(type_), "ts": ts, "hash": bytes(h).hex()}
         for rid, type_, ts, h in conn.execute(sql, (key,)) if bytes(h) in wanted
     ]
 
 
 def case_cards(conn: sqlite3.Connection, case_id: str) -> list[dict[str, Any]]:
-    """The cards of one case, oldest first."""
-    return [card_item(Card.from_json(json.loads(text)))
-            for (text,) in conn.execute("SELECT json FROM cards WHERE case_id = ? ORDER BY raised_at", (case_id,))]
+    """The cards of one case, oldest first (historical and closed-as-recorded ones included)."""
+    cards = [Card.from_json(json.loads(text))
+             for (text,) in conn.execute("SELECT json FROM cards WHERE case_id = ? ORDER BY raised_at", (case_id,))]
+    return card_items(conn, cards)

@@ -31,6 +31,7 @@ from typing import Any
 from hub.engine.calendar import WorkCalendar
 from hub.engine.clock import Pause, Unit, counted_days
 from hub.engine.localtime import local_date, start_of
+from hub.engine.wording import event_name
 from hub.supervision.rows import COLUMNS
 from hub.supervision.schema import OPEN_STATUSES
 from hub.web.pagination import Page, PageRequest
@@ -224,7 +225,8 @@ def clock_view(row: Mapping[str, Any], calendar: WorkCalendar, today: date) -> d
 
 
 def timeline(conn: sqlite3.Connection, case_id: str) -> list[dict[str, Any]]:
-    """The case's records in business-time order, each with its hash and verification state."""
+    """The case's records in business-time order, each with its hash, verification state and its
+    type's Chinese name (``type_name``)."""
     rows = conn.execute(
         "SELECT e.record_id, e.type, e.at, r.ts, r.received_at, r.hash, r.agent_id, r.stream_id, r.seq, "
         "r.batch_id, r.raw FROM case_events e JOIN records r ON r.id = e.record_id "
@@ -242,7 +244,8 @@ def timeline(conn: sqlite3.Connection, case_id: str) -> list[dict[str, Any]]:
         except (RecordError, AttributeError):
             body = None
         out.append({
-            "record_id": rid, "type": type_, "at": at, "ts": ts, "received_at": received, "hash": stored.hex(),
+            "record_id": rid, "type": type_, "type_name": event_name(type_), "at": at, "ts": ts,
+            "received_at": received, "hash": stored.hex(),
             "agent_id": agent, "stream_id": stream, "seq": seq, "batch_id": batch,
             "verified": ok, "verification": "verified" if ok else "failed",
             "checkpoint": int(anchored) if anchored and int(anchored) >= rid else None, "body": body,

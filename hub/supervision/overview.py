@@ -2,12 +2,14 @@
 
 ``sup_daily`` gives today's and this month's flows per department, ``sup_status`` the open cases
 by status: each figure is a handful of primary-key range reads, whatever the number of cases.
+Today's cards are the live cards the hub raised today (an index range on ``cards.raised_at``):
+cards of imported history (``historical``) belong to their own period, not to today.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from hub.supervision.schema import OPEN_STATUSES, OVERDUE_STATUSES
@@ -34,6 +36,19 @@ def status_counts(conn: sqlite3.Connection, dept: str | None) -> dict[str, int]:
     return {s: found.get(s, 0) for s in OPEN_STATUSES}
 
 
+def cards_raised(conn: sqlite3.Connection, day: date, dept: str | None) -> dict[str, int]:
+    """Live (non-historical) cards the hub raised on ``day``, by level."""
+    sql = "SELECT level, COUNT(*) FROM cards WHERE raised_at >= ? AND raised_at < ?"
+    params: list[Any] = [day.isoformat(), (day + timedelta(days=1)).isoformat()]
+    if any(row[1] == "historical" for row in conn.execute("PRAGMA table_info(cards)")):
+        sql += " AND historical = 0"
+    if dept is not None:
+        sql += " AND dept_code = ?"
+        params.append(dept)
+    found = {str(lvl): int(n) for lvl, n in conn.execute(sql + " GROUP BY level", params)}
+    return {lvl: found.get(lvl, 0) for lvl in ("reminder", "yellow", "red")}
+
+
 def rate(part: int, whole: int) -> float | None:
     """``part / whole`` rounded to 4 places, None when there is nothing to divide."""
     return round(part / whole, 4) if whole else None
@@ -51,7 +66,7 @@ def overview_figures(conn: sqlite3.Connection, dept: str | None, today: date) ->
 
     ok_day, judged_day = timely(day)
     ok_month, judged_month = timely(month)
-    cards = {lvl: day.get(f"cards_{lvl}", 0) for lvl in ("reminder", "yellow", "red")}
+    cards = cards_raised(conn, today, dept)
     return {
         "date": today.isoformat(),
         "accepted_today": day.get("accepted", 0),

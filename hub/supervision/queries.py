@@ -130,13 +130,20 @@ class SupervisionProvider:
         out["timeline"] = timeline(conn, case_id)
         out["verified"] = all(e["verified"] for e in out["timeline"])
         out["cards"] = case_cards(conn, case_id)
+        window = conn.execute("SELECT name FROM sup_names WHERE kind = 'window' AND code = ?",
+                              (row["window_id"] or "",)).fetchone()  # fmt: skip
+        out["window_name"] = window[0] if window else None
+        if not out.get("dept_name") and row["dept_code"]:  # a refusal names no department: the hub knows it
+            dept_row = conn.execute("SELECT name FROM sup_names WHERE kind = 'dept' AND code = ?",
+                                    (row["dept_code"],)).fetchone()  # fmt: skip
+            out["dept_name"] = dept_row[0] if dept_row else None
         return out
 
     # -- cards -----------------------------------------------------------------------------------
 
     def alerts(self, conn: sqlite3.Connection, filters: Mapping[str, str], dept: str | None,
                page: PageRequest) -> Page:  # fmt: skip
-        """A page of cards, newest first (filters ``level state dept case rule from to``)."""
+        """A page of cards, newest first (tabs and filters: :mod:`hub.supervision.cardviews`)."""
         if not has_schema(conn):
             return Page([], page.page, page.per_page, 0)
         return card_page(conn, filters, dept, page)

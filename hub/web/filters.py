@@ -18,7 +18,10 @@ CASE_STATUSES = ("normal", "reminder", "yellow", "red", "paused", "provisional",
 completed."""
 CARD_LEVELS = ("reminder", "yellow", "red")
 CARD_STATES = ("raised", "notified", "appealed", "upheld", "withdrawn", "rectified", "closed")
+CARD_TABS = ("action", "supervise", "rectify", "appeal", "all", "historical", "withdrawn")
+"""needs action / 待督办 / 待整改 / 申诉中 / all / 历史 / 已撤销 (``hub.supervision.cardviews``)."""
 _DATE = re.compile(r"^20\d{2}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$")
+_MONTH = re.compile(r"^20\d{2}-(0[1-9]|1[0-2])$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +33,7 @@ class Filter:
     choices: tuple[str, ...] = ()
     max_len: int = 64
     date: bool = False
+    month: bool = False
 
     def schema(self) -> dict[str, object]:
         """Its JSON schema (OpenAPI parameters)."""
@@ -37,6 +41,8 @@ class Filter:
             return {"type": "string", "enum": list(self.choices)}
         if self.date:
             return {"type": "string", "format": "date", "pattern": _DATE.pattern}
+        if self.month:
+            return {"type": "string", "pattern": _MONTH.pattern}
         return {"type": "string", "maxLength": self.max_len}
 
     def clean(self, raw: str) -> str:
@@ -45,6 +51,8 @@ class Filter:
             raise BadRequest(f"{self.name} must be one of {', '.join(self.choices)}")
         if self.date and not (_DATE.match(value) and _real_date(value)):
             raise BadRequest(f"{self.name} must be a date YYYY-MM-DD (years 2000-2099), got {value[:20]!r}")
+        if self.month and not _MONTH.match(value):
+            raise BadRequest(f"{self.name} must be a month YYYY-MM (years 2000-2099), got {value[:20]!r}")
         if len(value) > self.max_len:
             raise BadRequest(f"{self.name} is longer than {self.max_len} characters")
         return value
@@ -65,6 +73,13 @@ CARD_FILTERS = (
     Filter("dept", "department code"),
     Filter("case", "case number"),
     Filter("rule", "rule id (R1 … R11)", max_len=16),
+    Filter("tab", "needs action / supervise (raised) / rectify (notified, upheld) / appeal / all / historical / "
+           "withdrawn; the API's default is all", CARD_TABS),
+    Filter("month", "cards whose moment is in this month (YYYY-MM)", month=True),
+    Filter("from", "moment on or after (YYYY-MM-DD)", date=True),
+    Filter("to", "moment on or before (YYYY-MM-DD)", date=True),
+    Filter("standing", "1: standing cards only (yellow or red, not appealed or withdrawn); 0: any", ("0", "1")),
+    Filter("historical", "1: historical cards only (imported history), 0: live cards only", ("0", "1")),
 )
 
 

@@ -23,6 +23,7 @@ from hub.web.audit import audit_action
 from hub.web.blueprints.supervision import paging, placeholder
 from hub.web.db import get_db
 from hub.web.language import gettext
+from hub.web.pagination import PageRequest
 from hub.web.queries.supervision import NotAvailable
 from hub.web.state import web_state
 
@@ -65,18 +66,40 @@ def apply_action(card: Mapping[str, Any], action: str, note: str) -> Mapping[str
     return after
 
 
+#: Filters that keep the queue on its default tab (what needs action); any other filter (a link from
+#: the rankings: ``dept rule month standing``, a case's cards, a state) opens on all cards.
+DEFAULT_TAB_KEEPS = frozenset({"dept", "level"})
+#: Tabs whose size the queue shows beside their name (what the monitoring room works through).
+COUNTED_TABS = ("action", "supervise", "rectify", "appeal")
+
+
+def queue_tab(chosen: dict[str, str]) -> str:
+    """The tab the queue shows: the one asked for; else what needs action, unless other filters
+    were given (then all cards, as those filters ask)."""
+    if "tab" in chosen:
+        return chosen["tab"]
+    return "action" if set(chosen) <= DEFAULT_TAB_KEEPS else "all"
+
+
 @bp.get("/cards")
 @allow(*CASE_READERS)
 def queue() -> str:
     state = web_state()
     chosen = filters.parse(filters.CARD_FILTERS, request.args)
+    tab = queue_tab(chosen)
+    asked = {**chosen, "tab": tab}
+    conn, scope = get_db(), g.principal.dept_scope
     try:
-        result = state.supervision.alerts(get_db(), chosen, g.principal.dept_scope, paging(CARDS_PER_PAGE))
+        result = state.supervision.alerts(conn, asked, scope, paging(CARDS_PER_PAGE))
+        base = {k: v for k, v in chosen.items() if k in DEFAULT_TAB_KEEPS}
+        counts = {t: state.supervision.alerts(conn, {**base, "tab": t}, scope, PageRequest(1, 1)).total
+                  for t in COUNTED_TABS}  # fmt: skip
     except NotAvailable:
         return placeholder("cards.title")
     return render_template(
-        "cards.html", page=result, chosen=chosen, levels=filters.CARD_LEVELS, states=filters.CARD_STATES,
-        department_user=g.principal.dept_scope is not None,
+        "cards.html", page=result, chosen=chosen, tab=tab, tabs=filters.CARD_TABS, counts=counts,
+        levels=filters.CARD_LEVELS, states=filters.CARD_STATES, rules=[f"R{i}" for i in range(1, 12)],
+        department_user=scope is not None,
     )
 
 

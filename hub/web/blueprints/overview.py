@@ -44,7 +44,7 @@ def snapshot(conn: sqlite3.Connection) -> dict[str, Any]:
         ranking = None
     recent: list[dict[str, Any]] | None
     try:
-        page = state.supervision.alerts(conn, {}, dept, PageRequest(1, FEED_SIZE))
+        page = state.supervision.alerts(conn, {"historical": "0"}, dept, PageRequest(1, FEED_SIZE))  # live only
         recent = [{k: dict(c).get(k) for k in FEED_FIELDS} for c in page.items]
     except NotAvailable:
         recent = None
