@@ -6,9 +6,11 @@ need=()
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
 
 # Tests and reports: Debian's Chromium (driven by Playwright, never a downloaded browser), Chinese
-# fonts (so screenshots and PDFs show Chinese text), pdftotext (to check report PDFs).
+# fonts (so screenshots show Chinese text), pdftotext (to check report PDFs).
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 [ -d /usr/share/fonts/opentype/noto ] || need+=(fonts-noto-cjk)
+# The report PDF embeds a TrueType CJK font (reportlab cannot embed the CFF Noto CJK fonts).
+[ -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || need+=(fonts-wqy-microhei)
 command -v pdftotext >/dev/null 2>&1 || need+=(poppler-utils)
 # promtool (from Debian's prometheus package) checks our /metrics exposition in the tests.
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)

@@ -5,7 +5,9 @@ and rankings from :func:`hub.supervision.facts.load_facts` (cases completed in t
 open-overdue at its end, through indexes); complaints, ratings, requests from their own tables;
 link availability from the ingest's ``link_history``. Nothing scans all cases.
 
-Sections, in order: ``totals``, ``rates``, ``cards``, ``cards_by_rule``, ``trend`` (per day),
+Sections, in order: ``totals``, ``rates``, ``cards`` (standing cards of the month by moment, and
+their lifecycle; :mod:`hub.reports.cards`), ``cards_by_rule``, ``withdrawals`` (the system's, apart
+and capped), ``trend`` (per day),
 ``trend_months`` (six months), ``departments``, ``windows``, ``staff``, ``top``, ``bottom``,
 ``complaints``, ``ratings`` (with ``distribution``), ``disclosures``, ``video``, ``links``.
 """
@@ -19,8 +21,8 @@ from typing import Any
 
 from hub.engine.config import EngineConfig
 from hub.engine.localtime import LOCAL_TZ
-from hub.engine.rules import RULES
 from hub.engine.scoring import Period, Score, score_entities
+from hub.reports.cards import department_cards, month_cards
 from hub.supervision.facts import load_facts, names, ranking_rows
 from hub.supervision.overview import rate
 
@@ -76,9 +78,10 @@ def build_report(
     config: EngineConfig | None = None,
     dept: str | None = None,
     now: datetime | None = None,
+    city: str | None = None,
 ) -> dict[str, Any] | None:
     """The report of ``month`` (``YYYY-MM``), city-wide or for one department; None when the
-    month has no supervision data at all."""
+    month has no supervision data at all. ``city`` names the city in titles (default 全市)."""
     if not _has(conn, "sup_daily"):
         return None
     config = config or EngineConfig()
@@ -118,7 +121,13 @@ def build_report(
             "overdue_rate": rate(judged - early - on_day, judged), "judged_cases": judged,
         },
     }  # fmt: skip
-    report.update(_cards(conn, first, last, dept))
+    cards = month_cards(conn, first, last, dept)
+    by_dept = cards.pop("cards_by_dept")
+    accepted = report["totals"]["accepted"]
+    cards["cards"]["per_100_cases"] = round(cards["cards"]["standing"] * 100 / accepted, 2) if accepted else None
+    report.update(cards)
+    if city:  # only when named: the web page shows every scalar of the report
+        report["city"] = city
     report["trend"] = [
         {"day": day, "accepted": v.get("accepted", 0), "completed": v.get("completed", 0),
          "on_time_rate": _on_time(v)}
@@ -130,7 +139,7 @@ def build_report(
          "on_time_rate": _on_time(v)}
         for key, v in sorted(_daily(conn, six, last, dept, "month").items())
     ]  # fmt: skip
-    report.update(_rankings(conn, period, facts, config, dept, _daily(conn, first, last, None, "dept")))
+    report.update(_rankings(conn, period, facts, config, dept, _daily(conn, first, last, None, "dept"), by_dept))
     report["complaints"] = _complaints(conn, first, last, dept)
     report["ratings"] = _ratings(conn, first, last, dept)
     report["disclosures"] = _disclosures(conn, first, last, dept)
@@ -157,45 +166,10 @@ def _count(conn: sqlite3.Connection, sql: str, first: date, last: date, dept: st
     return int(conn.execute(sql, params).fetchone()[0])
 
 
-def _cards(conn: sqlite3.Connection, first: date, last: date, dept: str | None) -> dict[str, Any]:
-    after = (last + timedelta(days=1)).isoformat()
-    scope, extra = ("", ()) if dept is None else (" AND dept_code = ?", (dept,))
-    by_rule: dict[tuple[str, str], int] = {}
-    states: dict[str, int] = {}
-    for rule, level, state, n in conn.execute(
-        f"SELECT rule, level, state, COUNT(*) FROM cards WHERE moment >= ? AND moment < ?{scope} "
-        "GROUP BY rule, level, state", (first.isoformat(), after, *extra)
-    ):
-        states[state] = states.get(state, 0) + int(n)
-        if state != "withdrawn":  # withdrawn on appeal or retracted by the system: not a card that stands
-            by_rule[(rule, level)] = by_rule.get((rule, level), 0) + int(n)
-    actions: dict[str, int] = {}
-    for action, n in conn.execute(
-        "SELECT a.action, COUNT(*) FROM card_actions a JOIN cards c ON c.card_id = a.card_id "
-        f"WHERE a.at >= ? AND a.at < ?{scope.replace('dept_code', 'c.dept_code')} GROUP BY a.action",
-        (first.isoformat(), after, *extra),
-    ):
-        actions[str(action)] = int(n)
-    levels = {lvl: sum(n for (_r, lv), n in by_rule.items() if lv == lvl) for lvl in ("reminder", "yellow", "red")}
-    return {
-        "cards": {
-            "raised": sum(by_rule.values()), **levels,
-            "supervised": actions.get("supervise", 0) + actions.get("notify", 0),
-            "appealed": actions.get("appeal", 0), "upheld": actions.get("uphold", 0),
-            "withdrawn": actions.get("withdraw", 0), "retracted": actions.get("retract", 0),
-            "rectified": actions.get("rectify", 0),
-            "closed": actions.get("close", 0), "still_open": sum(n for s, n in states.items()
-                                                                  if s not in ("closed", "withdrawn")),
-        },
-        "cards_by_rule": [
-            {"rule": rule, "name": RULES[rule].name if rule in RULES else rule, "level": level, "count": n}
-            for (rule, level), n in sorted(by_rule.items(), key=lambda kv: (int(kv[0][0][1:] or 0), kv[0][1]))
-        ],
-    }  # fmt: skip
-
-
-def _rankings(conn: sqlite3.Connection, period: Period, facts: Any, config: EngineConfig, dept: str | None,
-              flows: Mapping[str, Mapping[str, int]]) -> dict[str, Any]:  # fmt: skip
+def _rankings(
+    conn: sqlite3.Connection, period: Period, facts: Any, config: EngineConfig, dept: str | None,
+    flows: Mapping[str, Mapping[str, int]], cards: Mapping[str, Mapping[str, int]],
+) -> dict[str, Any]:  # fmt: skip
     previous = load_facts(conn, period.previous())
     dept_names = names(conn, "department")
     out: dict[str, Any] = {}
@@ -203,19 +177,20 @@ def _rankings(conn: sqlite3.Connection, period: Period, facts: Any, config: Engi
         scores: list[Score] = score_entities(facts, kind, config.scoring)
         before = score_entities(previous, kind, config.scoring) if kind in ("department", "window") else None
         rows = ranking_rows(scores, before, kind, names(conn, kind), dept_names, dept)
-        out[key] = [_ranked(r, flows.get(r["code"], {}) if kind == "department" else None) for r in rows]
+        out[key] = [_ranked(r, flows.get(r["code"], {}) if kind == "department" else None,
+                            department_cards(cards, r["code"])) for r in rows]
     ranked = out["departments"]
     out["top"] = [] if dept is not None else ranked[:TOP]
     out["bottom"] = [] if dept is not None or len(ranked) <= TOP else ranked[-TOP:][::-1]
     return out
 
 
-def _ranked(row: Mapping[str, Any], flows: Mapping[str, int] | None) -> dict[str, Any]:
+def _ranked(row: Mapping[str, Any], flows: Mapping[str, int] | None, cards: Mapping[str, int]) -> dict[str, Any]:
     out = {k: row[k] for k in ("rank", "code", "name", "dept_name", "score", "grade", "interview")}
     out["lost"] = lost_points(row["deductions"])
-    if flows is not None:
+    if flows is not None:  # a department: its flows, and its standing cards of the month (by moment)
         out.update(accepted=flows.get("accepted", 0), completed=flows.get("completed", 0),
-                   on_time_rate=_on_time(flows), yellow=flows.get("cards_yellow", 0), red=flows.get("cards_red", 0))
+                   on_time_rate=_on_time(flows), yellow=cards["yellow"], red=cards["red"])
     return out
 
 

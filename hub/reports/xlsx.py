@@ -100,6 +100,10 @@ def render_xlsx(report: Mapping[str, Any]) -> bytes:
         chart.y_axis.scaling.min, chart.y_axis.scaling.max = 0, 100
         chart.add_data(Reference(depts, min_col=3, min_row=1, max_row=last), titles_from_data=True)
         chart.set_categories(Reference(depts, min_col=2, min_row=2, max_row=last))
+        chart.x_axis.tickLblSkip = 1  # every department named, none skipped by the viewer
+        chart.x_axis.scaling.orientation = "maxMin"  # rank 1 on top
+        chart.x_axis.delete = chart.y_axis.delete = False
+        chart.legend = None
         depts.add_chart(chart, "M2")
     _widths(depts, (6, 22, 8, 8, 8, 8, 9, 6, 6, 6, 60))
 
@@ -112,6 +116,15 @@ def render_xlsx(report: Mapping[str, Any]) -> bytes:
     _table(cards, 1, report.get("cards_by_rule") or [], (("rule", "规则"), ("name", "名称"), ("level", "级别"),
                                                          ("count", "张数")))
     _widths(cards, (8, 26, 10, 8))
+    withdrawn = report.get("withdrawals") or []
+    if withdrawn:
+        top = len(report.get("cards_by_rule") or []) + 4
+        total = int((report.get("cards") or {}).get("system_withdrawn") or 0)
+        caption = f"系统撤销 {total} 张（后到记录否定了预警，不计入考核；按发生时间倒序列出 {len(withdrawn)} 张）"
+        cards.cell(top - 1, 1, caption).font = HEAD
+        _table(cards, top, withdrawn, (("rule", "规则"), ("dept_name", "部门"), ("case_id", "办件"),
+                                       ("moment", "发生时间"), ("reason", "撤销原因"), ("withdrawn_at", "撤销时间")))
+        _widths(cards, (8, 26, 16, 18, 60, 18))
 
     ratings = wb.create_sheet("群众评价")
     dist = (report.get("ratings") or {}).get("distribution") or []

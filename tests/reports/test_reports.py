@@ -13,8 +13,11 @@ from click.testing import CliRunner
 from openpyxl import load_workbook
 
 from hub.cli import main
+from hub.engine.config import EngineConfig
+from hub.engine.scoring import Period, score_entities
 from hub.reports import render_html, render_pdf, render_xlsx
 from hub.reports.data import build_report
+from hub.supervision.facts import load_facts
 from tests.supervision.conftest import Month
 from tests.support.required import need_tool
 
@@ -30,15 +33,25 @@ def report(month: Month) -> dict[str, Any]:
     return data
 
 
-def test_report_data(report: dict[str, Any]) -> None:
+def test_report_data(report: dict[str, Any], month: Month) -> None:
+    conn = sqlite3.connect(month.db)
+    try:
+        facts = load_facts(conn, Period.parse("2026-11"))
+    finally:
+        conn.close()
+    scores = {s.entity: (s.score, s.grade) for s in score_entities(facts, "department", EngineConfig().scoring)}
     assert report["totals"] == {"accepted": 5, "accepted_immediate": 0, "accepted_promised": 5, "refused": 0,
                                 "completed": 5, "open_at_end": 0, "overdue": 1, "overdue_completed": 1,
                                 "overdue_open": 0}
     assert report["rates"] == {"on_time_rate": 0.8, "early_rate": 0.6, "overdue_rate": 0.2, "judged_cases": 5}
-    assert report["cards"]["yellow"] == 1 and report["cards"]["reminder"] == 2 and report["cards"]["red"] == 0
-    assert [(d["name"], d["score"], d["grade"]) for d in report["departments"]] == [
-        ("税务局", 100.0, "优秀"), ("市场监管局", 74.5, "合格")]
-    assert "黄牌 R2（-3）" in report["departments"][1]["lost"]
+    cards = report["cards"]
+    assert (cards["yellow"], cards["red"], cards["standing"], cards["reminders"]) == (1, 0, 1, 1)
+    assert cards["system_withdrawn"] == 0 and report["withdrawals"] == [] and cards["per_100_cases"] == 20.0
+    depts = report["departments"]
+    assert [(d["name"], d["yellow"], d["red"]) for d in depts] == [("税务局", 0, 0), ("市场监管局", 1, 0)]
+    assert [(d["rank"], d["name"], d["score"], d["grade"]) for d in report["departments"]] == [
+        (1, "税务局", *scores["D02"]), (2, "市场监管局", *scores["D01"])]  # the engine's scoring, as it stands
+    assert scores["D02"] == (100.0, "优秀") and "R2" in report["departments"][1]["lost"]
     assert [t["day"] for t in report["trend"]][:2] == ["2026-11-02", "2026-11-03"]
     assert report["ratings"]["distribution"][4] == {"level": 5, "label": "非常不满意", "count": 1}
 
@@ -49,10 +62,15 @@ def test_pdf_renders_chinese_that_can_be_extracted(report: dict[str, Any], tmp_p
     path.write_bytes(render_pdf(report))
     text = subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True).stdout
     for needle in ("行政效能电子监察月报（2026年11月）", "市场监管局", "税务局", "按时办结率", "80.0%", "部门得分",
-                   "评价等级分布", "74.5", "合格", "优秀"):
+                   "评价等级分布", f"{report['departments'][1]['score']:.1f}", "合格", "优秀", "系统撤销"):
         assert needle in text, needle
     fonts = subprocess.run(["pdffonts", str(path)], capture_output=True, text=True, check=True).stdout
-    assert "STSong-Light" in fonts
+    rows = [line.split() for line in fonts.splitlines()[2:]]
+    assert rows and all("WenQuanYi" in row[0] for row in rows), fonts  # no Helvetica, no STSong-Light
+    assert all(row[-5:-3] == ["yes", "yes"] for row in rows), fonts  # emb, sub: every font embedded
+    info = subprocess.run(["pdfinfo", str(path)], capture_output=True, text=True, check=True).stdout
+    assert "Title:           全市 行政效能电子监察 月报 2026-11" in info, info
+    assert "Author:          效能 Xiaoneng 行政效能电子监察" in info and "Creator:         效能 Xiaoneng" in info
     subprocess.run(["pdftoppm", "-r", "40", "-png", "-f", "1", "-l", "1", str(path), str(tmp_path / "page")],
                    check=True)
     assert (tmp_path / "page-1.png").stat().st_size > 5000  # a drawn page, not a blank one
@@ -67,7 +85,9 @@ def test_workbook_sheets_cells_and_charts(report: dict[str, Any]) -> None:
     ranking = wb["部门排名"]
     assert [c.value for c in ranking[1]][:4] == ["名次", "部门", "得分", "等级"]
     assert [c.value for c in ranking[2]][:4] == [1, "税务局", 100.0, "优秀"]
-    assert [c.value for c in ranking[3]][:4] == [2, "市场监管局", 74.5, "合格"]
+    second = report["departments"][1]
+    assert [c.value for c in ranking[3]][:4] == [2, "市场监管局", second["score"], second["grade"]]
+    assert ranking._charts[0].x_axis.tickLblSkip == 1  # every department named on the chart
     assert len(ranking._charts) == 1 and len(wb["趋势"]._charts) == 1 and len(wb["群众评价"]._charts) == 1
     assert wb["趋势"]["D2"].number_format == "0.0%"
 
