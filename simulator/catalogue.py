@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from simulator.catalogue_data import BRAND_WORDS, DEPARTMENTS, GIVEN, ITEMS, SURNAMES
+from simulator.catalogue_data import BRAND_WORDS, DEPARTMENTS, GIVEN, ITEMS, SHORT_NAMES, SURNAMES
 
 CITY = "明州市"
 REGION = "990100"
@@ -73,6 +73,8 @@ class Window:
     dept_code: str
     hall: str
     staff: tuple[Staff, ...]
+    item_code: str | None = None   # the item this window serves first (None: any)
+    accepts: bool = True           # False for the window that only hands out results (出件)
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,15 @@ class Department:
     items: tuple[Item, ...]
     officers: tuple[Staff, ...]
     industries: tuple[str, ...] = field(default=(), repr=False)
+
+    def window_for(self, item: Item, rng: random.Random) -> Window:
+        """The window an application for ``item`` is made at: mostly the item's own window if
+        it has one, else any window that accepts applications (综合受理 included)."""
+        counters = [w for w in self.windows if w.accepts] or list(self.windows)
+        own = [w for w in counters if w.item_code == item.code]
+        if own and rng.random() < 0.8:
+            return own[0]
+        return rng.choice(counters)
 
 
 @dataclass(frozen=True)
@@ -188,13 +199,28 @@ def _steps(item_name: str, statutory: int, promised: int) -> tuple[tuple[str, st
     return (("CB", "承办"), ("SH", "审核"), ("PZ", "批准"))
 
 
-def _window_names(dept_name: str, count: int) -> list[str]:
-    short = dept_name.removeprefix("市").removesuffix("局").removesuffix("委")
-    names = [f"{short}综合受理窗口"]
-    names += [f"{short}业务窗口{i}" for i in range(2, count)]
-    if count > 1:
-        names.append(f"{short}出件窗口")
-    return names[:count]
+FLOORS = ("一楼", "二楼", "三楼")
+DEPTS_PER_FLOOR = 7
+
+
+def hall_zone(seq: int, short: str) -> str:
+    """Where a department's windows are: ``明州市政务服务中心 一楼 市场监管窗口区``."""
+    return f"{HALL} {FLOORS[min(len(FLOORS) - 1, (seq - 1) // DEPTS_PER_FLOOR)]} {short}窗口区"
+
+
+def _window_plan(short: str, first_no: int, count: int,
+                 items: Sequence[tuple[str, str]]) -> list[tuple[str, str | None, bool]]:
+    """(name, item code, accepts) of a department's windows, signed as a hall numbers them:
+    ``12号窗口（市场监管·食品经营许可）``. The first window takes any of the department's
+    applications (综合受理), the last of three or more hands out results (办结出件), the others
+    serve its main items (``items``: code, name)."""
+    serving = count - 2 if count >= 3 else count - 1
+    plan: list[tuple[str, str | None, bool]] = [("综合受理", None, True)]
+    plan += [(items[i % len(items)][1], items[i % len(items)][0], True) for i in range(serving)]
+    if count >= 3:
+        plan.append(("办结出件", None, False))
+    return [(f"{first_no + i}号窗口（{short}·{topic}）", code, accepts)
+            for i, (topic, code, accepts) in enumerate(plan[:count])]
 
 
 def build_catalogue(seed: int = 1, departments: int | Sequence[str] = 20) -> Catalogue:
@@ -215,25 +241,32 @@ def build_catalogue(seed: int = 1, departments: int | Sequence[str] = 20) -> Cat
     rng = random.Random(f"xiaoneng-catalogue/{seed}")
     depts = []
     staff_no = 0
+    window_no = 0
     for seq, (code, name, n_windows, industries) in enumerate(DEPARTMENTS, start=1):
         # Draw for every department so that a subset has the same names as the full city.
         credit = _credit_code(rng)
         windows = []
-        for w, wname in enumerate(_window_names(name, n_windows), start=1):
+        short = SHORT_NAMES[code]
+        zone = hall_zone(seq, short)
+        item_codes = [(f"{REGION}00{seq:03d}{main:03d}000", spec[0])
+                      for main, spec in enumerate(ITEMS[code], 1)]
+        signs = _window_plan(short, window_no + 1, n_windows, item_codes)
+        window_no += n_windows
+        for w, (wname, item_code, accepts) in enumerate(signs, start=1):
             window_id = f"{code}-{w:02d}"
             clerks = []
             for _ in range(2 if w % 3 else 3):
                 staff_no += 1
                 clerks.append(Staff(f"S{seq:02d}{staff_no:04d}", person_name(rng), code, "窗口",
                                     window_id))
-            windows.append(Window(window_id, wname, code, HALL, tuple(clerks)))
+            windows.append(Window(window_id, wname, code, zone, tuple(clerks), item_code, accepts))
         officers = []
         for role in ("承办", "承办", "审核", "审核", "审批", "签发"):
             staff_no += 1
             officers.append(Staff(f"S{seq:02d}{staff_no:04d}", person_name(rng), code, role))
         items = tuple(
             Item(
-                code=f"{REGION}00{seq:03d}{main:03d}000",
+                code=item_codes[main - 1][0],
                 name=iname,
                 dept_code=code,
                 statutory=Limit(s_val, s_unit),

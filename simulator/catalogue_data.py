@@ -33,6 +33,14 @@ DEPARTMENTS: tuple[tuple[str, str, int, tuple[str, ...]], ...] = (
     ("XZSP", "市行政审批服务局", 3, ("投资发展", "能源", "实业")),
 )
 
+# The short names a hall's signs use (窗口区, 窗口 labels).
+SHORT_NAMES: dict[str, str] = {
+    "SCJG": "市场监管", "ZRZY": "自然资源", "STHJ": "生态环境", "JTYS": "交通运输", "WSJK": "卫生健康",
+    "ZFCX": "住房城建", "GA": "公安", "MZ": "民政", "RLSB": "人力社保", "JY": "教育", "WGLY": "文化旅游",
+    "SHANGWU": "商务", "NYNC": "农业农村", "SL": "水利", "YJGL": "应急管理", "SHUIWU": "税务",
+    "YB": "医保", "CGJ": "城市管理", "LY": "林业", "XZSP": "行政审批",
+}
+
 # Per department: (item name, statutory value, unit, promised value, unit, fee in fen).
 # Promised 0 = 即办件 (decided the same day).
 ITEMS: dict[str, tuple[tuple[str, int, str, int, str, int], ...]] = {

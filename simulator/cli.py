@@ -16,6 +16,8 @@ import re
 import signal
 import sys
 import time
+import unicodedata
+from dataclasses import asdict
 from datetime import datetime, timedelta
 from types import FrameType
 
@@ -27,7 +29,7 @@ from simulator.catalogue import build_catalogue
 from simulator.db import Database, connect
 from simulator.engine import SHANGHAI, Simulator, daily_volume, initialise
 from simulator.meta import get_meta, set_meta
-from simulator.planner import Violations
+from simulator.planner import DISCIPLINE_TIERS, Violations
 
 _RATE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:/\s*(s|sec|min|m|h|hour))?\s*$")
 _PER_MIN = {None: 1.0, "min": 1.0, "m": 1.0, "s": 60.0, "sec": 60.0, "h": 1 / 60, "hour": 1 / 60}
@@ -66,9 +68,27 @@ def _simulator(db: Database, rate: str | None, violations: str | None,
         raise click.ClickException(str(exc)) from None
 
 
-@click.group()
+def _pad(text: str, width: int) -> str:
+    """``text`` padded to ``width`` terminal columns (CJK characters take two)."""
+    used = sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+    return text + " " * max(0, width - used)
+
+
+def _rates_help() -> str:
+    lines = [f"  {name}={rate:g}  {card}: {doc}" for name, rate, card, doc in Violations.describe()]
+    tiers = ", ".join(f"×{factor:g} {' '.join(codes)}" for factor, codes in DISCIPLINE_TIERS.items())
+    return ("部门审批系统模拟器 / Simulated department approval databases for Xiaoneng.\n\n"
+            "\b\n违规率（默认，可用 --violations 覆盖）/ violation rates, the defaults "
+            "(override with --violations NAME=RATE,… or none):\n" + "\n".join(lines) + "\n\n"
+            "\b\n每个部门再乘以其纪律系数 / each department's rates are multiplied by its "
+            f"discipline factor:\n  {tiers}\n\n"
+            "A month of this (`xiaoneng-sim rates`) gives the hub ≈ 1.3–1.5 yellow + red cards per "
+            "100 cases (DOMAIN.md §4 asks ≤ 2) and a spread of grades. See docs/simulator.md.")
+
+
+@click.group(help=_rates_help())
 def main() -> None:
-    """部门审批系统模拟器 / Simulated department approval databases for Xiaoneng."""
+    pass
 
 
 @main.command()
@@ -187,6 +207,42 @@ def status(url: str) -> None:
         for table in (*schema.TABLES[kind], "xn_sim_pending"):
             count = db.query(f"SELECT COUNT(*) FROM {table}")[0][0]
             click.echo(f"  {table:<28} {count:>9}")
+
+
+@main.command()
+@click.option("--violations", default=None, help="rates to try instead of the defaults")
+@click.option("--month", "month_text", default="2026-11", show_default=True,
+              help="the month to plan (YYYY-MM)")
+@click.option("--seed", type=int, default=1, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="print JSON")
+def rates(violations: str | None, month_text: str, seed: int, as_json: bool) -> None:
+    """预期牌数 / What the violation rates mean: a month of the 20 departments, planned (no
+    database), with the yellow + red cards and the score (DOMAIN.md §4, §5) each will get."""
+    from simulator.plausibility import month, summary
+
+    try:
+        chosen = Violations.parse(violations) if violations else Violations()
+        start = datetime.strptime(month_text, "%Y-%m").date()
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    days = ((start.replace(day=28) + timedelta(days=4)).replace(day=1) - start).days
+    months = month(build_catalogue(seed, 20), chosen, start=start, days=days, seed=seed)
+    figures = summary(months)
+    if as_json:
+        data: dict[str, object] = {**asdict(figures), "departments": [
+            {"code": m.code, "factor": m.factor, "cases": m.cases, "cards": dict(m.cards),
+             "cards_per_100_cases": round(m.per_100, 2), "on_time": round(m.on_time_rate, 4),
+             "score": round(m.score(), 1), "grade": m.grade()} for m in months]}
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        return
+    click.echo(f"{_pad('部门 department', 24)}  factor  cases  cards  per100  on-time  score  grade   cards")
+    for m in months:
+        cards = " ".join(f"{rule}×{n}" for rule, n in sorted(m.cards.items()))
+        click.echo(f"{_pad(m.name, 24)}{m.factor:>8g}{m.cases:>7}{m.standing:>7}{m.per_100:>8.2f}"
+                   f"{100 * m.on_time_rate:>8.1f}%{m.score():>7.1f}  {_pad(m.grade(), 6)}  {cards}")
+    click.echo(f"合计 / city: {figures.cases} cases, {figures.cards} yellow + red cards = "
+               f"{figures.cards_per_100_cases} per 100 cases; grades {figures.grades}; "
+               f"on time ≥ 95 % without a red card yet 不合格: {figures.departments_unfair}")
 
 
 @main.command()

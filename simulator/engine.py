@@ -167,7 +167,7 @@ class Simulator:
     def _new_case(self, t0: datetime, stats: Stats) -> None:
         dept = self.rng.choices(self._depts, self._dept_weights)[0]
         item = self.rng.choices(dept.items, [1 / (i + 1) ** 0.6 for i in range(len(dept.items))])[0]
-        window = self.rng.choice(dept.windows)
+        window = dept.window_for(item, self.rng)
         self.case_seq += 1
         case_no = f"{self.catalogue.region}{dept.seq:03d}{t0:%Y%m%d}{self.case_seq:06d}"
         case_rng = random.Random(self.rng.getrandbits(64))
@@ -258,6 +258,8 @@ class Simulator:
             stats.violations["repeated_supplement"] += 1
         if fact.kind == "special_start" and d["kind"] == 2 and not d["reason"]:
             stats.violations["suspension_no_reason"] += 1
+        if fact.kind == "rate" and d["level"] >= 4:
+            stats.violations["bad_rating"] += 1
 
     def backfill(self, days: int, now: datetime) -> Stats:
         """Write ``days`` days of history ending at ``now`` into an empty simulation."""

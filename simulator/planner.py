@@ -10,7 +10,6 @@ adds days; normal cases finish on or before their due date, injected overdue one
 
 from __future__ import annotations
 
-import hashlib
 import math
 import random
 from dataclasses import dataclass, field, fields
@@ -43,17 +42,37 @@ RESULT_NAMES = {0: "出证办结", 1: "退回办结", 2: "作废办结", 3: "删
                 6: "准予许可", 7: "不予许可"}
 
 
+def _rate(default: float, card: str, doc: str) -> Any:
+    """A violation rate field: its default, the card it leads to and what it is a share of."""
+    return field(default=default, metadata={"card": card, "doc": doc})
+
+
 @dataclass(frozen=True)
 class Violations:
-    """Rates of injected rule violations (DOMAIN.md §4), each a probability per eligible case."""
+    """Rates of injected rule violations (DOMAIN.md §4), each a probability per eligible case.
 
-    overdue: float = 0.04               # 承诺件 completed after the promised due date (R2)
-    refusal_no_reason: float = 0.25     # of refusals: empty reason (R5)
-    return_no_reason: float = 0.25      # of completions with codes 1,2,3,5,7: empty reason (R5)
-    fee_over: float = 0.01              # of completed cases: fee above the standard (R4)
-    repeated_supplement: float = 0.15   # of cases with 补正: a second request (R6)
-    late_report: float = 0.01           # acceptance or completion recorded 25–96 h late (R8)
-    suspension_no_reason: float = 0.2   # of kind-2 special procedures: empty reason (R9)
+    The defaults are modest — a city's departments keep their promises almost always, and the
+    hub's cards must stay the exception (DOMAIN.md §4 "Plausibility": yellow + red ≤ 2 per 100
+    cases). With ``spread`` each department gets these rates times its :func:`discipline`
+    factor (0.1 … 2.5). docs/simulator.md explains every rate and the cards it leads to;
+    ``tests/simulator/test_plausibility.py`` keeps the defaults within the bounds.
+    """
+
+    overdue: float = _rate(0.006, "R2 超期 yellow (R3 red past the statutory limit)",
+                           "of completed cases: finished 1–3 days after the promised due date")
+    refusal_no_reason: float = _rate(0.03, "R5 yellow", "of refusals (3 % of cases): no reason given")
+    return_no_reason: float = _rate(0.02, "R5 yellow",
+                                    "of completions with result 1, 2, 3, 5 or 7 (≈ 8 %): no reason")
+    fee_over: float = _rate(0.001, "R4 red",
+                            "of successful completions: fee above the standard (or on a free item)")
+    repeated_supplement: float = _rate(0.015, "R6 yellow",
+                                       "of cases with 补正 (12 % of 承诺件): a second request")
+    late_report: float = _rate(0.0015, "R8 yellow",
+                               "of cases done a day early or more: 办结 recorded 25–96 h late")
+    suspension_no_reason: float = _rate(0.03, "R9 yellow",
+                                        "of suspensions (≈ 4 % of 承诺件): no reason given")
+    bad_rating: float = _rate(0.002, "R11 yellow unless rectified",
+                              "of ratings of cases done on time: level 4–5 (late cases: 25×, ≤ ½)")
 
     @classmethod
     def none(cls) -> Violations:
@@ -88,6 +107,13 @@ class Violations:
     def to_text(self) -> str:
         return ",".join(f"{f.name}={getattr(self, f.name)}" for f in fields(self))
 
+    @classmethod
+    def describe(cls) -> list[tuple[str, float, str, str]]:
+        """(name, default rate, card, what it is a share of) of every rate, for help texts."""
+        base = cls()
+        return [(f.name, getattr(base, f.name), f.metadata["card"], f.metadata["doc"])
+                for f in fields(cls)]
+
 
 @dataclass(frozen=True)
 class Flow:
@@ -103,13 +129,17 @@ class Flow:
 
 @dataclass
 class Planned:
-    """One fact of a plan: ``kind``, when it happened (``at``), when it is recorded (``due``)."""
+    """One fact of a plan: ``kind``, when it happened (``at``), when it is recorded (``due``).
+
+    ``report_by`` (planning only, never stored): the latest moment a late report of this fact
+    may be recorded without the hub meanwhile seeing the case open past its due date."""
 
     kind: str
     at: datetime
     data: dict[str, Any]
     due: datetime = field(default=datetime.min)
     late: bool = False
+    report_by: datetime | None = None
 
 
 def office_time(day: date, rng: random.Random, tz: Any, after: datetime | None = None) -> datetime:
@@ -125,16 +155,23 @@ def office_time(day: date, rng: random.Random, tz: Any, after: datetime | None =
     return add_office_minutes(first, rng.uniform(0, minutes)) if minutes else first
 
 
-#: How rule-abiding departments are: each department's violation rates are the configured rates
-#: times one of these factors (mean ≈ 1), so a city has model departments and problem ones and the
-#: monthly ranking spreads over the grades instead of every department scoring alike.
-DISCIPLINE = (0.1, 0.25, 0.5, 1.0, 1.5, 2.5)
+#: How rule-abiding each department is: its violation rates are the configured rates times its
+#: factor. A city has model departments and problem ones, so the monthly ranking spreads over the
+#: grades instead of every department scoring alike; weighted by volume (windows) the factors
+#: average ≈ 1, so the configured rates stay the city's average. Unknown departments: 1.
+DISCIPLINE_TIERS = {
+    0.1: ("SHUIWU", "ZFCX", "STHJ", "CGJ"),                   # 示范 model departments
+    0.4: ("SCJG", "GA", "WSJK", "JY", "SL"),                  # 良好 good
+    1.0: ("ZRZY", "RLSB", "JTYS", "NYNC", "YB", "SHANGWU"),  # 一般 average
+    2.5: ("MZ", "WGLY", "XZSP"),                              # 较差 sloppy
+    5.0: ("YJGL", "LY"),                                      # 问题 problem departments
+}
+DISCIPLINE = {code: factor for factor, codes in DISCIPLINE_TIERS.items() for code in codes}
 
 
 def discipline(dept_code: str) -> float:
-    """The violation-rate factor of a department (stable: derived from its code)."""
-    digest = hashlib.sha256(f"xiaoneng-sim/discipline/{dept_code}".encode()).digest()
-    return DISCIPLINE[digest[0] % len(DISCIPLINE)]
+    """The violation-rate factor of a department (:data:`DISCIPLINE`; 1 for an unknown code)."""
+    return DISCIPLINE.get(dept_code, 1.0)
 
 
 class Planner:
@@ -196,8 +233,9 @@ class Planner:
         out = [Planned("accept", t0, head),
                Planned("step_start", start, step),
                Planned("step_end", end, {**step, "action": "通过", "opinion": "材料齐全，当场办结"})]
+        statutory = counted_date(t0.date(), item.statutory.value, item.statutory.unit)
         return out + self._finish(end + timedelta(minutes=1), dept, item, rng, [],
-                                  overdue=end.date() > t0.date())
+                                  overdue=end.date() > t0.date(), due=(t0.date(), statutory))
 
     # -- promised cases (承诺件) ------------------------------------------------------------
     def _promised(self, t0: datetime, dept: Department, item: Item, head: dict[str, Any],
@@ -250,7 +288,9 @@ class Planner:
         n_eff = promised.value + extension
         overdue = rng.random() < self.v.overdue
         if overdue:
-            k = n_eff + rng.randint(1, max(2, n_eff // 3))
+            # late by a day or two, rarely three: put right before the 督办 deadline (3 working
+            # days from the day the hub raises R2), so a late case is a yellow card, not a red one
+            k = n_eff + rng.choices((1, 2, 3), (6, 3, 1))[0]
         elif extension:
             k = rng.randint(promised.value + 1, n_eff)
         elif rng.random() < 0.12:
@@ -258,6 +298,8 @@ class Planner:
         else:
             k = rng.randint(max(1, math.ceil(n_eff * 0.2)), max(1, n_eff - 1))
         due = counted_date(t0.date(), n_eff, promised.unit, paused)
+        statutory = counted_date(t0.date(), item.statutory.value + extension, item.statutory.unit,
+                                 paused)
         finish_day = counted_date(t0.date(), k, promised.unit, paused)
         if overdue:
             finish_day = workday_on_or_after(finish_day)
@@ -274,7 +316,7 @@ class Planner:
                 "reason": SPECIAL_REASONS["1"], "limit": extension, "unit": "G",
                 "extension_days": extension}))
         return out + self._finish(finish, dept, item, rng, [], overdue=overdue,
-                                  steps_from=(t0, last))
+                                  steps_from=(t0, last), due=(due, statutory))
 
     # -- steps, completion, rating -----------------------------------------------------------
     def _steps(self, t0: datetime, anchor: datetime, finish: datetime, dept: Department,
@@ -311,7 +353,11 @@ class Planner:
 
     def _finish(self, finish: datetime, dept: Department, item: Item, rng: random.Random,
                 out: list[Planned], *, overdue: bool, code: int | None = None,
-                steps_from: tuple[datetime, datetime] | None = None) -> list[Planned]:
+                steps_from: tuple[datetime, datetime] | None = None,
+                due: tuple[date, date] | None = None) -> list[Planned]:
+        """Steps (with ``steps_from``), 办结 and maybe a rating; ``due`` = (promised, statutory)
+        due dates, which the 办结's ``early`` / ``overdue`` / ``statutory_overdue`` flags record
+        (what the hub's clock will find; None for a case ended while waiting for 补正)."""
         if code is None:
             r = rng.random()
             code = (7 if r < 0.03 else 1 if r < 0.05 else 2 if r < 0.06 else 3 if r < 0.065
@@ -330,14 +376,23 @@ class Planner:
             finish = max(finish, steps[-1].at + timedelta(minutes=1))
             out = out + steps
         licence = f"{dept.code}{finish.year}{rng.randrange(10**6):06d}" if success else ""
-        out.append(Planned("complete", finish, {
+        if due is not None:
+            overdue = overdue or finish.date() > due[0]
+        early = due is not None and finish.date() < due[0]
+        statutory_overdue = due is not None and finish.date() > due[1]
+        report_by = (datetime.combine(due[0] + timedelta(days=1), time(0, 0), finish.tzinfo)
+                     if due is not None and not overdue else None)
+        out.append(Planned("complete", finish, report_by=report_by, data={
             "result_code": code, "result_text": RESULT_NAMES[code], "reason": reason,
             "fee_fen": fee, "licence_no": licence, "fee_over": fee > item.fee_fen,
-            "overdue": overdue,
+            "overdue": overdue, "early": early, "statutory_overdue": statutory_overdue,
             "finisher": rng.choice(dept.officers).name}))
         if success and rng.random() < self.flow.rating:
-            weights = (30, 30, 20, 12, 8) if overdue else (72, 18, 6, 3, 1)
-            level = rng.choices((1, 2, 3, 4, 5), weights)[0]
+            bad = min(0.5, 25 * self.v.bad_rating) if overdue else self.v.bad_rating
+            if rng.random() < bad:
+                level = 4 if rng.random() < 0.7 else 5
+            else:
+                level = rng.choices((1, 2, 3), (45, 35, 20) if overdue else (75, 18, 7))[0]
             rated = finish + timedelta(minutes=rng.randint(5, 48 * 60))
             out.append(Planned("rate", rated, {
                 "level": level, "channel": rng.choice(RATING_CHANNELS),
@@ -345,16 +400,27 @@ class Planner:
         return out
 
     def _record_times(self, planned: list[Planned], rng: random.Random) -> list[Planned]:
+        """Recording times: each fact when it happens, except an injected late 办结 (R8).
+
+        Only the 办结 is reported late, and only while the case still has a day or more before
+        its due date (``report_by``): a late acceptance would hold back every fact after it and
+        make each of them a late report too (several R8 cards for one lapse), and a case whose
+        办结 arrives after its due date looks overdue to the hub until it does (a card the hub
+        must withdraw again). A rating that would come before the late 办结 is recorded is
+        moved after it (the applicant rates the result once the system shows it)."""
         planned.sort(key=lambda p: p.at)
-        late_kind = ""
-        if rng.random() < self.v.late_report and any(p.kind == "complete" for p in planned):
-            late_kind = rng.choice(("accept", "complete"))
+        late = rng.random() < self.v.late_report
         due = datetime.min.replace(tzinfo=planned[0].at.tzinfo)
         for p in planned:
-            p.due = max(p.at, due)
-            if p.kind == late_kind:
-                p.due = p.at + timedelta(minutes=rng.randint(25 * 60, 96 * 60))
-                p.late = True
+            if p.at < due:  # only after a late 办结: the rating
+                p.at = due + timedelta(minutes=rng.randint(5, 120))
+            p.due = p.at
+            if late and p.kind == "complete" and p.report_by is not None:
+                room = (p.report_by - p.at).total_seconds() / 60 - 1
+                if room > 25 * 60:
+                    p.due = p.at + timedelta(minutes=rng.uniform(25 * 60, min(96 * 60, room)))
+                    p.due = p.due.replace(microsecond=0)
+                    p.late = True
             due = p.due
         return planned
 

@@ -10,9 +10,10 @@ import pytest
 from click.testing import CliRunner
 
 from simulator.cli import main, parse_rate
+from simulator.planner import Violations
 from tests.simulator.servers import DIALECTS, fresh_database
 
-DOCS = Path(__file__).resolve().parents[2] / "docs" / "mapping.md"
+DOCS = [Path(__file__).resolve().parents[2] / "docs" / name for name in ("mapping.md", "simulator.md")]
 
 
 def _ok(args: list[str]) -> str:
@@ -72,6 +73,20 @@ def test_rates() -> None:
 
 
 def test_every_command_is_documented() -> None:
-    text = DOCS.read_text(encoding="utf-8")
+    text = "".join(doc.read_text(encoding="utf-8") for doc in DOCS)
     for name in main.commands:
-        assert f"xiaoneng-sim {name}" in text, f"docs/mapping.md does not explain {name}"
+        assert f"xiaoneng-sim {name}" in text, f"docs/mapping.md or simulator.md does not explain {name}"
+
+
+def test_help_shows_the_default_violation_rates() -> None:
+    text = _ok(["--help"])
+    for name, rate, card, _doc in Violations.describe():
+        assert f"{name}={rate:g}" in text and card.split()[0] in text
+    assert "docs/simulator.md" in text
+
+
+def test_rates_prints_a_plausible_month() -> None:
+    data = json.loads(_ok(["rates", "--json"]))
+    assert data["cards_per_100_cases"] <= 2.0 and len(data["departments"]) == 20
+    assert len(data["grades"]) >= 3 and data["departments_unfair"] == 0
+    assert "R2" in _ok(["rates", "--violations", "overdue=0.5"])

@@ -76,7 +76,8 @@ def test_backfill_writes_a_plausible_history(tmp_path: Path) -> None:
     hours = db.query("SELECT accept_time FROM appr_case")
     assert all("09:00:00" <= h[0][11:] < "17:30:00" for h in hours)
     assert stats.facts["complete"] == done
-    assert set(stats.violations) >= {"refusal_no_reason", "repeated_supplement"}
+    # violations are injected, and they are the exception (docs/simulator.md)
+    assert 0 < sum(stats.violations.values()) < 0.05 * stats.cases, stats.violations
     with pytest.raises(ValueError):
         sim.backfill(3, NOW)  # already has a history
     db.close()

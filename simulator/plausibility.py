@@ -1,0 +1,187 @@
+"""What the simulator's violation rates mean for the hub: cards and scores per department-month.
+
+:func:`month` plans the cases a department accepts in a month — the same arrivals, planner and
+per-department :func:`~simulator.planner.discipline` as the simulator, without a database — and
+tallies what the hub's rules (DOMAIN.md §4) will find in them: cards per rule, completed cases on
+time and early, ratings per level. :meth:`DeptMonth.score` applies DOMAIN.md §5 to that tally.
+It is the simulator's own expectation, not the hub's verdict: it knows what it injected, and
+assumes every bad rating stays unrectified (R11) and no yellow card escalates (a late case is
+done within a day or three, before its 督办 deadline). ``xiaoneng-sim rates`` prints it;
+``tests/simulator/test_plausibility.py`` keeps the defaults within DOMAIN.md's bounds.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+
+from simulator.catalogue import Catalogue, Department
+from simulator.engine import RATE_PER_WINDOW, SHANGHAI
+from simulator.planner import Planned, Planner, Violations, discipline
+from simulator.workdays import add_office_minutes
+
+#: The level of each card the simulator can lead to (the hub's defaults, DOMAIN.md §4).
+LEVELS = {"R2": "yellow", "R3": "red", "R4": "red", "R5": "yellow", "R6": "yellow",
+          "R8": "yellow", "R9": "yellow", "R11": "yellow"}
+#: DOMAIN.md §5: which cards each block deducts, the weight of a card, the caps.
+TIME_RULES = ("R2", "R3", "R9")
+PROCESS_RULES = ("R5", "R6", "R7", "R8", "R10")
+FEE_RULES = ("R4",)
+WEIGHT = {"yellow": 3, "red": 10}
+GRADES = ((90.0, "优秀"), (80.0, "良好"), (60.0, "合格"))
+FAILING = "不合格"
+
+
+@dataclass
+class DeptMonth:
+    """A department's month as the hub will see it."""
+
+    code: str
+    name: str
+    factor: float
+    cases: int = 0
+    completed: int = 0
+    on_time: int = 0
+    early: int = 0
+    cards: Counter[str] = field(default_factory=Counter)
+    ratings: Counter[int] = field(default_factory=Counter)
+
+    @property
+    def standing(self) -> int:
+        """Yellow and red cards."""
+        return sum(self.cards.values())
+
+    @property
+    def red(self) -> int:
+        return sum(n for rule, n in self.cards.items() if LEVELS[rule] == "red")
+
+    @property
+    def per_100(self) -> float:
+        """Yellow + red cards per 100 cases accepted."""
+        return 100 * self.standing / self.cases if self.cases else 0.0
+
+    @property
+    def on_time_rate(self) -> float:
+        return self.on_time / self.completed if self.completed else 1.0
+
+    def _deduction(self, rules: tuple[str, ...], cap: float) -> float:
+        n = max(20, self.completed)
+        weight = sum(WEIGHT[LEVELS[r]] * self.cards[r] for r in rules if r in LEVELS)
+        return min(cap, 100 * weight / n)
+
+    def blocks(self) -> dict[str, float]:
+        """The five blocks of DOMAIN.md §5 (complaints: full marks, the simulator files none)."""
+        early = self.early / self.completed if self.completed else 0.0
+        timeliness = 30 * self.on_time_rate + 10 * early - self._deduction(TIME_RULES, 20)
+        rated = sum(self.ratings.values())
+        good = sum(n for level, n in self.ratings.items() if level <= 3)
+        satisfaction = 20 * good / rated if rated else 20.0
+        return {
+            "timeliness": max(0.0, timeliness),
+            "conformity": max(0.0, 15 - self._deduction(PROCESS_RULES, 15)),
+            "fees": max(0.0, 10 - self._deduction(FEE_RULES, 10)),
+            "complaints": 15.0,
+            "satisfaction": max(0.0, satisfaction - self.cards["R11"]),
+        }
+
+    def score(self) -> float:
+        return sum(self.blocks().values())
+
+    def grade(self) -> str:
+        score = self.score()
+        return next((name for floor, name in GRADES if score >= floor), FAILING)
+
+    def unfair(self) -> bool:
+        """On time ≥ 95 %, no red card, and still 不合格 (DOMAIN.md §4 forbids it)."""
+        return self.on_time_rate >= 0.95 and self.red == 0 and self.grade() == FAILING
+
+
+def tally(plan: list[Planned], dm: DeptMonth) -> None:
+    """Add one case's plan to ``dm``: the cards the hub's rules will raise on it, and more."""
+    dm.cases += 1
+    repeated = False
+    for p in plan:
+        d = p.data
+        if p.late:
+            dm.cards["R8"] += 1
+        if p.kind == "refuse" and not d.get("reason"):
+            dm.cards["R5"] += 1
+        elif p.kind == "supp_request" and d["supplement_no"] > 1:
+            repeated = True
+        elif p.kind == "special_start" and d["kind"] == 2 and not d["reason"]:
+            dm.cards["R9"] += 1
+        elif p.kind == "complete":
+            dm.completed += 1
+            dm.on_time += not d["overdue"]
+            dm.early += bool(d.get("early"))
+            if d["result_code"] in (1, 2, 3, 5, 7) and not d["reason"]:
+                dm.cards["R5"] += 1
+            if d["overdue"]:
+                dm.cards["R2"] += 1
+            if d.get("statutory_overdue"):
+                dm.cards["R3"] += 1
+            if d["fee_over"]:
+                dm.cards["R4"] += 1
+        elif p.kind == "rate":
+            dm.ratings[d["level"]] += 1
+            if d["level"] >= 4:
+                dm.cards["R11"] += 1
+    if repeated:
+        dm.cards["R6"] += 1
+
+
+def department_month(dept: Department, planner: Planner, start: date, days: int,
+                     seed: int) -> DeptMonth:
+    """The cases ``dept`` accepts in ``days`` days from ``start`` (arrivals as the simulator's:
+    a Poisson stream over office minutes, :data:`RATE_PER_WINDOW` per window)."""
+    rng = random.Random(f"xiaoneng-sim/plausibility/{seed}/{dept.code}")
+    dm = DeptMonth(dept.code, dept.name, discipline(dept.code) if planner.spread else 1.0)
+    rate = RATE_PER_WINDOW * len(dept.windows)
+    moment = datetime.combine(start, time(0, 0), SHANGHAI)
+    end = moment + timedelta(days=days)
+    weights = [1 / (i + 1) ** 0.6 for i in range(len(dept.items))]
+    seq = 0
+    while True:
+        moment = add_office_minutes(moment, rng.expovariate(rate))
+        if moment >= end:
+            return dm
+        seq += 1
+        item = rng.choices(dept.items, weights)[0]
+        window = dept.window_for(item, rng)
+        case_rng = random.Random(rng.getrandbits(64))
+        tally(planner.plan(f"{dept.code}-{seq}", moment, dept, item, window, case_rng), dm)
+
+
+def month(catalogue: Catalogue, violations: Violations | None = None, *, spread: bool = True,
+          start: date = date(2026, 11, 1), days: int = 30, seed: int = 1) -> list[DeptMonth]:
+    """Every department of ``catalogue`` over ``days`` days (default: November 2026)."""
+    planner = Planner(violations or Violations(), spread=spread)
+    return [department_month(d, planner, start, days, seed) for d in catalogue.departments]
+
+
+@dataclass(frozen=True)
+class CityMonth:
+    """City-wide figures of a month: cards per 100 cases, grades, departments graded unfairly."""
+
+    cases: int
+    cards: int
+    cards_per_100_cases: float
+    by_rule: dict[str, int]
+    grades: dict[str, int]
+    departments_unfair: int
+
+
+def summary(months: list[DeptMonth]) -> CityMonth:
+    """The city-wide figures of ``months`` (one per department)."""
+    cases = sum(m.cases for m in months)
+    cards = sum(m.standing for m in months)
+    return CityMonth(
+        cases=cases,
+        cards=cards,
+        cards_per_100_cases=round(100 * cards / cases, 2) if cases else 0.0,
+        by_rule=dict(sorted(sum((m.cards for m in months), Counter()).items())),
+        grades=dict(Counter(m.grade() for m in months)),
+        departments_unfair=sum(m.unfair() for m in months),
+    )

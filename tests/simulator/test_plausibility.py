@@ -1,0 +1,61 @@
+"""The simulator's default violation rates keep cards the exception (DOMAIN.md §4 "Plausibility").
+
+A month of the demo's 20 departments, planned with the defaults: yellow + red cards ≤ 2 per 100
+cases, at least three grades among the departments (DOMAIN.md §5), and no department with
+on-time ≥ 95 % and no red card graded 不合格.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import date
+
+import pytest
+
+from simulator.catalogue import build_catalogue
+from simulator.planner import Violations
+from simulator.plausibility import DeptMonth, month, summary
+
+CITY = build_catalogue(1, 20)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_a_month_of_the_defaults_is_plausible(seed: int) -> None:
+    months = month(CITY, seed=seed, start=date(2026, 11, 1), days=30)
+    figures = summary(months)
+    assert 6000 < figures.cases < 12000, figures  # ≈ 420 cases a working day
+    assert figures.cards_per_100_cases <= 2.0, figures
+    assert len(figures.grades) >= 3, figures
+    assert figures.departments_unfair == 0, figures
+    by_code = {m.code: m for m in months}
+    # model departments are model departments; problem departments stand out
+    assert by_code["SHUIWU"].per_100 < 1.0 and by_code["SHUIWU"].grade() == "优秀"
+    assert max(m.per_100 for m in months) > 3.0
+
+
+def test_the_tally_counts_what_the_planner_injected() -> None:
+    forced = Violations.parse("none,overdue=1")
+    (dm,) = month(build_catalogue(1, ["SHUIWU"]), forced, spread=False, days=7)
+    assert dm.cases > 50
+    # every completed case is late (a case ended while waiting for 补正 has no due date)
+    assert dm.cards["R2"] >= 0.9 * dm.completed and dm.on_time_rate < 0.1
+    assert set(dm.cards) <= {"R2", "R3", "R11"}
+    lawful = month(build_catalogue(1, ["SHUIWU"]), Violations.none(), spread=False, days=7)[0]
+    assert lawful.standing == 0 and lawful.grade() == "优秀"
+
+
+def test_scores_follow_domain_5() -> None:
+    dm = DeptMonth("D", "部门", 1.0, cases=100, completed=100, on_time=96, early=80,
+                   cards=Counter({"R2": 4, "R4": 1, "R6": 2, "R11": 1}),
+                   ratings=Counter({1: 50, 2: 8, 4: 2}))
+    blocks = dm.blocks()
+    assert blocks["timeliness"] == pytest.approx(30 * 0.96 + 10 * 0.8 - 12)
+    assert blocks["conformity"] == pytest.approx(15 - 6)
+    assert blocks["fees"] == pytest.approx(0)  # one red card in 100 cases: the whole block
+    assert blocks["satisfaction"] == pytest.approx(20 * 58 / 60 - 1)
+    assert dm.red == 1 and dm.standing == 8 and dm.per_100 == 8.0
+    # a tiny department counts as 20 completed cases
+    small = DeptMonth("S", "小部门", 1.0, cases=5, completed=5, on_time=5, early=5,
+                      cards=Counter({"R6": 1}))
+    assert small.blocks()["conformity"] == pytest.approx(15 - 15)
+    assert DeptMonth("Z", "空", 1.0).grade() == "优秀"
