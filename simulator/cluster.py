@@ -26,6 +26,7 @@ from hub.runtime import DB_FILE, hub_login
 from provisioning.broker_files import broker_dir, write_broker_files
 from provisioning.identity import BrokerLogin, generate_key, public_key_bytes, write_bundle
 from provisioning.registry import Registry
+from simulator.catalogue import HALL
 
 
 def free_port() -> int:
@@ -105,11 +106,15 @@ class LocalCluster:
         hub_args: list[str] | None = None,
         python: str = sys.executable,
         embedded_broker: bool = False,
+        site_name: str = HALL,
+        agent_names: dict[str, str] | None = None,
     ):
         self.root = Path(root).resolve()
         self.hub_dir = self.root / "hub"
         self.agent_ids = list(agent_ids)
         self.site_id = site_id
+        self.site_name = site_name  # as the hall's sign says; the video wall shows it
+        self.agent_names = agent_names or {}  # agent id → name (default: the id)
         self.port = port or free_port()
         self.http_port = free_port()
         self.uplink = uplink or {}
@@ -126,13 +131,14 @@ class LocalCluster:
         self.hub_dir.mkdir(parents=True, exist_ok=True)
         registry = Registry(self.hub_dir / DB_FILE)
         if self.site_id not in {s.site_id for s in registry.sites()}:
-            registry.add_site(self.site_id, "测试大厅 test hall")
+            registry.add_site(self.site_id, self.site_name)
         known = {a.agent_id for a in registry.agents()}
         for agent_id in self.agent_ids:
             if agent_id in known:
                 continue
             key = generate_key()
-            password = registry.add_agent(agent_id, self.site_id, public_key_bytes(key), agent_id)
+            password = registry.add_agent(agent_id, self.site_id, public_key_bytes(key),
+                                          self.agent_names.get(agent_id, agent_id))
             bundle = write_bundle(
                 self.agent_dir(agent_id), agent_id=agent_id, site_id=self.site_id, key=key,
                 broker=BrokerLogin("127.0.0.1", self.port, agent_id, password),
