@@ -71,7 +71,9 @@ class CardNames:
         for chunk in _chunks(case_ids):
             marks = ",".join("?" * len(chunk))
             for row in conn.execute(f"SELECT {', '.join(_CASE_COLS)} FROM cases WHERE case_id IN ({marks})", chunk):
-                self.cases[str(row[0])] = dict(zip(_CASE_COLS, row, strict=True))
+                self.cases[str(row[0])] = case = dict(zip(_CASE_COLS, row, strict=True))
+                if case["window_id"]:
+                    wanted["window"].add(str(case["window_id"]))
         for kind, codes in wanted.items():
             for chunk in _chunks(sorted(codes)):
                 marks = ",".join("?" * len(chunk))
@@ -94,7 +96,7 @@ class CardNames:
         """What :mod:`hub.engine.wording` needs around ``card``."""
         d = card.decision
         case = self.cases.get(d.case_id or "") or {}
-        staff = case.get("staff_name") if case.get("staff_id") == d.staff_id else None
+        staff = case.get("staff_name") if d.staff_id in (None, case.get("staff_id")) else None
         escalated = None
         if with_escalated and d.escalates and d.escalates in self.escalated:
             base = self.escalated[d.escalates]
@@ -102,7 +104,7 @@ class CardNames:
         return wording.Context(
             item=case.get("item_name") or self.name("item", d.item_code),
             dept=self.name("dept", d.dept_code) or case.get("dept_name"),
-            window=self.name("window", d.window_id),
+            window=self.name("window", d.window_id or case.get("window_id")),
             staff=self.name("staff", d.staff_id) or staff,
             completed_at=case.get("completed_at"),
             overdue_days=case.get("overdue_days"),

@@ -18,11 +18,10 @@ import pytest
 
 from tests.browser.conftest import LiveApp, keep_screenshot, sign_in
 from tests.supervision.conftest import Month, month  # noqa: F401 - the fixture
-from tests.supervision.helpers import ts
+from tests.web.test_supervision_pages import more_cards
 
 PASSWORD = "a long enough password"
 ACTION_STATES = {"raised", "notified", "upheld", "appealed"}
-LONG_CASE = "990100202611120000001376"  # a real city's case numbers are long digit strings
 INTERNAL = {
     "card id": re.compile(r"card-[0-9a-f]{8}"),
     # 16+ hex characters that are not a plain number (a case number may be a long digit string)
@@ -45,16 +44,7 @@ def real_hub(month: Month) -> Iterator[LiveApp]:  # noqa: F811 - the imported fi
     from hub.web.app import create_app, shutdown
     from hub.web.metrics import Registry
 
-    feed = month.feed
-    feed.accept("G", "2026-11-10T09:12", recorded="2026-11-11T16:40")  # R8: reported 31 h late
-    feed.add("case.refused", "2026-11-11T10:00", {"case_id": "H", "item_code": "I01", "dept_code": "D01",
-                                                  "at": ts("2026-11-11T10:00"), "reason": ""})  # R5
-    feed.accept(LONG_CASE, "2026-11-12T09:30", limit=0, statutory=None, kind=1, item_name="酒类零售许可")
-    feed.flush()
-    month.clock.set("2026-11-12T09:40")
-    month.service.step()
-    month.clock.set("2026-11-13T08:00")  # the immediate case is overdue: R2, raised live
-    month.service.step()
+    more_cards(month)  # R8 reported 31 h late, R5 without a reason, R2 raised live on 11-13
 
     fast = ScryptParams(n=2**8, r=8, p=1)
     conn = connect(month.db)

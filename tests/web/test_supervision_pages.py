@@ -4,11 +4,20 @@ and every card action form: CSRF, roles, department scope, validation, audit, li
 from __future__ import annotations
 
 import re
+from datetime import date
 
 import pytest
 
 from hub.auth.audit import list_audit
+from hub.supervision.cardviews import card_page
+from hub.supervision.overview import overview_figures
+from hub.supervision.schema import connect
+from hub.web.pagination import PageRequest
+from tests.supervision.conftest import Month, month  # noqa: F401 - the fixture
+from tests.supervision.helpers import ts
 from tests.web.conftest import FakeSupervision, Hub, page_csrf
+
+LONG_CASE = "990100202611120000001376"  # a real city's case numbers are long digit strings
 
 
 @pytest.fixture
@@ -82,6 +91,80 @@ def test_card_queue_by_level_and_state(hub: Hub, engine: FakeSupervision) -> Non
     assert client.get("/cards?level=purple").status_code == 400
     dept = hub.login("department").get("/cards").get_data(as_text=True)
     assert re.findall(r'data-card="([\w-]+)"', dept) == ["K-1"], "a department sees its own cards only"
+
+
+def test_card_queue_opens_on_what_needs_action(hub: Hub, engine: FakeSupervision,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    asked: list[dict[str, str]] = []
+    original = engine.alerts
+
+    def spy(conn, filters, dept, page):  # type: ignore[no-untyped-def]
+        asked.append(dict(filters))
+        return original(conn, filters, dept, page)
+
+    monkeypatch.setattr(engine, "alerts", spy)
+    client = hub.login("monitor")
+    html = client.get("/cards").get_data(as_text=True)
+    assert 'data-tab="action" class="tab-action active"' in html and "待处理" in html and "待督办" in html
+    assert asked[0] == {"tab": "action"}, "the queue opens on what needs action"
+    assert [a["tab"] for a in asked[1:]] == ["action", "supervise", "rectify", "appeal"], "the tabs' sizes"
+    asked.clear()
+    client.get("/cards?dept=D01&rule=R2&month=2026-11&standing=1")  # the rankings' link
+    assert asked[0] == {"dept": "D01", "rule": "R2", "month": "2026-11", "standing": "1", "tab": "all"}
+    asked.clear()
+    client.get("/cards?tab=historical&level=red")
+    assert asked[0] == {"tab": "historical", "level": "red"}
+    for bad in ("month=2026-13", "month=11-2026", "tab=purple", "standing=2", "historical=yes", "from=2026-02-30"):
+        assert client.get(f"/cards?{bad}").status_code == 400, bad
+        assert client.get(f"/api/v1/alerts?{bad}").status_code == 400, bad
+    asked.clear()
+    assert client.get("/api/v1/alerts").status_code == 200
+    assert asked == [{}], "the API's default stays every card"
+
+
+def more_cards(month: Month) -> None:  # noqa: F811 - the fixture's name
+    """Three live cards on top of the small month: a late-reported acceptance (R8, 31 h), a refusal
+    without a reason (R5) and an immediate case with a long number left open (R2, raised 11-13)."""
+    feed = month.feed
+    feed.accept("G", "2026-11-10T09:12", recorded="2026-11-11T16:40")
+    feed.add("case.refused", "2026-11-11T10:00", {"case_id": "H", "item_code": "I01", "dept_code": "D01",
+                                                  "at": ts("2026-11-11T10:00"), "reason": ""})
+    feed.accept(LONG_CASE, "2026-11-12T09:30", limit=0, statutory=None, kind=1, item_name="酒类零售许可")
+    feed.flush()
+    month.clock.set("2026-11-12T09:40")
+    month.service.step()
+    month.clock.set("2026-11-13T08:00")
+    month.service.step()
+
+
+def test_card_tabs_and_filters_on_the_real_store(month: Month) -> None:  # noqa: F811 - the imported fixture
+    more_cards(month)
+    conn = connect(month.db, readonly=True)
+    try:
+        def rules(scope: str | None = None, **filters: str) -> list[tuple[str, str | None]]:
+            page = card_page(conn, filters, scope, PageRequest(1, 50))
+            return sorted((item["rule"], item["case_id"]) for item in page.items)
+
+        assert rules(tab="action") == [("R2", LONG_CASE), ("R5", "H"), ("R8", "G")]
+        assert rules(tab="supervise") == rules(tab="action") and rules(tab="rectify") == []
+        everything = rules()
+        assert set(rules(tab="action")) < set(everything) and rules(tab="all") == everything
+        assert rules(month="2026-11", rule="R2", standing="1") == [("R2", LONG_CASE), ("R2", "D")]
+        assert rules(month="2026-10") == []
+        assert rules(**{"from": "2026-11-11", "to": "2026-11-11"}) == [("R5", "H")]
+        assert rules("D02", tab="all") == [] and rules("D01", dept="D02") == []
+        assert rules(tab="historical") == rules(historical="1")
+        live = card_page(conn, {"historical": "0"}, None, PageRequest(1, 50)).items
+        assert all(not item["historical"] for item in live)
+        (r8,) = [i for i in card_page(conn, {"rule": "R8"}, None, PageRequest(1, 5)).items]
+        assert r8["title"] == ("办件 G（食品经营许可）的受理记录迟报 31 小时"
+                               "（2026-11-10 09:12 发生，2026-11-11 16:40 报送）")
+        assert r8["dept_name"] == "市场监管局" and r8["staff_name"] == "职员S01"
+        assert r8["state_label"] == "card_state.raised"
+        today = overview_figures(conn, None, date(2026, 11, 13))
+        assert today["cards_today"] == 1, "today's cards: the live cards raised today"
+    finally:
+        conn.close()
 
 
 def forms(html: str) -> list[str]:
