@@ -4,14 +4,16 @@
 ``render_html`` / ``render_pdf`` / ``render_xlsx`` turn that dict into file bytes (the web's
 downloads call them by these names). The renderers import reportlab / openpyxl only when called.
 
-==========  ======================================================================
-``data``    the report as data, from aggregates and indexed reads
-``layout``  sections, labels and chart data shared by every format
-``html``    a standalone Chinese HTML page with inline SVG charts
-``pdf``     reportlab, CID font STSong-Light (text extractable), reportlab charts
-``xlsx``    openpyxl workbook, one sheet per part, openpyxl charts
-``cli``     ``xiaoneng-hub report 2026-11 --data DIR --format pdf|xlsx|html -o FILE``
-==========  ======================================================================
+=============  ======================================================================
+``data``       the report as data, from aggregates and indexed reads
+``cards``      the month's cards: standing ones counted, the system's withdrawals apart
+``layout``     sections, labels and chart data shared by the page formats
+``html``       a standalone Chinese HTML page (an A4-ish sheet) with inline SVG charts
+``pdf``        reportlab, A4, the same layout; ``fonts``: the embedded WenQuanYi font
+``pdfcharts``  the PDF's charts (reportlab graphics)
+``xlsx``       openpyxl workbook, one sheet per part, openpyxl charts
+``cli``        ``xiaoneng-hub report 2026-11 --data DIR --format pdf|xlsx|html -o FILE``
+=============  ======================================================================
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ import click
 from hub.reports import FORMATS, render
 from hub.reports.data import build_report
 from hub.supervision.service import engine_config
-from shared.errors import ConfigError
+from shared.errors import ConfigError, XiaonengError
 
 
 @click.command("report")
@@ -21,7 +21,8 @@ from shared.errors import ConfigError
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="file to write")
 @click.option("--dept", default=None, help="one department's report (its code)")
-def report_command(month: str, data_dir: Path, fmt: str, output: Path, dept: str | None) -> None:
+@click.option("--city", default=None, help="the city's name in the title and the PDF metadata (default 全市)")
+def report_command(month: str, data_dir: Path, fmt: str, output: Path, dept: str | None, city: str | None) -> None:
     """月报 / The monthly report MONTH (YYYY-MM) as PDF, Excel or HTML."""
     path = data_dir / "hub.sqlite"
     if not path.exists():
@@ -33,14 +34,17 @@ def report_command(month: str, data_dir: Path, fmt: str, output: Path, dept: str
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     conn.execute("PRAGMA busy_timeout=10000")
     try:
-        report = build_report(conn, month, config, dept)
+        report = build_report(conn, month, config, dept, city=city)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="MONTH") from None
     finally:
         conn.close()
     if report is None:
         raise click.ClickException(f"no supervision data for {month} in {path}")
-    data = render(fmt, report)
+    try:
+        data = render(fmt, report)
+    except XiaonengError as exc:  # e.g. no embeddable Chinese font for the PDF: says which package
+        raise click.ClickException(str(exc)) from None
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_bytes(data)
     totals = report["totals"]

@@ -45,7 +45,7 @@ section.wide .figures{grid-template-columns:repeat(auto-fill,minmax(128px,1fr))}
 .figure{border:1px solid #d5dbe3;border-radius:4px;padding:4px 8px;font-size:12px;color:#5b6775}
 .figure b{display:block;font-size:18px;color:#1d2733;font-variant-numeric:tabular-nums}
 .tables{display:flex;flex-wrap:wrap;gap:4px 24px}
-.tables>div{flex:1 1 340px;min-width:0}
+.tables>div{flex:1 1 340px;min-width:0}.tables>div.broad{flex:2 1 480px}
 .caption{font-weight:bold;font-size:13px;margin:8px 0 2px}
 table{border-collapse:collapse;width:100%;table-layout:fixed;font-size:12.5px}
 th,td{border:1px solid #d5dbe3;padding:2px 5px;text-align:left;vertical-align:top;overflow-wrap:anywhere}
@@ -114,7 +114,8 @@ def _table(t: Table) -> str:
     )  # fmt: skip
     caption = f'<p class="caption">{escape(t.caption)}</p>' if t.caption else ""
     note = f'<p class="note">{escape(t.note)}</p>' if t.note else ""
-    return (f"<div>{caption}<table><colgroup>{cols}</colgroup><thead><tr>{head}</tr></thead>"
+    css = ' class="broad"' if len(t.columns) >= 5 else ""
+    return (f"<div{css}>{caption}<table><colgroup>{cols}</colgroup><thead><tr>{head}</tr></thead>"
             f"<tbody>{body}</tbody></table>{note}</div>")
 
 

@@ -111,6 +111,9 @@ def test_report_command(month: Month, tmp_path: Path) -> None:
     result = runner.invoke(main, ["report", "2026-11", "--data", str(data), "--format", "html", "-o", str(out),
                                   "--dept", "D02"])
     assert result.exit_code == 0 and "税务局行政效能电子监察月报" in out.read_text(encoding="utf-8")
+    out = tmp_path / "r.pdf"
+    result = runner.invoke(main, ["report", "2026-11", "--data", str(data), "-o", str(out), "--city", "示范市"])
+    assert result.exit_code == 0 and out.read_bytes().startswith(b"%PDF"), result.output
     assert runner.invoke(main, ["report", "2026-13", "--data", str(data), "-o", str(out)]).exit_code == 2
     result = runner.invoke(main, ["report", "2026-05", "--data", str(data), "-o", str(out)])
     assert result.exit_code == 1 and "no supervision data" in result.output
