@@ -120,9 +120,9 @@ def yuan(fen: Any) -> str:
 class Context:
     """What the hub knows around a card, beyond the card itself (all optional).
 
-    ``item``/``dept``/``window``/``staff`` are names; ``completed_at`` and ``overdue_days`` describe
-    the case's completion (``unit`` G or Z); ``escalated_title`` is the title of the yellow card an
-    R3 escalation card escalates."""
+    ``item``/``dept``/``window``/``staff`` are names; ``completed_at`` is the case's completion and
+    ``overdue_days`` its days past the promised due date (at completion, or so far while open; ``unit``
+    G or Z); ``escalated_title`` is the title of the yellow card an R3 escalation card escalates."""
 
     item: str | None = None
     dept: str | None = None
@@ -146,13 +146,14 @@ def _days(n: Any, unit: str | None) -> str:
     return f"{n} 个自然日" if unit == "Z" else f"{n} 个工作日"
 
 
-def _completion(limit: str, due: str, ctx: Context) -> str:
-    """Past the ``limit`` (承诺/法定) due date ``due``: how the case ended, or that it is still open."""
+def _completion(limit: str, due: str, ctx: Context, over: int | None) -> str:
+    """Past the ``limit`` (承诺/法定) due date ``due``: how the case ended, or that it is still open
+    (``over``: days past ``due``, when known)."""
     if ctx.completed_at:
-        late = f"，超期 {_days(ctx.overdue_days, ctx.unit)}" if ctx.overdue_days else ""
+        late = f"，超期 {_days(over, ctx.unit)}" if over else ""
         return f"超过{limit}办结日 {due}，于 {day(ctx.completed_at)} 办结{late}"
-    if ctx.overdue_days:
-        return f"超过{limit}期限 {_days(ctx.overdue_days, ctx.unit)}仍未办结（{limit}办结日 {due}）"
+    if over:
+        return f"超过{limit}期限 {_days(over, ctx.unit)}仍未办结（{limit}办结日 {due}）"
     return f"超过{limit}办结日 {due} 仍未办结"
 
 
@@ -195,9 +196,9 @@ def _rule_title(rule: str, kind: str, who: str, d: Mapping[str, Any], moment: da
         if kind == "disclosure":
             return f"{who}超过答复期限 {due} 仍未答复"
         if due:
-            return f"{who}{_completion('承诺', due, ctx)}"
+            return f"{who}{_completion('承诺', due, ctx, ctx.overdue_days)}"
     if rule == "R3" and d.get("statutory_due_date"):
-        return f"{who}{_completion('法定', day(d['statutory_due_date']), ctx)}"
+        return f"{who}{_completion('法定', day(d['statutory_due_date']), ctx, None)}"
     if rule == "R4" and "fee_fen" in d:
         if not d.get("standard_fen"):
             return f"{who}为不收费事项，却收费 {yuan(d['fee_fen'])}"

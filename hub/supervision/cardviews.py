@@ -31,8 +31,10 @@ from datetime import date, timedelta
 from typing import Any
 
 from hub.engine import wording
+from hub.engine.calendar import WorkCalendar
 from hub.engine.cards import Card
 from hub.engine.rules import RULES
+from hub.supervision.caseviews import remaining_days
 from hub.web.pagination import Page, PageRequest
 
 COUNT_CAP = 100_000
@@ -49,14 +51,17 @@ TABS: Mapping[str, tuple[tuple[str, ...], bool]] = {
     "withdrawn": (("withdrawn",), False),
 }
 _CASE_COLS = ("case_id", "item_name", "staff_name", "completed_at", "overdue_days", "unit", "window_id", "staff_id",
-              "dept_name")  # fmt: skip
+              "dept_name", "clock", "paused")  # fmt: skip
 
 
 class CardNames:
-    """Names and case facts for a set of cards, read in a handful of queries."""
+    """Names and case facts for a set of cards, read in a handful of queries; with a ``calendar``,
+    an open overdue case's days past its due date on ``today``."""
 
-    def __init__(self, conn: sqlite3.Connection, cards: Iterable[Card]) -> None:
+    def __init__(self, conn: sqlite3.Connection, cards: Iterable[Card], calendar: WorkCalendar | None = None,
+                 today: date | None = None) -> None:  # fmt: skip
         cards = list(cards)
+        self.calendar, self.today = calendar, today
         self.names: dict[tuple[str, str], str] = {}
         self.cases: dict[str, dict[str, Any]] = {}
         self.escalated: dict[str, Card] = {}
@@ -107,10 +112,18 @@ class CardNames:
             window=self.name("window", d.window_id or case.get("window_id")),
             staff=self.name("staff", d.staff_id) or staff,
             completed_at=case.get("completed_at"),
-            overdue_days=case.get("overdue_days"),
+            overdue_days=case.get("overdue_days") if case.get("completed_at") else self._overdue(case),
             unit=case.get("unit"),
             escalated_title=escalated,
         )
+
+
+    def _overdue(self, case: Mapping[str, Any]) -> int | None:
+        """Days an open case is past its promised due date today (None if not, or unknown)."""
+        if self.calendar is None or self.today is None or not case.get("clock") or case.get("paused"):
+            return None
+        left = remaining_days(json.loads(case["clock"]), self.calendar, self.today)
+        return 1 - left if left is not None and left <= 0 else None
 
 
 def _chunks(values: list[str], size: int = 500) -> Iterable[list[str]]:
@@ -160,9 +173,10 @@ def card_item(card: Card, names: CardNames | None = None) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def card_items(conn: sqlite3.Connection, cards: list[Card]) -> list[dict[str, Any]]:
+def card_items(conn: sqlite3.Connection, cards: list[Card], calendar: WorkCalendar | None = None,
+               today: date | None = None) -> list[dict[str, Any]]:  # fmt: skip
     """``cards`` as :func:`card_item`, with their names read once for all."""
-    names = CardNames(conn, cards)
+    names = CardNames(conn, cards, calendar, today)
     return [card_item(card, names) for card in cards]
 
 
@@ -216,8 +230,10 @@ def card_where(conn: sqlite3.Connection, filters: Mapping[str, str],
     return where, params
 
 
-def card_page(conn: sqlite3.Connection, filters: Mapping[str, str], dept: str | None, page: PageRequest) -> Page:
-    """One page of the card queue, newest first (see the module's doc for tabs and filters)."""
+def card_page(conn: sqlite3.Connection, filters: Mapping[str, str], dept: str | None, page: PageRequest,
+              calendar: WorkCalendar | None = None, today: date | None = None) -> Page:  # fmt: skip
+    """One page of the card queue, newest first (see the module's doc for tabs and filters; with a
+    ``calendar`` and ``today``, open overdue cases say by how many days)."""
     built = card_where(conn, filters, dept)
     if built is None:
         return Page([], page.page, page.per_page, 0)
@@ -227,13 +243,14 @@ def card_page(conn: sqlite3.Connection, filters: Mapping[str, str], dept: str | 
         f"SELECT json FROM cards{clause} ORDER BY raised_at DESC, card_id LIMIT ? OFFSET ?",
         (*params, page.per_page, page.offset),
     ).fetchall()
-    items = card_items(conn, [Card.from_json(json.loads(text)) for (text,) in rows])
+    items = card_items(conn, [Card.from_json(json.loads(text)) for (text,) in rows], calendar, today)
     total = conn.execute(f"SELECT COUNT(*) FROM (SELECT 1 FROM cards{clause} LIMIT {COUNT_CAP})", params).fetchone()
     count = int(total[0])
     return Page(items, page.page, page.per_page, count, total_is_estimate=count >= COUNT_CAP)
 
 
-def card_detail(conn: sqlite3.Connection, card_id: str, dept: str | None) -> dict[str, Any] | None:
+def card_detail(conn: sqlite3.Connection, card_id: str, dept: str | None, calendar: WorkCalendar | None = None,
+                today: date | None = None) -> dict[str, Any] | None:  # fmt: skip
     """One card with its ``history`` (lifecycle steps), ``actions`` (audit rows, including
     department answers) and ``evidence_records`` (the stored records behind its hashes); notes
     are tidied for people (:func:`hub.engine.wording.plain`)."""
@@ -241,7 +258,7 @@ def card_detail(conn: sqlite3.Connection, card_id: str, dept: str | None) -> dic
     if row is None or (dept is not None and row[1] != dept):
         return None
     card = Card.from_json(json.loads(row[0]))
-    (out,) = card_items(conn, [card])
+    (out,) = card_items(conn, [card], calendar, today)
     out["history"] = [
         {"action": t.action.value, "state": t.state.value, "at": t.at.isoformat(), "actor": t.actor,
          "note": wording.plain(t.note)}
@@ -278,8 +295,9 @@ def evidence_records(conn: sqlite3.Connection, card: Card) -> list[dict[str, Any
     ]
 
 
-def case_cards(conn: sqlite3.Connection, case_id: str) -> list[dict[str, Any]]:
+def case_cards(conn: sqlite3.Connection, case_id: str, calendar: WorkCalendar | None = None,
+               today: date | None = None) -> list[dict[str, Any]]:  # fmt: skip
     """The cards of one case, oldest first (historical and closed-as-recorded ones included)."""
     cards = [Card.from_json(json.loads(text))
              for (text,) in conn.execute("SELECT json FROM cards WHERE case_id = ? ORDER BY raised_at", (case_id,))]
-    return card_items(conn, cards)
+    return card_items(conn, cards, calendar, today)

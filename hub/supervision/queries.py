@@ -129,7 +129,7 @@ class SupervisionProvider:
         out["clock"] = clock_view(row, self.calendar, local_date(now))
         out["timeline"] = timeline(conn, case_id)
         out["verified"] = all(e["verified"] for e in out["timeline"])
-        out["cards"] = case_cards(conn, case_id)
+        out["cards"] = case_cards(conn, case_id, self.calendar, local_date(now))
         window = conn.execute("SELECT name FROM sup_names WHERE kind = 'window' AND code = ?",
                               (row["window_id"] or "",)).fetchone()  # fmt: skip
         out["window_name"] = window[0] if window else None
@@ -146,13 +146,13 @@ class SupervisionProvider:
         """A page of cards, newest first (tabs and filters: :mod:`hub.supervision.cardviews`)."""
         if not has_schema(conn):
             return Page([], page.page, page.per_page, 0)
-        return card_page(conn, filters, dept, page)
+        return card_page(conn, filters, dept, page, self.calendar, local_date(self._now()))
 
     def card(self, conn: sqlite3.Connection, card_id: str, dept: str | None) -> Mapping[str, Any] | None:
         """One card with ``history``, ``actions`` (audit) and ``evidence_records``."""
         if not has_schema(conn):
             return None
-        return card_detail(conn, card_id, dept)
+        return card_detail(conn, card_id, dept, self.calendar, local_date(self._now()))
 
     def act(self, card_id: str, action: str, actor: str, note: str, now: datetime) -> Mapping[str, Any]:
         """Apply ``action`` (``supervise``/``notify`` 督办, ``respond``, ``appeal``, ``uphold``,

@@ -83,7 +83,8 @@ def test_cards_queue_opens_on_actionable_cards_and_no_text_shows_internals(
     assert {state for _, state in opened} <= ACTION_STATES, opened
     body = page.inner_text("main")
     assert not leaks(body), leaks(body)
-    assert "9901…1376（酒类零售许可）" in body, "a long case number is shortened and the item named"
+    assert "办件 9901…1376（酒类零售许可）超过承诺期限 1 个工作日仍未办结（承诺办结日 2026-11-12）" in body, \
+        "a long case number is shortened, the item named, the days counted"
     page.screenshot(path=str(artifacts / "cards-queue.png"), full_page=True)
     keep_screenshot(artifacts / "cards-queue.png", "cards-queue.png")
 
