@@ -340,10 +340,10 @@ def _score(kind: str, entity: str, g: _Group, blocks: Sequence[str], config: Sco
             for level in ("yellow", "red"):
                 if cards := b.cards.get((rule, level)):
                     shown.setdefault(rule, {})[level] = len(cards)
-        excess = sum(d.points for d in lost) - maximum
-        if excess > 1e-9:
-            lost.append(Deduction(block, -excess, f"{BLOCK_WORDS[block]}以 0 分为限", "floor",
-                                  basis=f"−{_num(excess)}"))  # fmt: skip
+        lost_total = sum(d.points for d in lost)
+        if lost_total - maximum > 1e-9:
+            lost.append(Deduction(block, maximum - lost_total, f"{BLOCK_WORDS[block]}以 0 分为限", "floor",
+                                  basis=f"{_num(lost_total)} − {_num(maximum)}"))  # fmt: skip
         deductions += lost
         points[block] = max(0.0, maximum - sum(d.points for d in lost))
     total = sum(points.values())
@@ -388,10 +388,10 @@ def _card_deductions(block: str, b: _Basis, config: ScoringConfig, cap: float) -
                 len(cards), weight, f"{_num(config.card_scale)} × {len(cards)} × {_num(weight)} ÷ {b.n}",
                 _case_ids(cards), tuple(sorted(c.card_id for c in cards)),
             ))  # fmt: skip
-    excess = sum(d.points for d in out) - cap
-    if excess > 1e-9:
+    raw = sum(d.points for d in out)
+    if raw - cap > 1e-9:
         reason = f"亮牌扣分以 {_num(cap)} 分封顶"
-        out.append(Deduction(block, -excess, reason, "cap", weight=cap, basis=f"−{_num(excess)}"))
+        out.append(Deduction(block, cap - raw, reason, "cap", weight=cap, basis=f"{_num(raw)} − {_num(cap)}"))
     return out
 
 

@@ -44,7 +44,7 @@ def test_rankings_draw_both_charts(fake_hub: LiveApp, watched: Any) -> None:
         w.page.wait_for_selector(f"{chart} canvas")
     w.page.click("#rankings-table details summary")
     assert w.page.is_visible("text=R2 超期 黄牌 ×1")
-    href = w.page.get_attribute("#rankings-table a.refs", "href") or ""
+    href = w.page.get_attribute("#rankings-table a.cards-link", "href") or ""
     assert re.fullmatch(r"/cards\?dept=D01&rule=R2&month=20\d\d-\d\d&standing=1", href), href
 
 

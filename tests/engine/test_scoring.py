@@ -144,7 +144,7 @@ def test_a_small_department_by_hand_card_cap(departments: dict[str, Score]) -> N
         ("timeliness", "early", None, 15, 6.0, "10 × 15 ÷ 25"),
         ("timeliness", "cards", "R2", 1, 12.0, "100 × 1 × 3 ÷ 25"),
         ("timeliness", "cards", "R3", 1, 40.0, "100 × 1 × 10 ÷ 25"),
-        ("timeliness", "cap", None, 0, -32.0, "−32"),
+        ("timeliness", "cap", None, 0, -32.0, "52 − 20"),
         ("conformity", "cards", "R5", 1, 12.0, "100 × 1 × 3 ÷ 25"),
     ]
     assert [x.reason for x in small.deductions][:4] == [

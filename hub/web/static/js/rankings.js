@@ -21,7 +21,7 @@
       tooltip: { trigger: 'axis', axisPointer: { type: 'shadow' }, renderMode: 'richText' },
       grid: { left: 150, right: 40, top: 10, bottom: 30 },
       xAxis: { type: 'value', min: 0, max: 100, name: i18n.score },
-      yAxis: { type: 'category', data: rows.map(function (r) { return r.name; }), axisLabel: { width: 140, overflow: 'truncate' } },
+      yAxis: { type: 'category', data: rows.map(function (r) { return r.name; }), axisLabel: { width: 140, overflow: 'truncate', interval: 0, fontSize: rows.length > 15 ? 11 : 12 } },
       series: [{
         type: 'bar', name: i18n.score, barMaxWidth: 28,
         data: rows.map(function (r) {
