@@ -213,10 +213,11 @@ class Supervision:
     def _resolve(self, subject: str, fresh: list[Card], hub_now: datetime) -> list[Card]:
         """Close the subject's cards whose matter is closed (DOMAIN.md §4, 督办 and escalation).
 
-        A card nobody was told of yet (state raised) is *closed as recorded*: a time card whose
-        case, request or rating is done, a card of imported history. A reminder whose case is done
-        goes silently if it is new (R1 is for the living) or is closed. A time card the department
-        was told of (notified, upheld) is rectified by the fact itself, with the fact's time.
+        A card raised on a matter already closed (in this same step, or from history: its moment
+        long before the hub raised it) is *closed as recorded*. A new reminder of a case already
+        done is not raised at all (R1 is for the living). A time card the department was told of
+        (notified, upheld) is rectified by the fact itself. A live card still waiting for the
+        monitoring room (raised) stays theirs to follow up; it no longer escalates.
         Returns ``fresh`` (the cards raised by this step) in their resulting state; the other cards
         changed go to :meth:`take_changed`."""
         fresh_ids = {c.card_id for c in fresh}
@@ -239,7 +240,8 @@ class Supervision:
                 done = None  # a reminder of a case already done is not raised at all
             elif self._replaying:
                 continue
-            elif card.state is S.RAISED:
+            elif card.state is S.RAISED and (old or card_id in fresh_ids
+                                             or card.level is Level.REMINDER):
                 done = replace(card.apply(Action.RECORD, hub_now, retraction.SYSTEM, closed),
                                historical=old)
             elif timely:
@@ -383,14 +385,17 @@ class Supervision:
         """Decide the pending cards whose moment is at or before ``until``; raise them at
         ``hub_now``. When ``until`` lies well behind the hub's clock (a held backlog, a record that
         arrived late) the facts reached the hub after the moment: no reminder is raised for it,
-        reminders are for the living (DOMAIN.md §4). A live tick raises them even if late."""
+        reminders are for the living (DOMAIN.md §4); nor once the due date has passed at the hub's
+        clock (an R2 is due instead). A live tick raises a reminder still worth sending."""
         decisions = []
+        pending = list(pending)
         grace = timedelta(minutes=self.config.thresholds.reminder_grace_minutes)
         late = hub_now - until > grace  # judging facts that reached the hub after their time
+        overdue = any(p.key.startswith("R2|") and p.moment <= hub_now for p in pending)
         for p in pending:
             if p.moment <= until and p.key not in self.raised:
-                if late and p.key.startswith("R1|"):
-                    self.raised.add(p.key)  # never remind of a moment long gone
+                if (late or overdue) and p.key.startswith("R1|"):
+                    self.raised.add(p.key)  # never remind of a moment long gone, nor too late
                     continue
                 decision = p.make()
                 if decision is not None:

@@ -206,6 +206,10 @@ class Feeder:
             "SELECT record_id FROM case_events WHERE case_id = ? ORDER BY record_id", (case_id,))]
         if not ids:
             return
+        # cards closed as recorded left memory with the case; a late fact may still retract them
+        recorded = [Card.from_json(json.loads(js)) for (js,) in self.conn.execute(
+            "SELECT json FROM cards WHERE case_id = ? AND state = 'closed'", (case_id,))]
+        self.sup.restore(c for c in recorded if c.recorded and c.card_id not in self.sup.cards)
         with self.sup.replaying():  # judged once already: rebuild the state, retract nothing
             for row in read_records(self.conn, ids):
                 try:

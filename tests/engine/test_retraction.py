@@ -67,8 +67,9 @@ def test_a_fact_after_the_cards_moment_does_not_undo_it() -> None:
     assert "R9" in rules_of(cards)
     assert drv.sup.take_changed() == []
     drv.case("completed", when="2026-09-15T10:00", result_code=6)  # before the extended due date
-    (done,) = drv.sup.take_changed()  # standing, and closed as recorded: nobody was told yet
-    assert done.card_id == r2.card_id and done.recorded and done.counts
+    (done,) = drv.sup.take_changed()  # standing; put right by the completion itself
+    assert done.card_id == r2.card_id and done.state is CardState.RECTIFIED and done.counts
+    assert done.history[-1].actor == "system" and "2026-09-15 10:00 办结" in done.history[-1].note
 
 
 def test_an_extension_granted_in_time_but_reported_late_retracts_r2() -> None:
@@ -107,7 +108,7 @@ def test_a_completion_after_the_due_date_keeps_r2_but_retracts_a_premature_escal
     assert red.decision.moment == at("2026-09-15")
     drv.case("completed", when="2026-09-11T15:00", result_code=6, now="2026-10-16T09:00")
     changed = {c.card_id: c for c in drv.sup.take_changed()}
-    assert changed[r2.card_id].recorded  # R2 stands, closed as recorded: the case is done
+    assert changed[r2.card_id].state is CardState.RECTIFIED  # R2 stands, put right late
     (note,) = [c.history[-1].note for c in changed.values() if c.state is CardState.WITHDRAWN]
     assert "督办期限内" in note and changed[red.card_id].state is CardState.WITHDRAWN
 

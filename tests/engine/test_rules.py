@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hub.engine.cards import Action
+from hub.engine.cards import Action, CardState
 from hub.engine.config import EngineConfig, Level, parse_config
 from hub.engine.rules import RULES
 from tests.engine.helpers import Driver, at, d, rules_of, ts
@@ -72,7 +72,18 @@ def test_r2_not_while_paused_and_later_after_resumption() -> None:
     drv.case("resumed", when="2026-11-30T09:00")
     # 5 G after 11-30: 12-01 .. 12-07 (12-05/06 weekend) -> due 12-07 (09-25 is a holiday).
     assert drv.sup.deadlines("C1").promised.day == d("2026-12-07")  # type: ignore[union-attr]
-    assert rules_of(drv.tick("2026-12-08")) == ["R1", "R2"]
+    assert rules_of(drv.tick("2026-12-07")) == ["R1"]
+    assert rules_of(drv.tick("2026-12-08")) == ["R2"]
+
+
+def test_a_late_tick_past_the_due_date_raises_no_reminder() -> None:
+    """Reminders are for the living: a hub that ticks only after the due date (down overnight)
+    raises the overdue card, not a reminder of what is already late."""
+    drv = Driver()
+    drv.accept()  # due 2026-10-09
+    assert rules_of(drv.tick("2026-10-10")) == ["R2"]
+    assert "R1" not in rules_of(drv.tick("2026-12-31"))  # escalations only, never the reminder
+    assert "R1|case:C1|2026-10-09" in drv.sup.raised  # decided: never raised later
 
 
 # -- R3 督办逾期 / 超法定时限 ----------------------------------------------------------------------
@@ -107,7 +118,7 @@ def test_r3_past_the_statutory_due_date() -> None:
     drv = Driver()
     drv.accept(limit=20, statutory=20)  # due 10-29 both
     cards = drv.tick("2026-10-30")
-    assert sorted(rules_of(cards)) == ["R1", "R2", "R3"]
+    assert sorted(rules_of(cards)) == ["R2", "R3"]  # no reminder once the due date is past
     red = next(c for c in cards if c.rule == "R3")
     assert red.decision.details["statutory_due_date"] == "2026-10-29"
     drv = Driver()
@@ -235,9 +246,10 @@ def test_r9_extension_beyond_maximum_after_due_or_suspension_without_reason() ->
     drv.accept("C2")
     cards = drv.case("suspended", "C2", when="2026-10-12T10:00", kind=1, reason="延长",
                      extension_days=2)  # fmt: skip
-    # No tick ran since 10-09: the engine first catches up the case's time rules (R1, R2).
-    assert rules_of(cards) == ["R1", "R2", "R9"]
-    assert cards[2].decision.details == {"due_date": "2026-10-09"}
+    # No tick ran since 10-09: the engine first catches up the case's time rules (R2; the
+    # reminder is past its use: the due date has gone).
+    assert rules_of(cards) == ["R2", "R9"]
+    assert cards[1].decision.details == {"due_date": "2026-10-09"}
     drv.accept("C3")
     assert rules_of(drv.case("suspended", "C3", when="2026-09-28T10:00", kind=2)) == ["R9"]
 
@@ -324,8 +336,8 @@ def test_r11_escalation_stops_when_the_rating_is_rectified() -> None:
     assert card.deadline == d("2026-11-06")
     drv.case("rating_rectified", when="2026-11-05T10:00")
     assert drv.tick("2026-12-31") == []
-    # put right before anyone was told: the yellow card stands, closed as recorded
-    assert drv.sup.cards[card.card_id].recorded
+    # put right: the yellow card stands (it counts), rectified by the fact itself
+    assert drv.sup.cards[card.card_id].state is CardState.RECTIFIED
 
 
 def test_a_switched_off_rule_never_fires() -> None:

@@ -75,20 +75,22 @@ def test_one_case_has_its_clock_timeline_and_cards(month: Month, conn: sqlite3.C
 def test_alerts_card_and_actions_in_scope(month: Month, conn: sqlite3.Connection) -> None:
     p = month.provider
     page = p.alerts(conn, {"level": "yellow"}, None, P)
-    assert [(c["rule"], c["case_id"], c["state"]) for c in page.items] == [("R2", "D", "raised")]
+    # D's R2 was put right by D's completion two hours after the card: rectified by the fact
+    assert [(c["rule"], c["case_id"], c["state"]) for c in page.items] == [("R2", "D", "rectified")]
     card_id = page.items[0]["card_id"]
     assert p.alerts(conn, {}, "D02", P).total == 0
     assert p.card(conn, card_id, "D02") is None
-    after = p.act(card_id, "supervise", "monitor1", "限期整改", month.clock())
-    assert after["state"] == "notified" and after["actions"][0]["actor"] == "monitor1"
     with pytest.raises(InvalidTransition):
-        p.act(card_id, "close", "monitor1", "", month.clock())  # a yellow card must be rectified first
+        p.act(card_id, "supervise", "monitor1", "限期整改", month.clock())  # nothing left to 督办
     with pytest.raises(LookupError):
         p.act("card-0000", "close", "monitor1", "", month.clock())
     detail = p.card(conn, card_id, "D01")
-    assert detail is not None and [h["action"] for h in detail["history"]] == ["notify"]
+    assert detail is not None and [h["action"] for h in detail["history"]] == ["rectify"]
+    assert detail["history"][0]["actor"] == "system"
     assert detail["evidence_records"][0]["type"] == "case.accepted"
-    assert "appeal" in detail["allowed"] and "rectify" in detail["allowed"]
+    assert detail["allowed"] == ["close"]
+    after = p.act(card_id, "close", "monitor1", "已核实办结", month.clock())
+    assert after["state"] == "closed" and after["actions"][-1]["actor"] == "monitor1"
 
 
 def test_hand_computed_scores_through_the_provider(month: Month, conn: sqlite3.Connection) -> None:

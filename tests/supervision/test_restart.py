@@ -30,6 +30,8 @@ def test_restart_neither_repeats_nor_misses_a_card(tmp_path: Path) -> None:
     feed.flush()
     first = service(db, clock)
     first.step()
+    clock.set("2026-10-09T08:00")  # the due date: a reminder (raised only while it still helps)
+    first.step()
     clock.set("2026-10-10T09:00")
     first.step()
     assert sorted(r for (r,) in q(db, "SELECT rule FROM cards")) == ["R1", "R2"]

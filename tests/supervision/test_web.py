@@ -48,9 +48,11 @@ def test_api_answers_from_the_supervision_in_the_callers_scope(api: Any) -> None
     assert [a["rule"] for a in alerts] == ["R2"]
     assert api("d02", "GET", "/api/v1/alerts").json["total"] == 0
     card_id = alerts[0]["card_id"]
-    done = api("mon", "POST", f"/api/v1/alerts/{card_id}/actions", json={"action": "supervise", "note": "限期三日"})
+    refused = api("mon", "POST", f"/api/v1/alerts/{card_id}/actions", json={"action": "supervise", "note": "限期三日"})
+    assert refused.status_code == 400 and "rectified" in refused.json["detail"]  # D is done: put right
+    done = api("mon", "POST", f"/api/v1/alerts/{card_id}/actions", json={"action": "close", "note": "已核实"})
     assert done.status_code == 200, done.json
-    assert done.json["state"] == "notified"
+    assert done.json["state"] == "closed"
     assert api("lead", "POST", f"/api/v1/alerts/{card_id}/actions", json={"action": "close"}).status_code == 403
     ranking = api("mon", "GET", "/api/v1/rankings?period=2026-11&kind=department").json["items"]
     assert [(r["code"], r["grade"]) for r in ranking] == [("D02", "优秀"), ("D01", "合格")]
