@@ -243,7 +243,7 @@ class Supervision:
             elif card.state is S.RAISED and (old or card_id in fresh_ids
                                              or card.level is Level.REMINDER):
                 done = replace(card.apply(Action.RECORD, hub_now, retraction.SYSTEM, closed),
-                               historical=old)
+                               historical=old, deadline=None, deadline_provisional=False)
             elif timely:
                 action = Action.CLOSE if card.level is Level.REMINDER else Action.RECTIFY
                 done = card.apply(action, hub_now, retraction.SYSTEM, closed)
