@@ -51,7 +51,7 @@ class Filter:
             raise BadRequest(f"{self.name} must be one of {', '.join(self.choices)}")
         if self.date and not (_DATE.match(value) and _real_date(value)):
             raise BadRequest(f"{self.name} must be a date YYYY-MM-DD (years 2000-2099), got {value[:20]!r}")
-        if self.month and not _MONTH.match(value):
+        if self.month and not (_MONTH.match(value) and _real_date(value + "-01")):
             raise BadRequest(f"{self.name} must be a month YYYY-MM (years 2000-2099), got {value[:20]!r}")
         if len(value) > self.max_len:
             raise BadRequest(f"{self.name} is longer than {self.max_len} characters")
