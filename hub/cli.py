@@ -216,7 +216,7 @@ def _attach_supervision_commands() -> None:
     """``report`` (monthly report files) and ``calendar load --data`` (owned by hub.supervision)."""
     from hub.engine.clock_cli import calendar_group
     from hub.reports.cli import report_command
-    from hub.supervision.cli import load_command
+    from hub.supervision.cli import load_command, rejudge_command
 
     calendar = click.Group("calendar", help=calendar_group.help)
     for name, command in calendar_group.commands.items():
@@ -224,6 +224,9 @@ def _attach_supervision_commands() -> None:
     calendar.add_command(load_command, "load")
     main.add_command(calendar, "calendar")
     main.add_command(report_command, "report")
+    supervision = click.Group("supervision", help="the supervision's own tables (cards, cases, figures)")
+    supervision.add_command(rejudge_command, "rejudge")
+    main.add_command(supervision, "supervision")
 
 
 _attach_supervision_commands()
