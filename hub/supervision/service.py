@@ -69,6 +69,7 @@ class ServiceOptions:
     lag: timedelta = timedelta(minutes=10)
     quiet_s: float = 30.0
     max_hold_s: float = 600.0
+    max_catch_up_s: float = 1800.0  # an agent saying "catching up" holds the time rules at most this long
 
 
 def engine_config(data_dir: Path | None) -> EngineConfig:
@@ -93,6 +94,7 @@ class SupervisorService:
         clock: Callable[[], datetime] = _now,
         mqtt: MqttPublish | None = None,
         options: ServiceOptions | None = None,
+        catching_up: Callable[[], frozenset[str]] | None = None,
     ) -> None:
         self.database = Path(database)
         self.calendar_dir = Path(calendar_dir) if calendar_dir is not None else None
@@ -107,7 +109,10 @@ class SupervisorService:
         self._conn: sqlite3.Connection | None = None
         self._feeder: Feeder | None = None
         self._cursor = 0
-        self._hold = Hold(self.options.lag, self.options.quiet_s, self.options.max_hold_s)
+        self._hold = Hold(self.options.lag, self.options.quiet_s, self.options.max_hold_s,
+                          self.options.max_catch_up_s)
+        self._catching_up = catching_up or frozenset
+        self.holding = False  # the last tick was held back (an agent catching up, a backlog)
         self._ticked: datetime | None = None
         self._opened = 0.0
         self._calendar_mark: object = None
@@ -268,7 +273,14 @@ class SupervisorService:
     def _tick(self, now: datetime) -> None:
         if self._feeder is None or now.timestamp() - self._opened < self.options.startup_hold_s:
             return
-        at = self._hold.effective(now, now.timestamp())
+        wall = now.timestamp()
+        held = self._hold.effective(now, wall, self._hold.catching_up(self._catching_up(), wall))
+        holding = held is None or held < now
+        if holding != self.holding:
+            self._note_holding(holding)
+        if held is None:
+            return  # an agent is about to deliver its history: its facts may start anywhere
+        at = held
         if self._ticked is not None and at < self._ticked:
             at = self._ticked
         self._ticked = at
@@ -288,6 +300,20 @@ class SupervisorService:
             self.counters["ticks"] += 1
             self.feeder.finish(step, local_date(at), at)
             self._commit(step.changes, now)
+
+    def _note_holding(self, holding: bool) -> None:
+        """Keep ``sup_state.holding`` (read by the demo and ``/metrics``: history still arriving)."""
+        self.holding = holding
+        with self.lock:
+            if self._conn is None:
+                return
+            try:
+                with self._conn:
+                    self._conn.execute("INSERT OR REPLACE INTO sup_state(key, value) VALUES ('holding', ?)",
+                                       (str(int(holding)),))  # fmt: skip
+            except sqlite3.OperationalError as exc:  # busy: the next tick writes it again
+                self.holding = not holding
+                log.warning("could not note the hold", extra={"error": str(exc)})
 
     def _commit(self, changes: Changes, now: datetime) -> None:
         """Write ``changes`` (retrying while the database is busy), then announce them."""
@@ -419,7 +445,7 @@ class SupervisorService:
             if wakeup is not None:
                 lag = max(0.0, (self.clock() - wakeup).total_seconds())
         out: dict[str, Any] = {**self.counters, "lag_s": lag, "backlog": 0, "cards_by_level": {},
-                               "open_by_status": {}}  # fmt: skip
+                               "open_by_status": {}, "holding": int(self.holding)}  # fmt: skip
         if not self.database.exists():
             return out
         conn = connect(self.database, readonly=True)
@@ -461,7 +487,7 @@ def start_supervision(data_dir: Path, ingest: Any) -> SupervisorService:
     ``DATA/rules.yaml``; woken by the ingest's events, publishing cards through its broker link."""
     service = SupervisorService(
         data_dir / "hub.sqlite", calendar_dir=data_dir / CALENDAR_DIR, config=engine_config(data_dir),
-        mqtt=ingest.publish_raw,
+        mqtt=ingest.publish_raw, catching_up=getattr(ingest, "catching_up", None),
     )
     ingest.listeners.append(service.wake)
     service.start()

@@ -10,6 +10,12 @@ records older than ``lag``. Ticks then run at the oldest lagging stream's time i
 clock cannot stop supervision). A quiet stream holds nothing: an offline department does not
 hide its overdue cases.
 
+**Agents catching up.** An agent also *says* when it is reading a backfill or delivering a backlog
+(its heartbeat's ``catching_up``). While it does, its streams hold the clock even when they pause
+(the agent reads its database between deliveries) and an agent that has not delivered a record yet
+stops ticks altogether — its facts may start anywhere in the past. Bounded by ``max_catch_up_s``:
+an agent that never finishes cannot stop supervision.
+
 **Status heap.** A case's status changes by itself at midnights (reminder date, the day after the
 due dates). :class:`StatusClock` keeps the next such moment per open case in a heap with lazy
 deletion, so the service touches only the cases whose moment came — never a rescan.
@@ -33,11 +39,13 @@ class Hold:
     """The event-time hold of the scheduler (see the module docstring)."""
 
     def __init__(self, lag: timedelta = timedelta(minutes=10), quiet_s: float = 30.0,
-                 max_hold_s: float = 600.0) -> None:  # fmt: skip
+                 max_hold_s: float = 600.0, max_catch_up_s: float = 1800.0) -> None:  # fmt: skip
         self.lag = lag
         self.quiet_s = quiet_s
         self.max_hold_s = max_hold_s
+        self.max_catch_up_s = max_catch_up_s
         self._streams: dict[tuple[str, str], _Stream] = {}
+        self._catching_since: dict[str, float] = {}
 
     def saw(self, stream: tuple[str, str], ts: datetime, now: datetime, wall: float) -> bool:
         """Note a processed record; True when its stream is catching up (the record is old)."""
@@ -53,20 +61,40 @@ class Hold:
                 state.lagging_since = wall
         return lagging
 
-    def effective(self, now: datetime, wall: float) -> datetime:
-        """The time ticks may run at: now, or the oldest catching-up stream's time."""
+    def catching_up(self, agents: frozenset[str], wall: float) -> frozenset[str]:
+        """Note the agents that say they are catching up; returns those that still hold (not
+        past ``max_catch_up_s``)."""
+        for agent in list(self._catching_since):
+            if agent not in agents:
+                del self._catching_since[agent]
+        for agent in agents:
+            self._catching_since.setdefault(agent, wall)
+        return frozenset(a for a, since in self._catching_since.items() if wall - since <= self.max_catch_up_s)
+
+    def effective(self, now: datetime, wall: float,
+                  catching: frozenset[str] = frozenset()) -> datetime | None:  # fmt: skip
+        """The time ticks may run at: now, or the oldest catching-up stream's time; None while an
+        agent that says it is catching up has delivered nothing yet (do not tick)."""
         at = now
-        for state in self._streams.values():
+        seen: set[str] = set()
+        for (agent, _stream), state in self._streams.items():
+            seen.add(agent)
+            if agent in catching:
+                at = min(at, state.last_ts)  # said so: hold even while its stream pauses
+                continue
             since = state.lagging_since
             if since is None or wall - state.last_wall > self.quiet_s or wall - since > self.max_hold_s:
                 continue
             if state.last_ts < now - self.lag:
                 at = min(at, state.last_ts)
+        if catching - seen:
+            return None
         return at
 
-    def holding(self, now: datetime, wall: float) -> bool:
-        """Whether some stream holds the clock back right now."""
-        return self.effective(now, wall) < now
+    def holding(self, now: datetime, wall: float, catching: frozenset[str] = frozenset()) -> bool:
+        """Whether some stream (or an agent catching up) holds the clock back right now."""
+        at = self.effective(now, wall, catching)
+        return at is None or at < now
 
 
 class StatusClock:

@@ -64,3 +64,21 @@ def test_settled_cases_are_forgotten_and_reread_when_a_record_arrives(tmp_path: 
     conn.close()
     svc.stop()
     store.close()
+
+
+def test_an_agent_that_says_it_is_catching_up_holds_the_clock_even_while_its_stream_pauses() -> None:
+    hold = Hold(lag=timedelta(minutes=10), quiet_s=30, max_hold_s=600, max_catch_up_s=900)
+    now = at("2026-11-20T10:00")
+    wall = now.timestamp()
+    catching = hold.catching_up(frozenset({"a"}), wall)
+    assert hold.effective(now, wall, catching) is None  # nothing delivered yet: do not tick at all
+    old = at("2026-09-01T09:00")
+    hold.saw(("a", "s"), old, now, wall)
+    later = wall + 120  # quiet for two minutes: still catching up, by its own word
+    assert hold.effective(now, later, hold.catching_up(frozenset({"a"}), later)) == old
+    assert hold.holding(now, later, frozenset({"a"}))
+    done = wall + 130  # it says it is done: a quiet stream holds nothing
+    assert hold.effective(now, done, hold.catching_up(frozenset(), done)) == now
+    stuck = wall + 1000  # an agent that never finishes holds at most max_catch_up_s
+    hold.catching_up(frozenset({"a"}), wall + 140)
+    assert hold.catching_up(frozenset({"a"}), stuck + 140) == frozenset()
