@@ -251,4 +251,27 @@ def timeline(conn: sqlite3.Connection, case_id: str) -> list[dict[str, Any]]:
             "checkpoint": int(anchored) if anchored and int(anchored) >= rid else None, "body": body,
         })  # fmt: skip
     out.sort(key=lambda e: (e["at"] or e["ts"] or "", e["record_id"]))
+    staff_names(conn, out)
     return out
+
+
+#: Body fields of a record that may hold a staff member's code where people expect a name.
+STAFF_FIELDS = ("handler", "staff_id", "target_staff")
+
+
+def staff_names(conn: sqlite3.Connection, events: list[dict[str, Any]]) -> None:
+    """Add ``names`` ({field: name}) to each event whose body names a staff member by a code the
+    hub knows (``sup_names``): a step's handler given as a staff number reads as the person."""
+    codes = {str(e["body"][f]) for e in events if isinstance(e.get("body"), dict)
+             for f in STAFF_FIELDS if e["body"].get(f)}  # fmt: skip
+    if not codes:
+        return
+    marks = ",".join("?" * len(codes))
+    known = {str(c): str(n) for c, n in conn.execute(
+        f"SELECT code, name FROM sup_names WHERE kind = 'staff' AND code IN ({marks})", sorted(codes)) if n}
+    for e in events:
+        body = e.get("body")
+        if isinstance(body, dict):
+            found = {f: known[str(body[f])] for f in STAFF_FIELDS if body.get(f) and str(body[f]) in known}
+            if found:
+                e["names"] = found

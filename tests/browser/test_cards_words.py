@@ -112,3 +112,4 @@ def test_cards_queue_opens_on_actionable_cards_and_no_text_shows_internals(
         assert not leaks(text), (href, leaks(text))
         assert "市场监管局" in text or "税务局" in text, (href, "the department by name")
     assert "职员S01" in texts["/cases/D"], "the staff member by name"
+    assert "处理人 职员S01" in texts["/cases/G"], "a step's handler given as a staff number, by name"

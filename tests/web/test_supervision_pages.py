@@ -10,6 +10,7 @@ import pytest
 
 from hub.auth.audit import list_audit
 from hub.supervision.cardviews import card_page
+from hub.supervision.caseviews import timeline
 from hub.supervision.overview import overview_figures
 from hub.supervision.schema import connect
 from hub.web.pagination import PageRequest
@@ -127,6 +128,7 @@ def more_cards(month: Month) -> None:  # noqa: F811 - the fixture's name
     without a reason (R5) and an immediate case with a long number left open (R2, raised 11-13)."""
     feed = month.feed
     feed.accept("G", "2026-11-10T09:12", recorded="2026-11-11T16:40")
+    feed.event("step", "G", "2026-11-11T17:00", step_name="审核", action="通过", handler="S01")  # a staff number
     feed.add("case.refused", "2026-11-11T10:00", {"case_id": "H", "item_code": "I01", "dept_code": "D01",
                                                   "at": ts("2026-11-11T10:00"), "reason": ""})
     feed.accept(LONG_CASE, "2026-11-12T09:30", limit=0, statutory=None, kind=1, item_name="酒类零售许可")
@@ -161,6 +163,8 @@ def test_card_tabs_and_filters_on_the_real_store(month: Month) -> None:  # noqa:
                                "（2026-11-10 09:12 发生，2026-11-11 16:40 报送）")
         assert r8["dept_name"] == "市场监管局" and r8["staff_name"] == "职员S01"
         assert r8["state_label"] == "card_state.raised"
+        (step,) = [e for e in timeline(conn, "G") if e["type"] == "case.step"]
+        assert step["names"] == {"handler": "职员S01"}, "a handler given by staff number reads as the person"
         today = overview_figures(conn, None, date(2026, 11, 13))
         assert today["cards_today"] == 1, "today's cards: the live cards raised today"
     finally:
