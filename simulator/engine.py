@@ -155,7 +155,10 @@ class Simulator:
 
     # -- arrivals ------------------------------------------------------------------------------
     def _reseed(self, moment: datetime) -> None:
-        self.rng = random.Random(f"xiaoneng-sim/{self.seed}/{moment.isoformat()}")
+        # The departments are part of the seed: one database per department (as in the demo)
+        # must not give every department of the same size the same arrivals and the same draws.
+        codes = ",".join(d.code for d in self._depts)
+        self.rng = random.Random(f"xiaoneng-sim/{self.seed}/{codes}/{moment.isoformat()}")
         self.next_arrival = self._after(moment)
 
     def _after(self, moment: datetime) -> datetime:

@@ -164,7 +164,7 @@ DISCIPLINE_TIERS = {
     0.4: ("SCJG", "GA", "WSJK", "JY", "SL"),                  # 良好 good
     1.0: ("ZRZY", "RLSB", "JTYS", "NYNC", "YB", "SHANGWU"),  # 一般 average
     2.5: ("MZ", "WGLY", "XZSP"),                              # 较差 sloppy
-    5.0: ("YJGL", "LY"),                                      # 问题 problem departments
+    6.0: ("YJGL", "LY"),                                      # 问题 problem departments
 }
 DISCIPLINE = {code: factor for factor, codes in DISCIPLINE_TIERS.items() for code in codes}
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import re
 
 import pytest
@@ -100,3 +101,30 @@ def test_bad_department_selection_is_refused(bad: object) -> None:
 
 def test_window_counts_sum_to_67() -> None:
     assert sum(d[2] for d in DEPARTMENTS) == 67
+
+
+def test_hall_and_windows_are_named_as_a_city_names_them() -> None:
+    """The hall is the city's 政务服务中心 with a window zone per department; windows are numbered
+    across the centre and named by their business; the 出件 window hands out, never accepts."""
+    cat = build_catalogue()
+    numbers = [int(w.name.split("号窗口（")[0]) for w in cat.windows]
+    assert numbers == list(range(1, 68))
+    scjg = cat.department("SCJG")
+    assert scjg.windows[0].hall == "明州市政务服务中心 一楼 市场监管窗口区"
+    assert scjg.windows[0].name == "1号窗口（市场监管·综合受理）"
+    assert scjg.windows[1].name == "2号窗口（市场监管·食品经营许可）"
+    assert scjg.windows[-1].name.endswith("·办结出件）") and not scjg.windows[-1].accepts
+    assert cat.department("LY").windows[0].hall.startswith("明州市政务服务中心 三楼")
+    for dept in cat.departments:
+        assert any(w.accepts for w in dept.windows)
+        for w in dept.windows:
+            assert w.item_code is None or w.item_code in {i.code for i in dept.items}
+
+
+def test_applications_are_made_at_a_window_that_accepts_them() -> None:
+    rng = random.Random(3)
+    scjg = build_catalogue().department("SCJG")
+    food = scjg.items[0]
+    chosen = [scjg.window_for(food, rng) for _ in range(500)]
+    assert all(w.accepts for w in chosen)
+    assert 0.75 < sum(w.item_code == food.code for w in chosen) / 500 < 0.9
