@@ -21,6 +21,9 @@ from shared.timefmt import iso_local
 
 log = logging.getLogger("xiaoneng.agent")
 
+#: Records waiting in the outbox longer than this mean the agent is catching up (seconds).
+CATCH_UP_LAG_S = 60.0
+
 
 def load_key(path: str) -> Ed25519PrivateKey:
     try:
@@ -55,6 +58,8 @@ class Agent:
             )
 
         self.uplink = Uplink(self.outbox, self.key, factory, config.uplink)
+        self._catch_up: list[Callable[[], tuple[bool, int]]] = []
+        self.uplink.add_health_provider(lambda: {"catching_up": self.catching_up()})
         # Cameras (presence records, feed state in the heartbeat, live video): only when configured,
         # so that an agent without the video extra (OpenCV, aiortc) never imports it.
         self.cameras: Any = None
@@ -101,6 +106,24 @@ class Agent:
                 next_at += due * interval
 
         return run
+
+    def add_catch_up(self, provider: Callable[[], tuple[bool, int]]) -> None:
+        """A source of backlog: ``provider()`` is (reading a backlog now, outbox seq its last
+        backlog window ended at)."""
+        self._catch_up.append(provider)
+
+    def catching_up(self, now: float | None = None) -> bool:
+        """What the heartbeat's ``catching_up`` says: a capture reads a backlog, the records of a
+        backlog are not all acknowledged by the hub yet, or records wait longer than
+        :data:`CATCH_UP_LAG_S` (the hub holds this department's time rules meanwhile)."""
+        busy, upto = False, 0
+        for provider in self._catch_up:
+            active, seq = provider()
+            busy, upto = busy or active, max(upto, seq)
+        stats = self.outbox.stats()
+        wall = time.time() if now is None else now
+        old = stats.oldest_created is not None and wall - stats.oldest_created > CATCH_UP_LAG_S
+        return busy or stats.acked_seq < upto or old
 
     def health_extra(self) -> dict[str, Any]:
         return {"site": self.config.site_id}

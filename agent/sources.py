@@ -6,6 +6,7 @@ Each runner commits its capture position in the same outbox transaction as the r
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -39,16 +40,22 @@ def capture_health(runners: list[CaptureRunner]) -> dict[str, Any]:
     }
 
 
+def _backlog_of(runner: CaptureRunner) -> tuple[bool, int]:
+    return runner.backfilling, runner.backfill_seq
+
+
 def start_capture(agent: Agent) -> list[CaptureRunner]:
     """Start a capture thread per configured source; their health goes into every heartbeat."""
     cfg = agent.config
     state_dir = cfg.path(cfg.data_dir)
     runners = [
-        CaptureRunner.from_config(c, agent.outbox, Path(cfg.base_dir), state_dir=state_dir)
+        CaptureRunner.from_config(c, agent.outbox, Path(cfg.base_dir), state_dir=state_dir,
+                                  on_backfill=agent.uplink.heartbeat_soon)
         for c in capture_configs(cfg)
     ]
     for runner in runners:
         agent.add_thread(runner.run, f"xn-capture-{runner.name}")
+        agent.add_catch_up(partial(_backlog_of, runner))
     if runners:
         agent.uplink.add_health_provider(lambda: capture_health(runners))
     return runners

@@ -116,6 +116,12 @@ class Uplink:
         """Extra heartbeat fields (e.g. capture lag, camera state) merged into every heartbeat."""
         self._providers.append(provider)
 
+    def heartbeat_soon(self) -> None:
+        """Send a heartbeat before anything else goes out (e.g. a backlog starts: the hub must
+        learn it before the backlog's first record)."""
+        self._next_heartbeat = 0.0
+        self._wake.set()
+
     def publish_side(self, topic: str, payload: bytes, qos: int = 0) -> None:
         """Send a non-durable message (e.g. WebRTC signalling) through the one publishing owner.
 

@@ -67,6 +67,43 @@ class IngestConfig:
     shared_subscription: bool = False
 
 
+class WriteTurn:
+    """First come, first served among the threads that write the hub's database in this process.
+
+    SQLite lets one writer in at a time, and a writer that finds the database locked sleeps and
+    retries: against the ingest's back-to-back transactions during an import it would nearly never
+    find the lock free (the supervision's commits waited minutes). Writers that take a turn here
+    before ``BEGIN`` are served in arrival order. Re-entrant for the thread holding the turn."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._next = 0
+        self._serving = 0
+        self._owner: int | None = None
+        self._depth = 0
+
+    def __enter__(self) -> WriteTurn:
+        me = threading.get_ident()
+        with self._cond:
+            if self._owner == me:
+                self._depth += 1
+                return self
+            ticket = self._next
+            self._next += 1
+            while ticket != self._serving:
+                self._cond.wait()
+            self._owner, self._depth = me, 1
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        with self._cond:
+            self._depth -= 1
+            if self._depth == 0:
+                self._owner = None
+                self._serving += 1
+                self._cond.notify_all()
+
+
 class KeyCache:
     """Agents' public keys from the registry, re-read on a miss and every ``ttl`` seconds."""
 
@@ -107,6 +144,8 @@ class IngestService:
         self._control: deque[tuple[str, str, bytes, float]] = deque()
         self._heard: dict[str, float] = {}
         self._catching: dict[str, bool] = {}
+        #: Take a turn here around every write transaction on the hub database (see WriteTurn).
+        self.write_turn = WriteTurn()
         self._stop = threading.Event()
         self._worker: threading.Thread | None = None
         self._client: mqtt.Client | None = None
@@ -268,7 +307,7 @@ class IngestService:
     def _process(self, group: list[tuple[str, str, bytes, float]]) -> None:
         outgoing: list[tuple[str, dict[str, Any]]] = []
         events: list[tuple[str, dict[str, Any]]] = []
-        with self.store.transaction() as store:
+        with self.write_turn, self.store.transaction() as store:
             for kind, topic, payload, received in group:
                 agent = topics.agent_of(topic)
                 at = iso_local(received)
@@ -390,7 +429,7 @@ class IngestService:
         if not silent:
             return
         at = iso_local(now)
-        with self.store.transaction() as store:
+        with self.write_turn, self.store.transaction() as store:
             for agent, _ in silent:
                 store.update_link(agent, {"online": 0, "status_at": at}, history=True)
         for agent, last in silent:
@@ -404,7 +443,7 @@ class IngestService:
             return
         root = self.store.frontier.root()
         cp = sign_checkpoint(self._hub_key, self.config.origin, size, root, iso_local(self._clock()))
-        with self.store.transaction() as store:
+        with self.write_turn, self.store.transaction() as store:
             store.add_checkpoint(size, root, json.dumps(cp.to_json(), sort_keys=True), cp.timestamp)
         self._last_checkpoint_size = size
 

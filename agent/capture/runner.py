@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from agent.capture.backfill import BackfillSettings
 from agent.capture.database import SourceDb, connect_source, is_connection_error, parse_url
 from agent.capture.trigger_mode import SchemaDrift, TriggerCapture
 from agent.capture.watermark_mode import WatermarkCapture
@@ -39,13 +40,15 @@ class CaptureConfig:
     profile: str
     database: str
     mode: str | None = None
+    backfill: BackfillSettings = BackfillSettings()
 
     @classmethod
     def from_dict(cls, data: Any, where: str = "capture") -> CaptureConfig:
-        """``{name, profile, database, mode?}``; raises ConfigError naming the bad key."""
+        """``{name, profile, database, mode?, backfill_window?, backfill_lag_s?}``; raises
+        ConfigError naming the bad key."""
         if not isinstance(data, dict):
             raise ConfigError(f"{where}: each capture entry must be a mapping")
-        allowed = {"name", "profile", "database", "mode"}
+        allowed = {"name", "profile", "database", "mode", "backfill_window", "backfill_lag_s"}
         unknown = sorted(set(data) - allowed)
         if unknown:
             raise ConfigError(f"{where}: unknown key {unknown[0]!r} (allowed: "
@@ -57,7 +60,13 @@ class CaptureConfig:
         if mode not in (None, "trigger", "watermark"):
             raise ConfigError(f"{where}: mode must be trigger or watermark, got {mode!r}")
         parse_url(data["database"])
-        return cls(data["name"], data["profile"], data["database"], mode)
+        window, lag = data.get("backfill_window", 200_000), data.get("backfill_lag_s", 60)
+        if isinstance(window, bool) or not isinstance(window, int) or window < 1:
+            raise ConfigError(f"{where}: backfill_window must be a positive number of changes")
+        if isinstance(lag, bool) or not isinstance(lag, (int, float)) or lag < 0:
+            raise ConfigError(f"{where}: backfill_lag_s must be a number of seconds ≥ 0")
+        return cls(data["name"], data["profile"], data["database"], mode,
+                   BackfillSettings(window=window, lag_s=float(lag)))
 
 
 class CaptureRunner:
@@ -69,7 +78,9 @@ class CaptureRunner:
                  now: Callable[[], datetime] = lambda: datetime.now(SHANGHAI),
                  rng: random.Random | None = None,
                  connect: Callable[[str], SourceDb] = connect_source,
-                 backoff: tuple[float, float] = (0.5, 30.0)):
+                 backoff: tuple[float, float] = (0.5, 30.0),
+                 backfill: BackfillSettings | None = None,
+                 on_backfill: Callable[[], None] | None = None):
         self.profile, self.database, self.outbox, self.name = profile, database, outbox, name
         self.mode = mode or profile.capture.mode
         self.state_dir = state_dir
@@ -85,6 +96,9 @@ class CaptureRunner:
         self.last_ok: datetime | None = None
         self._backlog: tuple[int, int] = (0, 0)
         self._backlog_at = -1e9
+        self.backfill_settings = backfill or BackfillSettings()
+        self.on_backfill = on_backfill
+        self._backfill_seq = 0
 
     @classmethod
     def from_config(cls, config: CaptureConfig, outbox: Any, base_dir: Path,
@@ -92,7 +106,7 @@ class CaptureRunner:
         path = Path(config.profile)
         profile = load_profile(path if path.is_absolute() else base_dir / path)
         return cls(profile, config.database, outbox, name=config.name, mode=config.mode,
-                   **options)
+                   backfill=config.backfill, **options)
 
     def _open(self) -> None:
         self.db = self._connect(self.database)
@@ -100,12 +114,29 @@ class CaptureRunner:
                 if self.state_dir is not None else None)
         if self.mode == "trigger":
             self.capture = TriggerCapture(self.profile, self.db, self.outbox, name=self.name,
-                                          now=self.now, clock=self.clock)
+                                          now=self.now, clock=self.clock,
+                                          backfill=self.backfill_settings,
+                                          on_backfill=self.on_backfill)
         else:
             self.capture = WatermarkCapture(self.profile, self.db, self.outbox, name=self.name,
-                                            now=self.now, clock=self.clock, keys_path=keys)
+                                            now=self.now, clock=self.clock, keys_path=keys,
+                                            backfill=self.backfill_settings,
+                                            on_backfill=self.on_backfill)
+
+    @property
+    def backfilling(self) -> bool:
+        """Whether the capture is reading a backlog (history, or changes piled up) right now."""
+        return self.capture is not None and self.capture.backfill.active
+
+    @property
+    def backfill_seq(self) -> int:
+        """The outbox seq the last backlog window ended at (0: none since start)."""
+        if self.capture is not None:
+            self._backfill_seq = max(self._backfill_seq, self.capture.backfill.upto_seq)
+        return self._backfill_seq
 
     def _close(self) -> None:
+        self._backfill_seq = self.backfill_seq
         if self.capture is not None and isinstance(self.capture, WatermarkCapture):
             self.capture.known.close()
         if self.db is not None:
@@ -202,7 +233,7 @@ class CaptureRunner:
         sink = self.capture.sink if self.capture is not None else None
         return {
             "name": self.name, "profile": self.profile.name, "mode": self.mode,
-            "state": self.state, "detail": self.detail,
+            "state": self.state, "detail": self.detail, "backfill": self.backfilling,
             "pending_changes": self._backlog[0], "lag_seconds": self._backlog[1],
             "changes_total": self.changes,
             "events_total": sink.appended if sink else 0,

@@ -1,12 +1,15 @@
 """Trigger capture: follow ``xn_capture_change`` in order and turn each change into events.
 
-On first start the rows that already exist (the department's history) are read in key order as a
-snapshot — triggers are installed first, so nothing changed meanwhile is missed. After that, one
+On first start the rows that already exist (the department's history) are read as a snapshot —
+triggers are installed first, so nothing changed meanwhile is missed — in windows of all sources
+together, appended in event-time order (:mod:`agent.capture.backfill`). After that, one
 :meth:`TriggerCapture.poll` reads a batch of changes after the committed position, fetches the
 current state of the changed rows (through the source's query, if any), maps them, and appends
 the events *and* the new position in one outbox transaction. A crash anywhere before that commit
 repeats the batch; after it, nothing is repeated. De-duplication by content (see
-:mod:`agent.capture.sink`) makes a repeated batch harmless either way.
+:mod:`agent.capture.sink`) makes a repeated batch harmless either way. A *backlog* of changes (a
+full batch pending, or changes older than ``lag_s``: an agent back from an outage) is read as one
+window of up to ``window`` changes and appended in event-time order across tables.
 
 Change ids come from a sequence; on PostgreSQL and MySQL a transaction that started earlier can
 commit a *lower* id later. The position is therefore "everything up to ``upto``, plus these ids
@@ -23,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from agent.capture.backfill import BackfillSettings, BackfillState, emit_window
 from agent.capture.database import SourceDb
 from agent.capture.rows import base_sql, fetch_by_keys, key_of, norm_key
 from agent.capture.sink import EventSink
@@ -83,9 +87,12 @@ class TriggerCapture:
 
     def __init__(self, profile: Profile, db: SourceDb, outbox: Any, *, name: str,
                  now: Callable[[], datetime], clock: Callable[[], float] = time.monotonic,
-                 gap_timeout: float = 30.0):
+                 gap_timeout: float = 30.0, backfill: BackfillSettings | None = None,
+                 on_backfill: Callable[[], None] | None = None):
         self.profile, self.db, self.outbox, self.name = profile, db, outbox, name
         self.now, self.clock, self.gap_timeout = now, clock, gap_timeout
+        self.settings = backfill or BackfillSettings()
+        self.backfill = BackfillState(outbox, on_backfill)
         self.sink = EventSink(name)
         self.position_name = f"capture:{name}:changes"
         self._gaps: dict[int, float] = {}
@@ -98,11 +105,13 @@ class TriggerCapture:
     def position(self) -> ChangePosition:
         return ChangePosition.parse(self.outbox.cursor(self.position_name))
 
-    def _read_changes(self, pos: ChangePosition) -> list[Change]:
+    def _read_changes(self, pos: ChangePosition, limit: int) -> tuple[list[Change], int]:
+        """Up to ``limit`` change rows after the position (without those already seen), and how
+        many rows were read."""
         db = self.db
         rows = db.rows(
             f"SELECT change_id, source_table, op, row_key FROM {CHANGE_TABLE} "
-            f"WHERE change_id > {db.ph} ORDER BY change_id LIMIT {self.profile.capture.batch_size}",
+            f"WHERE change_id > {db.ph} ORDER BY change_id LIMIT {limit}",
             [pos.upto])
         out = []
         for r in rows:
@@ -112,7 +121,7 @@ class TriggerCapture:
                 continue
             out.append(Change(cid, str(lower["source_table"]), str(lower["op"]).strip(),
                               json.loads(lower["row_key"])))
-        return out
+        return out, len(rows)
 
     def _advance(self, pos: ChangePosition, taken: list[Change]) -> ChangePosition:
         new = ChangePosition(pos.upto, set(pos.seen) | {c.change_id for c in taken},
@@ -161,36 +170,48 @@ class TriggerCapture:
         return events
 
     def _snapshot(self, pos: ChangePosition) -> int:
-        """Read the next batch of pre-existing rows of the first source not yet snapshotted."""
+        """Read a window of the pre-existing rows of every source not yet snapshotted (in key
+        order per source, up to ``window`` rows in all) and append it in event-time order."""
         pending = [s for s in self.profile.sources.values()
                    if self.profile.rules_for(s.name) and s.name not in pos.snapshot_done]
         if not pending:
             return -1
-        source = pending[0]
+        self.backfill.begin()
         db = self.db
-        sql = f"SELECT * FROM {base_sql(db, source)}"
-        after = pos.snapshot.get(source.name)
-        if after is not None:
-            sql += (f" WHERE ({', '.join(source.key)}) > "
-                    f"({', '.join(db.ph for _ in source.key)})")
         batch = self.profile.capture.batch_size
-        rows = db.rows(f"{sql} ORDER BY {', '.join(source.key)} LIMIT {batch}", after or [])
-        db.end_read()
+        budget = max(self.settings.window, batch)
+        new = ChangePosition(pos.upto, pos.seen, dict(pos.snapshot), list(pos.snapshot_done))
         now = self.now()
         events: list[Event] = []
-        for row in rows:
-            events.extend(map_row(self.profile, source.name, row, now=now))
+        read = 0
+        for source in pending:
+            while budget > 0:
+                sql = f"SELECT * FROM {base_sql(db, source)}"
+                after = new.snapshot.get(source.name)
+                if after is not None:
+                    sql += (f" WHERE ({', '.join(source.key)}) > "
+                            f"({', '.join(db.ph for _ in source.key)})")
+                limit = min(batch, budget)
+                rows = db.rows(f"{sql} ORDER BY {', '.join(source.key)} LIMIT {limit}",
+                               after or [])
+                for row in rows:
+                    events.extend(map_row(self.profile, source.name, row, now=now))
+                read += len(rows)
+                budget -= len(rows)
+                if rows:
+                    new.snapshot[source.name] = list(key_of(source, rows[-1]))
+                if len(rows) < limit:
+                    new.snapshot_done.append(source.name)
+                    new.snapshot.pop(source.name, None)
+                    break
+            if budget <= 0:
+                break
+        db.end_read()
         self._check_drift(events)
-        new = ChangePosition(pos.upto, pos.seen, dict(pos.snapshot), list(pos.snapshot_done))
-        if rows:
-            new.snapshot[source.name] = list(key_of(source, rows[-1]))
-        if len(rows) < batch:
-            new.snapshot_done.append(source.name)
-            new.snapshot.pop(source.name, None)
-        with self.outbox.transaction() as tx:
-            self.sink.emit(tx, events)
-            tx.set_cursor(self.position_name, new.text())
-        return max(len(rows), 1)
+        emit_window(self.outbox, self.sink, events, {self.position_name: new.text()},
+                    self.settings.chunk)
+        self.backfill.window_done()
+        return max(read, 1)
 
     def _check_drift(self, events: list[Event]) -> None:
         drift = [e.body for e in events if e.is_error and e.body["reason"] == "missing_column"]
@@ -200,28 +221,58 @@ class TriggerCapture:
                               f"{self.profile.name}, {len(drift)} row(s) held back)")
 
     def poll(self) -> int:
-        """Capture one batch; returns the number of changes (or snapshot rows) consumed."""
+        """Capture one batch (or one backlog window); returns the number of changes (or snapshot
+        rows) consumed."""
         pos = self.position()
         snapped = self._snapshot(pos)
         if snapped >= 0:
             return snapped
-        changes = self._read_changes(pos)
+        batch = self.profile.capture.batch_size
+        changes, read = self._read_changes(pos, batch)
         if not changes:
             self.db.end_read()
+            self.backfill.live()
             new = self._advance(pos, [])
             if new != pos:
                 with self.outbox.transaction() as tx:
                     tx.set_cursor(self.position_name, new.text())
             return 0
+        if read >= batch or self._old(self.settings.lag_s):
+            return self._window(pos)
+        self.backfill.live()
         events = self._events(changes)
         new = self._advance(pos, changes)
         with self.outbox.transaction() as tx:
             self.sink.emit(tx, events)
             tx.set_cursor(self.position_name, new.text())
-        self._since_purge += len(changes)
+        self._after(new, len(changes))
+        return len(changes)
+
+    def _window(self, pos: ChangePosition) -> int:
+        """A backlog: up to ``window`` changes, appended in event-time order across tables."""
+        self.backfill.begin()
+        changes, _ = self._read_changes(pos, max(self.settings.window,
+                                                 self.profile.capture.batch_size))
+        events = self._events(changes)
+        new = self._advance(pos, changes)
+        emit_window(self.outbox, self.sink, events, {self.position_name: new.text()},
+                    self.settings.chunk)
+        self.backfill.window_done()
+        self._after(new, len(changes))
+        return max(len(changes), 1)
+
+    def _after(self, new: ChangePosition, consumed: int) -> None:
+        self._since_purge += consumed
         if self._since_purge >= 1000:
             self.purge(new.upto)
-        return len(changes)
+
+    def _old(self, lag_s: float) -> bool:
+        """Whether the oldest pending change is older than ``lag_s`` by the database's clock."""
+        pos = self.position()
+        rows = self.db.rows(f"SELECT MIN(changed_at) AS oldest, CURRENT_TIMESTAMP AS now "
+                            f"FROM {CHANGE_TABLE} WHERE change_id > {self.db.ph}", [pos.upto])
+        row = {k.lower(): v for k, v in rows[0].items()}
+        return _age(row["oldest"], row["now"]) >= lag_s
 
     def purge(self, upto: int | None = None) -> int:
         """Delete captured changes from the change table (they are in the outbox)."""
@@ -241,9 +292,19 @@ class TriggerCapture:
         self.db.end_read()
         row = {k.lower(): v for k, v in rows[0].items()}
         count = max(0, int(row["n"] or 0) - len(pos.seen))
-        oldest, now = row["oldest"], row["now"]
-        if not count or oldest is None:
+        if not count:
             return count, 0
-        if isinstance(oldest, str):
-            oldest, now = datetime.fromisoformat(oldest), datetime.fromisoformat(str(now))
-        return count, max(0, int((now - oldest).total_seconds()))
+        return count, int(_age(row["oldest"], row["now"]))
+
+
+def _age(oldest: Any, now: Any) -> float:
+    """Seconds between two times read from the database (0 when there is no oldest)."""
+    if oldest is None or now is None:
+        return 0.0
+    if isinstance(oldest, str):
+        oldest, now = datetime.fromisoformat(oldest), datetime.fromisoformat(str(now))
+    if isinstance(oldest, datetime) and isinstance(now, datetime):
+        if (oldest.tzinfo is None) != (now.tzinfo is None):
+            oldest, now = oldest.replace(tzinfo=None), now.replace(tzinfo=None)
+        return max(0.0, float((now - oldest).total_seconds()))
+    return 0.0

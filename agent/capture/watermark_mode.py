@@ -4,7 +4,9 @@ The position per source is the ``(updated_at, key)`` of the last row captured, c
 events in one outbox transaction. New rows are read strictly after it (keyset paging, so a
 backlog drains in batches). Because a slow transaction can commit a row whose ``updated_at`` is
 already behind the watermark, the last ``overlap_seconds`` are swept again from time to time;
-content de-duplication makes the re-read rows cost nothing in the outbox. Deleted rows cannot be
+content de-duplication makes the re-read rows cost nothing in the outbox. A backlog (a source with
+more than a batch beyond its watermark: the first start, an outage) is read as one window of all
+sources and appended in event-time order (:mod:`agent.capture.backfill`). Deleted rows cannot be
 seen by polling: a reconciliation every ``reconcile_seconds`` compares the keys in the source with
 the keys captured so far (kept in a small side file) and reports the missing ones.
 """
@@ -20,6 +22,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from agent.capture.backfill import BackfillSettings, BackfillState, emit_window
 from agent.capture.database import SourceDb
 from agent.capture.rows import base_sql, key_of, norm_key
 from agent.capture.sink import EventSink
@@ -102,9 +105,12 @@ class WatermarkCapture:
 
     def __init__(self, profile: Profile, db: SourceDb, outbox: Any, *, name: str,
                  now: Callable[[], datetime], clock: Callable[[], float] = time.monotonic,
-                 keys_path: Path | None = None):
+                 keys_path: Path | None = None, backfill: BackfillSettings | None = None,
+                 on_backfill: Callable[[], None] | None = None):
         self.profile, self.db, self.outbox, self.name = profile, db, outbox, name
         self.now, self.clock = now, clock
+        self.settings = backfill or BackfillSettings()
+        self.backfill = BackfillState(outbox, on_backfill)
         self.sink = EventSink(name)
         self.known = KnownKeys(keys_path)
         self.sources = [s for s in profile.sources.values() if profile.rules_for(s.name)]
@@ -133,32 +139,71 @@ class WatermarkCapture:
     def _order(self, source: Source) -> str:
         return ", ".join([str(source.updated_at), *source.key])
 
-    def _poll_source(self, source: Source) -> int:
+    def _read(self, source: Source, mark: list[Any] | None, limit: int) -> list[dict[str, Any]]:
+        """Up to ``limit`` rows of ``source`` after ``mark`` in ``(updated_at, key)`` order."""
         db = self.db
         assert source.updated_at
-        raw = self.outbox.cursor(self._cursor(source))
         cols = [source.updated_at, *source.key]
         sql = f"SELECT * FROM {base_sql(db, source)} WHERE {source.updated_at} IS NOT NULL"
         params: list[Any] = []
-        if raw:
-            mark = [_decode(v) for v in json.loads(raw)]
+        if mark is not None:
             sql += (f" AND ({', '.join(cols)}) > ({', '.join(db.ph for _ in cols)})")
             params = mark
+        return db.rows(f"{sql} ORDER BY {self._order(source)} LIMIT {limit}", params)
+
+    def _mark(self, source: Source, row: dict[str, Any]) -> str:
+        lower = {k.lower(): v for k, v in row.items()}
+        return json.dumps([_encode(lower[c.lower()]) for c in [str(source.updated_at), *source.key]])
+
+    def _saved_mark(self, source: Source) -> list[Any] | None:
+        raw = self.outbox.cursor(self._cursor(source))
+        return [_decode(v) for v in json.loads(raw)] if raw else None
+
+    def _poll_source(self, source: Source) -> int:
         batch = self.profile.capture.batch_size
-        rows = db.rows(f"{sql} ORDER BY {self._order(source)} LIMIT {batch}", params)
-        db.end_read()
+        rows = self._read(source, self._saved_mark(source), batch)
+        self.db.end_read()
         self._caught_up[source.name] = len(rows) < batch
         if not rows:
             return 0
         events = self._map(source, rows)
-        last = rows[-1]
-        lower = {k.lower(): v for k, v in last.items()}
-        mark_text = json.dumps([_encode(lower[c.lower()]) for c in cols])
         with self.outbox.transaction() as tx:
             self.sink.emit(tx, events)
-            tx.set_cursor(self._cursor(source), mark_text)
+            tx.set_cursor(self._cursor(source), self._mark(source, rows[-1]))
         self.known.add(source.name, [key_of(source, r) for r in rows])
         return len(rows)
+
+    def _window(self) -> int:
+        """A backlog: up to ``window`` rows of all sources beyond their watermarks, appended in
+        event-time order; the watermarks move in the window's last transaction."""
+        self.backfill.begin()
+        batch = self.profile.capture.batch_size
+        budget = max(self.settings.window, batch)
+        events: list[Event] = []
+        marks: dict[str, str] = {}
+        read: dict[str, list[tuple[Any, ...]]] = {}
+        for source in self.sources:
+            mark = self._saved_mark(source)
+            caught_up = False
+            while budget > 0:
+                limit = min(batch, budget)
+                rows = self._read(source, mark, limit)
+                budget -= len(rows)
+                if rows:
+                    events.extend(self._map(source, rows))
+                    read.setdefault(source.name, []).extend(key_of(source, r) for r in rows)
+                    marks[self._cursor(source)] = self._mark(source, rows[-1])
+                    mark = [_decode(v) for v in json.loads(marks[self._cursor(source)])]
+                if len(rows) < limit:
+                    caught_up = True
+                    break
+            self._caught_up[source.name] = caught_up
+        self.db.end_read()
+        emit_window(self.outbox, self.sink, events, marks, self.settings.chunk)
+        for name, keys in read.items():
+            self.known.add(name, keys)
+        self.backfill.window_done()
+        return sum(len(k) for k in read.values())
 
     def _sweep(self, source: Source) -> int:
         """Re-read the overlap window behind the watermark (late commits)."""
@@ -201,9 +246,14 @@ class WatermarkCapture:
 
     def poll(self) -> int:
         """One round over all sources; returns rows read (0: caught up everywhere)."""
-        total = 0
-        for source in self.sources:
-            total += self._poll_source(source)
+        if self.backfill.active or not self._caught_up or not all(self._caught_up.values()):
+            total = self._window()  # the first round, or a source more than a batch behind
+        else:
+            total = 0
+            for source in self.sources:
+                total += self._poll_source(source)
+        if all(self._caught_up.get(s.name) for s in self.sources):
+            self.backfill.live()
         now = self.clock()
         sweep_every = max(self.profile.capture.poll_ms / 1000,
                           self.profile.capture.overlap_seconds / 4)

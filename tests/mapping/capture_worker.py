@@ -9,6 +9,7 @@ import sys
 import time
 
 from agent.capture import CaptureRunner
+from agent.capture.backfill import BackfillSettings
 from agent.mapping import load_profile
 from agent.outbox import Outbox
 from tests.mapping.capture_support import fixed_now
@@ -17,7 +18,9 @@ from tests.mapping.capture_support import fixed_now
 def main(profile_path: str, url: str, outbox_path: str) -> None:
     outbox = Outbox(outbox_path, "a1", synchronous="NORMAL")
     runner = CaptureRunner(load_profile(profile_path), url, outbox, name="t", mode="trigger",
-                           now=fixed_now, backoff=(0.01, 0.1))
+                           now=fixed_now, backoff=(0.01, 0.1),
+                           # small windows in small transactions: kills land inside windows
+                           backfill=BackfillSettings(window=100, chunk=20))
     print("ready", flush=True)
     while True:
         time.sleep(min(runner.step(), 0.02))

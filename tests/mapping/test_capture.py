@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from agent.capture import CaptureRunner, connect_source, install, uninstall
+from agent.capture.backfill import BackfillSettings
 from agent.capture.triggers import CHANGE_TABLE
 from agent.outbox import Outbox
 from shared.events import event_problems
@@ -265,8 +266,9 @@ def test_crashes_at_random_points_lose_and_double_nothing(tmp_path: Path, dialec
         crashes = 0
         for _ in range(60):
             outbox = Outbox(path, "a1", synchronous="NORMAL")
-            runner = _runner(dept, outbox, "trigger")
-            _crash_after(outbox, rng.randint(1, 400))
+            # a backlog is read in windows, appended in several transactions: crash inside them
+            runner = _runner(dept, outbox, "trigger", backfill=BackfillSettings(window=1000, chunk=25))
+            _crash_after(outbox, rng.randint(1, 120))
             try:
                 runner.drain()
                 break
