@@ -126,7 +126,7 @@ class CardNames:
         return 1 - left if left is not None and left <= 0 else None
 
 
-def _chunks(values: list[str], size: int = 500) -> Iterable[list[str]]:
+def _chunks(values: list[Any], size: int = 500) -> Iterable[list[Any]]:
     for i in range(0, len(values), size):
         yield values[i:i + size]
 
@@ -186,8 +186,9 @@ def has_historical(conn: sqlite3.Connection) -> bool:
 
 
 def card_where(conn: sqlite3.Connection, filters: Mapping[str, str],
-               dept: str | None) -> tuple[list[str], list[Any]] | None:  # fmt: skip
-    """SQL conditions of the queue's tab and filters in a department scope; None: nothing matches."""
+               dept: str | None) -> tuple[list[str], list[Any], tuple[str, ...]] | None:  # fmt: skip
+    """SQL conditions of the queue's filters in a department scope, and the states of its tab (any
+    state when empty; not among the conditions); None: nothing matches."""
     where: list[str] = []
     params: list[Any] = []
     wanted = filters.get("dept")
@@ -201,9 +202,6 @@ def card_where(conn: sqlite3.Connection, filters: Mapping[str, str],
             where.append(f"{column} = ?")
             params.append(value)
     states, live = TABS.get(filters.get("tab") or "all", ((), False))
-    if states:
-        where.append(f"state IN ({','.join('?' * len(states))})")
-        params.extend(states)
     historical = filters.get("historical")
     if filters.get("tab") == "historical":
         historical = "1"
@@ -227,7 +225,7 @@ def card_where(conn: sqlite3.Connection, filters: Mapping[str, str],
     if value := filters.get("to"):
         where.append("moment < ?")
         params.append((date.fromisoformat(value) + timedelta(days=1)).isoformat())
-    return where, params
+    return where, params, states
 
 
 def card_page(conn: sqlite3.Connection, filters: Mapping[str, str], dept: str | None, page: PageRequest,
@@ -237,16 +235,43 @@ def card_page(conn: sqlite3.Connection, filters: Mapping[str, str], dept: str | 
     built = card_where(conn, filters, dept)
     if built is None:
         return Page([], page.page, page.per_page, 0)
-    where, params = built
+    where, params, states = built
+    ids = _page_rows(conn, where, params, states, page)
+    found: dict[int, str] = {}
+    for chunk in _chunks(ids):
+        marks = ",".join("?" * len(chunk))
+        found.update((int(r[0]), str(r[1])) for r in conn.execute(
+            f"SELECT rowid, json FROM cards WHERE rowid IN ({marks})", chunk))
+    items = card_items(conn, [Card.from_json(json.loads(found[i])) for i in ids if i in found], calendar, today)
+    if states:
+        where = [*where, f"state IN ({','.join('?' * len(states))})"]
+        params = [*params, *states]
     clause = f" WHERE {' AND '.join(where)}" if where else ""
-    rows = conn.execute(
-        f"SELECT json FROM cards{clause} ORDER BY raised_at DESC, card_id LIMIT ? OFFSET ?",
-        (*params, page.per_page, page.offset),
-    ).fetchall()
-    items = card_items(conn, [Card.from_json(json.loads(text)) for (text,) in rows], calendar, today)
     total = conn.execute(f"SELECT COUNT(*) FROM (SELECT 1 FROM cards{clause} LIMIT {COUNT_CAP})", params).fetchone()
     count = int(total[0])
     return Page(items, page.page, page.per_page, count, total_is_estimate=count >= COUNT_CAP)
+
+
+def _page_rows(conn: sqlite3.Connection, where: list[str], params: list[Any], states: tuple[str, ...],
+               page: PageRequest) -> list[int]:  # fmt: skip
+    """The rowids of one page, newest raised first. A tab of several states reads each state along
+    the (state, raised_at) index and merges: one query over all of them would sort every match."""
+    limit = page.offset + page.per_page
+    if len(states) > 1:
+        merged: list[tuple[str, int]] = []
+        clause = "".join(f" AND {w}" for w in where)
+        for state in states:
+            merged += [(str(r[0]), int(r[1])) for r in conn.execute(
+                f"SELECT raised_at, rowid FROM cards WHERE state = ?{clause} ORDER BY raised_at DESC, rowid DESC "
+                "LIMIT ?", (state, *params, limit))]  # fmt: skip
+        merged.sort(reverse=True)
+        return [rowid for _, rowid in merged[page.offset:limit]]
+    if states:
+        where, params = [*where, "state = ?"], [*params, states[0]]
+    clause = f" WHERE {' AND '.join(where)}" if where else ""
+    rows = conn.execute(f"SELECT rowid FROM cards{clause} ORDER BY raised_at DESC, rowid DESC LIMIT ? OFFSET ?",
+                        (*params, page.per_page, page.offset)).fetchall()  # fmt: skip
+    return [int(r[0]) for r in rows]
 
 
 def card_detail(conn: sqlite3.Connection, card_id: str, dept: str | None, calendar: WorkCalendar | None = None,

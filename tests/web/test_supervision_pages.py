@@ -163,6 +163,13 @@ def test_card_tabs_and_filters_on_the_real_store(month: Month) -> None:  # noqa:
                                "（2026-11-10 09:12 发生，2026-11-11 16:40 报送）")
         assert r8["dept_name"] == "市场监管局" and r8["staff_name"] == "职员S01"
         assert r8["state_label"] == "card_state.raised"
+        (h,) = card_page(conn, {"case": "H"}, None, PageRequest(1, 5)).items
+        month.provider.act(h["card_id"], "supervise", "mon", "三日内说明理由", month.clock())
+        assert rules(tab="rectify") == [("R5", "H")] and ("R5", "H") not in rules(tab="supervise")
+        action = [i["card_id"] for i in card_page(conn, {"tab": "action"}, None, PageRequest(1, 50)).items]
+        one_by_one = [card_page(conn, {"tab": "action"}, None, PageRequest(n, 1)).items[0]["card_id"]
+                      for n in range(1, len(action) + 1)]
+        assert one_by_one == action and len(action) == 3, "states merged newest first, page by page"
         (step,) = [e for e in timeline(conn, "G") if e["type"] == "case.step"]
         assert step["names"] == {"handler": "职员S01"}, "a handler given by staff number reads as the person"
         today = overview_figures(conn, None, date(2026, 11, 13))
