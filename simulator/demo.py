@@ -32,6 +32,7 @@ from simulator.catalogue import build_catalogue
 from simulator.cluster import LocalCluster, free_port, wait_for
 from simulator.db import connect
 from simulator.engine import Simulator, initialise
+from simulator.settle import ImportWatch
 
 REPO = Path(__file__).resolve().parent.parent
 PROFILES = REPO / "firmware_configs" / "profiles"
@@ -71,6 +72,7 @@ class Demo:
         self.fresh = not state
         self.stop = threading.Event()
         self.sims: list[threading.Thread] = []
+        self.watcher: ImportWatch | None = None
 
     # -- set-up -----------------------------------------------------------------------------------
 
@@ -149,7 +151,13 @@ class Demo:
 
     # -- running ----------------------------------------------------------------------------------
 
+    def import_watch(self, started: float) -> ImportWatch:
+        """Watches for the end of the history import (see :mod:`simulator.settle`)."""
+        outboxes = {a: self.cluster.agent_dir(a) / "data" / "outbox.sqlite" for a in self.agent_ids}
+        return ImportWatch(self.cluster.hub_dir / "hub.sqlite", outboxes, started)
+
     def start(self) -> None:
+        self.watcher = self.import_watch(time.monotonic())
         self.cluster.start_hub()
         logins = self.logins()
         for agent_id in self.agent_ids:
@@ -209,6 +217,11 @@ class Demo:
     def watch(self) -> None:
         interactive = sys.stdout.isatty()
         while not self.stop.wait(2.0):
+            watcher = self.watcher
+            if watcher is not None and watcher.finished is None \
+                    and watcher.look(time.monotonic(), time.time()):
+                end = "\n" if interactive else ""
+                say(f"{end}{watcher.state.line(watcher.seconds)}")
             line = f"{datetime.now(SHANGHAI):%H:%M:%S} {self.status()}"
             if interactive:
                 print("\r" + line[:200].ljust(120), end="", flush=True)
