@@ -1,8 +1,9 @@
 """Cards people can read, through the real supervision (engine, store, provider) in a real browser.
 
 A small month of two departments (``tests.supervision.conftest``) plus a late-reported acceptance
-(R8), a refusal without a reason (R5) and an immediate case left open (R2, live): the cards queue
-opens on the cards that need action, and no visible text on the queue, a card's page or a case's
+(R8), a refusal without a reason (R5), an immediate case left open (R2, live) and a case of October
+first seen now (historical, closed as recorded): the cards queue opens on the cards that need
+action, history has its own tab and labels, and no visible text on the queue, a card's page or a case's
 page shows an internal id, a record hash, an event type name or an ISO timestamp.
 """
 
@@ -94,6 +95,11 @@ def test_cards_queue_opens_on_actionable_cards_and_no_text_shows_internals(
     body = page.inner_text("main")
     assert not leaks(body), leaks(body)
     assert re.search(r"受理记录迟报 31 小时（2026-11-10 09:12 发生，2026-11-11 16:40 报送）", body), body
+
+    page.click("#card-tabs a[data-tab=historical]")
+    history = page.inner_text("#cards-table")
+    assert "办件 K（税务登记）" in history and "已办结·记录在案" in history and "历史" in history, history
+    assert not any(card_id in dict(opened) for card_id, _ in rows(page)), "history needs no action"
 
     card_ids = [card_id for card_id, _ in every]
     cases: set[str] = set()

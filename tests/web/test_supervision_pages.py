@@ -125,8 +125,13 @@ def test_card_queue_opens_on_what_needs_action(hub: Hub, engine: FakeSupervision
 
 def more_cards(month: Month) -> None:  # noqa: F811 - the fixture's name
     """Three live cards on top of the small month: a late-reported acceptance (R8, 31 h), a refusal
-    without a reason (R5) and an immediate case with a long number left open (R2, raised 11-13)."""
+    without a reason (R5) and an immediate case with a long number left open (R2, raised 11-13);
+    and a historical one: case K of October, completed late, whose facts reach the hub on 11-13."""
     feed = month.feed
+    # history first seen now: a case of October completed late (its facts come before today's)
+    feed.accept("K", "2026-10-08T09:00", dept="D02", dept_name="税务局", window="W02", staff="S02", item="I02",
+                item_name="税务登记")
+    feed.complete("K", "2026-10-20T15:00")
     feed.accept("G", "2026-11-10T09:12", recorded="2026-11-11T16:40")
     feed.event("step", "G", "2026-11-11T17:00", step_name="审核", action="通过", handler="S01")  # a staff number
     feed.add("case.refused", "2026-11-11T10:00", {"case_id": "H", "item_code": "I01", "dept_code": "D01",
@@ -152,10 +157,14 @@ def test_card_tabs_and_filters_on_the_real_store(month: Month) -> None:  # noqa:
         everything = rules()
         assert set(rules(tab="action")) < set(everything) and rules(tab="all") == everything
         assert rules(month="2026-11", rule="R2", standing="1") == [("R2", LONG_CASE), ("R2", "D")]
-        assert rules(month="2026-10") == []
+        assert rules(month="2026-10") == [("R2", "K")], "a historical card counts in the month it happened in"
         assert rules(**{"from": "2026-11-11", "to": "2026-11-11"}) == [("R5", "H")]
-        assert rules("D02", tab="all") == [] and rules("D01", dept="D02") == []
-        assert rules(tab="historical") == rules(historical="1")
+        assert rules("D02", tab="all") == [("R2", "K")] and rules("D01", dept="D02") == []
+        history = rules(tab="historical")
+        assert history == rules(historical="1") and ("R2", "K") in history, "imported history"
+        (k,) = card_page(conn, {"tab": "historical", "case": "K"}, None, PageRequest(1, 5)).items
+        assert k["historical"] and k["state_label"] == "card_state.recorded" and k["counts"]
+        assert k["title"] == "办件 K（税务登记）超过承诺办结日 2026-10-14，于 2026-10-20 办结，超期 4 个工作日"
         live = card_page(conn, {"historical": "0"}, None, PageRequest(1, 50)).items
         assert all(not item["historical"] for item in live)
         (r8,) = [i for i in card_page(conn, {"rule": "R8"}, None, PageRequest(1, 5)).items]
@@ -174,6 +183,8 @@ def test_card_tabs_and_filters_on_the_real_store(month: Month) -> None:  # noqa:
         assert step["names"] == {"handler": "职员S01"}, "a handler given by staff number reads as the person"
         today = overview_figures(conn, None, date(2026, 11, 13))
         assert today["cards_today"] == 1, "today's cards: the live cards raised today"
+        yesterday = overview_figures(conn, None, date(2026, 11, 12))
+        assert yesterday["cards_today"] == 2, "R5 and R8 were raised on 11-12; K's card, raised then too, is history"
     finally:
         conn.close()
 
