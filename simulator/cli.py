@@ -82,7 +82,7 @@ def _rates_help() -> str:
             "(override with --violations NAME=RATE,… or none):\n" + "\n".join(lines) + "\n\n"
             "\b\n每个部门再乘以其纪律系数 / each department's rates are multiplied by its "
             f"discipline factor:\n  {tiers}\n\n"
-            "A month of this (`xiaoneng-sim rates`) gives the hub ≈ 1.3–1.5 yellow + red cards per "
+            "A month of this (`xiaoneng-sim rates`) gives the hub ≈ 1.3–1.7 yellow + red cards per "
             "100 cases (DOMAIN.md §4 asks ≤ 2) and a spread of grades. See docs/simulator.md.")
 
 

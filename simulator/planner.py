@@ -68,7 +68,7 @@ class Violations:
     repeated_supplement: float = _rate(0.015, "R6 yellow",
                                        "of cases with 补正 (12 % of 承诺件): a second request")
     late_report: float = _rate(0.0015, "R8 yellow",
-                               "of cases done a day early or more: 办结 recorded 25–96 h late")
+                               "of cases done ≥ 2 days before the due date: 办结 recorded 25–96 h late")
     suspension_no_reason: float = _rate(0.03, "R9 yellow",
                                         "of suspensions (≈ 4 % of 承诺件): no reason given")
     bad_rating: float = _rate(0.002, "R11 yellow unless rectified",
@@ -132,7 +132,7 @@ class Planned:
     """One fact of a plan: ``kind``, when it happened (``at``), when it is recorded (``due``).
 
     ``report_by`` (planning only, never stored): the latest moment a late report of this fact
-    may be recorded without the hub meanwhile seeing the case open past its due date."""
+    may be recorded without the hub meanwhile seeing the case open near or past its due date."""
 
     kind: str
     at: datetime
@@ -380,7 +380,10 @@ class Planner:
             overdue = overdue or finish.date() > due[0]
         early = due is not None and finish.date() < due[0]
         statutory_overdue = due is not None and finish.date() > due[1]
-        report_by = (datetime.combine(due[0] + timedelta(days=1), time(0, 0), finish.tzinfo)
+        # a late 办结 must arrive before the hub's clock could act on the case: before the day
+        # the R1 reminder (remaining ≤ 1 day) falls on, let alone the due date (R2)
+        report_by = (datetime.combine(workday_on_or_before(due[0] - timedelta(days=1)), time(0, 0),
+                                      finish.tzinfo)
                      if due is not None and not overdue else None)
         out.append(Planned("complete", finish, report_by=report_by, data={
             "result_code": code, "result_text": RESULT_NAMES[code], "reason": reason,
@@ -402,11 +405,11 @@ class Planner:
     def _record_times(self, planned: list[Planned], rng: random.Random) -> list[Planned]:
         """Recording times: each fact when it happens, except an injected late 办结 (R8).
 
-        Only the 办结 is reported late, and only while the case still has a day or more before
-        its due date (``report_by``): a late acceptance would hold back every fact after it and
+        Only the 办结 is reported late, and only while it still arrives before the day before
+        the due date (``report_by``): a late acceptance would hold back every fact after it and
         make each of them a late report too (several R8 cards for one lapse), and a case whose
-        办结 arrives after its due date looks overdue to the hub until it does (a card the hub
-        must withdraw again). A rating that would come before the late 办结 is recorded is
+        办结 arrives later looks due or overdue to the hub until it does (a reminder or card the
+        hub must withdraw again). A rating that would come before the late 办结 is recorded is
         moved after it (the applicant rates the result once the system shows it)."""
         planned.sort(key=lambda p: p.at)
         late = rng.random() < self.v.late_report

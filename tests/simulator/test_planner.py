@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from simulator.catalogue import build_catalogue
 from simulator.planner import Flow, Planned, Planner, Violations
-from simulator.workdays import counted_date, dates_between
+from simulator.workdays import counted_date, dates_between, workday_on_or_before
 
 TZ = ZoneInfo("Asia/Shanghai")
 CAT = build_catalogue()
@@ -112,9 +112,9 @@ def test_each_violation_can_be_injected(name: str) -> None:
 def test_a_late_report_is_one_late_completion_recorded_before_the_case_looks_overdue(
         seed: int) -> None:
     """R8 by design, nothing else by accident: only the 办结 is late (a late acceptance would
-    make every later fact late too), it is recorded before the day after the due date (else
-    the hub would see an overdue case and withdraw the card later), and a rating comes after
-    it; a late case finishes 1–3 counted days late, before its 督办 deadline."""
+    make every later fact late too), it is recorded before the hub's clock could act on the case
+    (R1 the day before the due date, R2 after it: cards it would withdraw again), and a rating
+    comes after it; a late case finishes 1–3 counted days late, before its 督办 deadline."""
     plan = _plan(seed, Violations.parse("none,late_report=1,overdue=0.5"), promised=True)
     late = [p for p in plan if p.late]
     assert [p.due for p in plan] == sorted(p.due for p in plan)
@@ -127,10 +127,12 @@ def test_a_late_report_is_one_late_completion_recorded_before_the_case_looks_ove
         assert not late
         assert 1 <= len(dates_between(due, complete.at.date())) - 1 <= 7  # ≤ 3 working days
         return
-    assert late == [complete] or (not late and complete.at.date() >= due - timedelta(days=2))
+    # before the day the R1 reminder falls on (remaining ≤ 1 day)
+    report_by = datetime.combine(workday_on_or_before(due - timedelta(days=1)), time(0, 0), TZ)
+    assert late == [complete] or (not late and complete.at > report_by - timedelta(hours=25))
     if late:
         assert (complete.due - complete.at).total_seconds() > 24 * 3600
-        assert complete.due.date() <= due
+        assert complete.due < report_by
         assert all(p.at >= complete.due for p in plan if p.kind == "rate")
 
 
