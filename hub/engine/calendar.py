@@ -16,7 +16,7 @@ N-th working day after d" is ``nth[cum[d + 1] + N - 1]``.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 from hub.engine.arrangement import YearArrangement
@@ -29,7 +29,9 @@ LAST_YEAR = 2099
 class WorkdayIndex:
     """Cumulative per-day counts over ``[first, last]``; lists are never mutated after building.
 
-    Day index ``i`` is the date with ordinal ``base + i``.
+    Day index ``i`` is the date with ordinal ``base + i``. ``memo`` holds due dates already
+    computed on this index without pauses (:func:`hub.engine.clock.due_date`): a hub's cases share
+    few (start date, limit, unit) combinations, and the index never changes.
     """
 
     base: int
@@ -38,6 +40,7 @@ class WorkdayIndex:
     cum: list[int]
     nth: list[int]
     prov: list[int]
+    memo: dict[tuple[int, int, bool], object] = field(default_factory=dict, compare=False, repr=False)
 
     def index(self, day: date) -> int:
         """The index of ``day``; :class:`ValueError` outside the covered range."""

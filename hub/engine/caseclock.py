@@ -135,6 +135,8 @@ class CaseClock:
 
     def pauses(self) -> tuple[Pause, ...]:
         """Closed and open pauses."""
+        if not self.closed_pauses and self.supplement_since is None and self.suspended_since is None:
+            return ()  # most cases never pause
         out = list(self.closed_pauses)
         if self.supplement_since is not None:
             out.append(Pause(self.supplement_since, None))

@@ -117,6 +117,10 @@ def _indexes(ix: WorkdayIndex, pauses: Iterable[Pause]) -> list[tuple[int, int |
     return out
 
 
+#: Due dates memoised per calendar index (entries, then the memo starts afresh).
+MEMO_SIZE = 1 << 16
+
+
 def due_date(
     calendar: WorkCalendar,
     start: date,
@@ -128,18 +132,33 @@ def due_date(
     """The due date of ``limit + extension`` ``unit`` days counted after ``start``.
 
     Raises :class:`ValueError` for a negative limit, a pause ending before it starts, or a date
-    outside the calendar's range.
+    outside the calendar's range. Without pauses the answer is memoised on the calendar's index
+    (per start date, days and unit).
     """
+    if pauses:
+        return _due_date(calendar.index, start, limit + extension, unit == Unit.G, pauses)
     ix = calendar.index
+    key = (start.toordinal(), limit + extension, unit == Unit.G)
+    memo = ix.memo
+    hit = memo.get(key)
+    if hit is not None:
+        return hit  # type: ignore[return-value]  # only Due values are stored
+    due = _due_date(ix, start, key[1], key[2], ())
+    if len(memo) >= MEMO_SIZE:
+        memo.clear()
+    memo[key] = due
+    return due
+
+
+def _due_date(ix: WorkdayIndex, start: date, need: int, working: bool, pauses: Sequence[Pause]) -> Due:
     a = start.toordinal() - ix.base
     if not 0 <= a < ix.size:
         raise ValueError(f"{start} is outside the calendar's range")
-    need = limit + extension
     if need <= 0:
         if need < 0:
             raise ValueError(f"limit plus extension must not be negative, got {need}")
         return Due(start, False)
-    working = unit == Unit.G
+    limit = need
     cum = ix.cum
     cursor = a
     if pauses:

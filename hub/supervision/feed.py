@@ -65,6 +65,7 @@ class Step:
     disclosures: set[str] = field(default_factory=set)
     bodies: dict[int, dict[str, Any]] = field(default_factory=dict)  # parsed by Feeder.prepare
     stored: set[str] = field(default_factory=set)  # stored cases the engine let go of
+    rows: dict[str, CaseRow | None] = field(default_factory=dict)  # stored rows read by prepare
 
     def touch(self, case_id: str, record_id: int | None = None) -> None:
         if record_id is not None or case_id not in self.cases:
@@ -91,9 +92,10 @@ class Feeder:
     # -- records ---------------------------------------------------------------------------------
 
     def prepare(self, rows: Sequence[RecordRow], step: Step) -> None:
-        """Parse the case records of a chunk and find, in one query per 500, the cases that are
-        stored but no longer in the engine's memory (they are re-read before their record)."""
-        unknown: set[str] = set()
+        """Parse the case records of a chunk and read, in one query per 500 cases, their stored
+        rows (for :meth:`finish`); a case with a stored row that is no longer in the engine's
+        memory was let go of, and is re-read from its timeline before its record."""
+        wanted: set[str] = set()
         for row in rows:
             if not row[3].startswith("case."):
                 continue
@@ -102,13 +104,12 @@ class Feeder:
             except RecordError:
                 continue
             case_id = _text(body, "case_id")
-            if case_id is not None and case_id not in self.sup.cases:
-                unknown.add(case_id)
-        ids = list(unknown)
-        for i in range(0, len(ids), 500):
-            part = ids[i:i + 500]
-            step.stored.update(c for (c,) in self.conn.execute(
-                f"SELECT DISTINCT case_id FROM case_events WHERE case_id IN ({', '.join('?' * len(part))})", part))
+            if case_id is not None and case_id not in step.rows:
+                wanted.add(case_id)
+        found = load_rows(self.conn, wanted)
+        for case_id in wanted:
+            step.rows[case_id] = found.get(case_id)
+        step.stored.update(c for c in found if c not in self.sup.cases)
 
     def feed(self, row: RecordRow, now: datetime, step: Step, reported_at: datetime | None,
              as_of: datetime | None = None) -> None:  # fmt: skip
@@ -225,12 +226,13 @@ class Feeder:
     def finish(self, step: Step, today: date, now: datetime) -> None:
         """Recompute the rows of the cases ``step`` touched, and the other subjects' rows."""
         changes = step.changes
-        old_rows = load_rows(self.conn, step.cases)
+        known = step.rows
+        old_rows = load_rows(self.conn, [c for c in step.cases if c not in known])
         for case_id, rid in step.cases.items():
             case = self.sup.cases.get(case_id)
             if case is None:
                 continue
-            old = old_rows.get(case_id)
+            old = known[case_id] if case_id in known else old_rows.get(case_id)
             names = dict(step.names.get(case_id, {}))
             new = compute_row(case, self.calendar, today, old=old, names=names,
                               red_card=self._red(case_id), last_record_id=rid, now=now)  # fmt: skip

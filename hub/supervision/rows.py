@@ -18,7 +18,6 @@ Status (one word, ``schema.STATUSES``), for a given day:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, fields
 from datetime import date, datetime
@@ -88,13 +87,13 @@ class CaseRow:
     @property
     def search_text(self) -> str:
         """What the board's free-text search matches."""
-        parts = (self.case_id, self.item_name, self.item_code, self.applicant_name, self.staff_name,
-                 self.dept_name)  # fmt: skip
-        return " ".join(p for p in parts if p)
+        return " ".join([p for p in _TEXT_PARTS(self) if p])
 
 
 COLUMNS = tuple(f.name for f in fields(CaseRow))
 _VALUES = attrgetter(*COLUMNS)
+#: The columns :attr:`CaseRow.search_text` is made of, in order.
+_TEXT_PARTS = attrgetter("case_id", "item_name", "item_code", "applicant_name", "staff_name", "dept_name")
 assert COLUMNS[-1] == "updated_at"
 
 
@@ -117,73 +116,92 @@ def compute_row(
     last_record_id: int | None = None,
     now: datetime | None = None,
 ) -> CaseRow:
-    """The row of ``case`` on ``today``, keeping what only records know from ``old``."""
+    """The row of ``case`` on ``today``, keeping what only records know from ``old``.
+
+    Built field by field (no intermediate mapping): this runs once per touched case per step of
+    the service, so it is on the consumption's hot path."""
     base = old or CaseRow(case.case_id)
-    values: dict[str, Any] = dict(zip(COLUMNS, _VALUES(base), strict=True))
-    values.update({
-        "dept_code": case.dept_code or base.dept_code,
-        "item_code": case.item_code or base.item_code,
-        "window_id": case.window_id or base.window_id,
-        "staff_id": case.staff_id or base.staff_id,
-        "case_kind": case.case_kind or base.case_kind,
-        "accepted_at": _iso(case.accepted_at),
-        "completed_at": _iso(case.completed_at),
-        "completed_day": _day(local_date(case.completed_at)) if case.completed_at else None,
-        "result_code": case.result_code,
-        "red_card": int(red_card),
-        "bad_rating_open": int(any(
-            r.rectified_at is None and r.level in case.thresholds.bad_rating_levels for r in case.ratings
-        )),
-        "last_record_id": last_record_id if last_record_id is not None else base.last_record_id,
-        "updated_at": _iso(now),
-        "outcome": None, "overdue_days": None, "due_date": None, "due_provisional": 0,
-        "statutory_due": None, "reminder_date": None, "paused": 0, "clock": None, "anomaly": None,
-        "unit": None, "promised_limit": None, "statutory_limit": None,
-    })  # fmt: skip
-    for key, value in (names or {}).items():
-        if value:
-            values[key] = value
+    dept_name, item_name, staff_name = base.dept_name, base.item_name, base.staff_name
+    applicant_name, refused_at = base.applicant_name, base.refused_at
+    if names:
+        if unknown := [key for key in names if key not in _NAME_FIELDS]:
+            raise ValueError(f"names holds columns other than the record-only ones: {unknown}")
+        dept_name = names.get("dept_name") or dept_name
+        item_name = names.get("item_name") or item_name
+        staff_name = names.get("staff_name") or staff_name
+        applicant_name = names.get("applicant_name") or applicant_name
+        refused_at = names.get("refused_at") or refused_at
+    accepted_at = _iso(case.accepted_at)
+    completed = case.completed_at
+    completed_at = _iso(completed)
+    completed_day = None if completed is None else local_date(completed).isoformat()
+    bad_levels = case.thresholds.bad_rating_levels
+    bad_rating_open = int(any(r.rectified_at is None and r.level in bad_levels for r in case.ratings))
+    unit = promised_limit = statutory_limit = due_day = statutory_day = reminder = None
+    clock_text = anomaly = outcome = overdue_days = None
+    due_provisional = paused = 0
     clock = case.clock
     deadlines = case.deadlines(calendar)
     if clock is not None and deadlines is not None:
         promised, statutory = deadlines.promised, deadlines.statutory
-        values.update(
-            unit=clock.promised.unit.value, promised_limit=clock.promised.value,
-            statutory_limit=clock.statutory.value if clock.statutory else None,
-            due_date=_day(promised.day), due_provisional=int(deadlines.provisional),
-            statutory_due=_day(statutory.day) if statutory else None,
-            reminder_date=_day(deadlines.reminder), paused=int(clock.paused),
-            anomaly=deadlines.anomaly, clock=json.dumps(clock_json(case), ensure_ascii=False),
-        )  # fmt: skip
+        unit, promised_limit = clock.promised.unit.value, clock.promised.value
+        statutory_limit = clock.statutory.value if clock.statutory else None
+        due_day, due_provisional = _day(promised.day), int(deadlines.provisional)
+        statutory_day = _day(statutory.day) if statutory else None
+        reminder, paused = _day(deadlines.reminder), int(clock.paused)
+        anomaly, clock_text = deadlines.anomaly, clock_text_of(case)
         result = clock.completion(calendar)
         if result is not None:
-            values["outcome"], values["overdue_days"] = result.outcome.value, result.overdue_days
-    status = _status(values, today.isoformat(), case.case_kind)
-    values["status"] = status
-    values["active"] = int(status != "completed" or bool(values["bad_rating_open"]))
-    return CaseRow(**values)
+            outcome, overdue_days = result.outcome.value, result.overdue_days
+    status = _status_of(
+        today.isoformat(), case.case_kind, accepted_at=accepted_at, completed_at=completed_at,
+        refused_at=refused_at, statutory_due=statutory_day, red_card=red_card, due_date=due_day,
+        paused=paused, reminder_date=reminder, due_provisional=due_provisional,
+    )  # fmt: skip
+    return CaseRow(
+        case.case_id, case.dept_code or base.dept_code, dept_name, case.item_code or base.item_code,
+        item_name, case.window_id or base.window_id, case.staff_id or base.staff_id, staff_name,
+        applicant_name, case.case_kind or base.case_kind, status,
+        int(status != "completed" or bool(bad_rating_open)), accepted_at, unit, promised_limit,
+        statutory_limit, due_day, due_provisional, statutory_day, reminder, paused, completed_at,
+        completed_day, outcome, overdue_days, case.result_code, refused_at, clock_text, anomaly,
+        int(red_card), bad_rating_open,
+        last_record_id if last_record_id is not None else base.last_record_id, _iso(now),
+    )  # fmt: skip
+
+
+#: The columns only records know (``names`` of :func:`compute_row`), kept from the stored row.
+_NAME_FIELDS = frozenset({"dept_name", "item_name", "staff_name", "applicant_name", "refused_at"})
 
 
 def status_of(row: CaseRow, today: date, case_kind: int | None = None) -> str:
     """The status word of ``row`` on ``today`` (see the module docstring)."""
-    values = dict(zip(COLUMNS, _VALUES(row), strict=True))
-    return _status(values, today.isoformat(), case_kind if case_kind is not None else row.case_kind)
+    return _status_of(
+        today.isoformat(), case_kind if case_kind is not None else row.case_kind,
+        accepted_at=row.accepted_at, completed_at=row.completed_at, refused_at=row.refused_at,
+        statutory_due=row.statutory_due, red_card=row.red_card, due_date=row.due_date, paused=row.paused,
+        reminder_date=row.reminder_date, due_provisional=row.due_provisional,
+    )  # fmt: skip
 
 
-def _status(row: Mapping[str, Any], day: str, case_kind: int | None) -> str:
-    if row["completed_at"] is not None or (row["refused_at"] is not None and row["accepted_at"] is None):
+def _status_of(
+    day: str, case_kind: int | None, *, accepted_at: str | None, completed_at: str | None,
+    refused_at: str | None, statutory_due: str | None, red_card: object, due_date: str | None,
+    paused: object, reminder_date: str | None, due_provisional: object,
+) -> str:  # fmt: skip
+    if completed_at is not None or (refused_at is not None and accepted_at is None):
         return "completed"
-    if row["accepted_at"] is None:
+    if accepted_at is None:
         return "normal"
-    if (row["statutory_due"] is not None and day > row["statutory_due"]) or row["red_card"]:
+    if (statutory_due is not None and day > statutory_due) or red_card:
         return "red"
-    if row["due_date"] is not None and day > row["due_date"]:
+    if due_date is not None and day > due_date:
         return "yellow"
-    if row["paused"]:
+    if paused:
         return "paused"
-    if case_kind != 1 and row["reminder_date"] is not None and day >= row["reminder_date"]:
+    if case_kind != 1 and reminder_date is not None and day >= reminder_date:
         return "reminder"
-    if row["due_provisional"]:
+    if due_provisional:
         return "provisional"
     return "normal"
 
@@ -199,6 +217,26 @@ def next_change(row: CaseRow, after: datetime) -> datetime | None:
             if moment > after:
                 moments.append(moment)
     return min(moments) if moments else None
+
+
+def clock_text_of(case: CaseState) -> str | None:
+    """``json.dumps(clock_json(case), ensure_ascii=False)``, written directly (dates, enum words
+    and integers need no escaping): the ``clock`` column of every row the service computes."""
+    clock = case.clock
+    if clock is None:
+        return "{}"
+    promised, statutory = clock.promised, clock.statutory
+    stat = "null" if statutory is None else f'{{"value": {statutory.value}, "unit": "{statutory.unit.value}"}}'
+    pauses = ", ".join(
+        f'["{p.start.isoformat()}", ' + ("null]" if p.end is None else f'"{p.end.isoformat()}"]')
+        for p in clock.pauses()
+    )
+    done = "null" if clock.completed is None else f'"{clock.completed.isoformat()}"'
+    return (
+        f'{{"accepted": "{clock.accepted.isoformat()}", "start": "{clock.start.isoformat()}", '
+        f'"promised": {{"value": {promised.value}, "unit": "{promised.unit.value}"}}, "statutory": {stat}, '
+        f'"extension": {clock.extension}, "mode": "{clock.mode.value}", "pauses": [{pauses}], "completed": {done}}}'
+    )
 
 
 def clock_json(case: CaseState) -> dict[str, Any]:
