@@ -102,8 +102,9 @@ def last_full_month(now: datetime) -> tuple[date, date]:
     return last.replace(day=1), last
 
 
-def measure(root: Path, days: int, now: datetime) -> dict[str, Any]:
-    catalogue = build_catalogue(1, 20)
+def measure(root: Path, days: int, now: datetime, departments: int = 20) -> dict[str, Any]:
+    """Build, import and consume the history; the last full month's figures (see module doc)."""
+    catalogue = build_catalogue(1, departments)
     root.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     store = Store(root / "hub.sqlite", synchronous="OFF")
@@ -155,8 +156,8 @@ def measure(root: Path, days: int, now: datetime) -> dict[str, Any]:
         by_rule[rule] += n
         by_dept[dept or "?"] += n
     cases = sum(int(n) for n in accepted.values())
-    departments = (report or {}).get("departments") or []
-    grades = Counter(str(d.get("grade")) for d in departments)
+    ranked = (report or {}).get("departments") or []
+    grades = Counter(str(d.get("grade")) for d in ranked)
     return {
         "month": month, "now": now.isoformat(), "days": days,
         "records": records, "mapping_errors": mapping_errors,
@@ -170,7 +171,7 @@ def measure(root: Path, days: int, now: datetime) -> dict[str, Any]:
             {"code": d.get("code"), "name": d.get("name"), "score": d.get("score"),
              "grade": d.get("grade"), "accepted": accepted.get(d.get("code"), 0),
              "cards": by_dept.get(str(d.get("code")), 0)}
-            for d in departments],
+            for d in ranked],
     }
 
 
@@ -178,6 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--days", type=int, default=65)
     parser.add_argument("--now", default="2026-12-03T08:00")
+    parser.add_argument("--departments", type=int, default=20, help="the first N departments")
     parser.add_argument("--keep", type=Path, help="build the databases here (kept)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
@@ -185,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     if now.tzinfo is None:
         now = now.replace(tzinfo=LOCAL_TZ)
     root = args.keep or Path(tempfile.mkdtemp(prefix="xn-engine-month-"))
-    result = measure(root, args.days, now)
+    result = measure(root, args.days, now, args.departments)
     print(json.dumps(result, ensure_ascii=False, indent=None if args.json else 1))
     return 0
 
