@@ -114,7 +114,7 @@ EVENTS: Mapping[str, EventSpec] = MappingProxyType(
         ),
         "case.refused": _spec(
             {"case_id": ID, "item_code": ID, "dept_code": ID, "at": TS, "reason": TEXT},
-            {"window_id": ID, "staff_id": ID, "source_id": ID},
+            {"window_id": ID, "staff_id": ID, "staff_name": TEXT, "source_id": ID},
         ),
         "case.step": _spec(
             {"case_id": ID, "step_name": ID, "action": _f("id", *STEP_ACTIONS), "started_at": TS},
