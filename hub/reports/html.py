@@ -7,7 +7,7 @@ is A4 with the same layout (``@page``), sections kept whole where they fit.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
@@ -69,20 +69,35 @@ WIDE_W, NARROW_W = 980, 480
 def render_html(report: Mapping[str, Any]) -> bytes:
     """The report as a standalone HTML page (bytes, UTF-8)."""
     title = title_of(report)
-    summary = summary_line(report)
     parts = [
         "<!DOCTYPE html>", '<html lang="zh-CN"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f'<meta name="generator" content="{escape(PRODUCT)}">',
         f"<title>{escape(title)}</title><style>{CSS}</style></head><body>",
-        f"<header><h1>{escape(title)}</h1>", f'<p class="meta">{escape(period_line(report))}</p></header>',
+        render_fragment(report),
+        f"<footer>{escape(PRODUCT)} · {escape(title)}</footer></body></html>",
     ]  # fmt: skip
+    return "\n".join(parts).encode("utf-8")
+
+
+def render_fragment(
+    report: Mapping[str, Any], sections: Sequence[Section] | None = None, *,
+    title: str | None = None, meta: str | None = None, summary: str | None = None,
+) -> str:  # fmt: skip
+    """The sheet without its document: header, summary line and the sections' grid (``sections``,
+    default :func:`layout` of ``report``; ``title``, ``meta``, ``summary`` replace the report's own
+    lines, e.g. in another language). No script and no inline style, so a page under a strict CSP
+    (the hub's web UI) can embed it and bring the stylesheet itself."""
+    title = title_of(report) if title is None else title
+    summary = summary_line(report) if summary is None else summary
+    meta = period_line(report) if meta is None else meta
+    parts = [f"<header><h1>{escape(title)}</h1>", f'<p class="meta">{escape(meta)}</p></header>']
     if summary:
         parts.append(f'<p class="summary">{escape(summary)}</p>')
     parts.append('<div class="grid">')
-    parts += [_section(section) for section in layout(report)]
-    parts.append(f"</div><footer>{escape(PRODUCT)} · {escape(title)}</footer></body></html>")
-    return "\n".join(parts).encode("utf-8")
+    parts += [_section(section) for section in (layout(report) if sections is None else sections)]
+    parts.append("</div>")
+    return "\n".join(parts)
 
 
 def _section(section: Section) -> str:
@@ -106,7 +121,7 @@ def _section(section: Section) -> str:
 
 def _table(t: Table) -> str:
     total = sum(t.weights) or 1.0
-    cols = "".join(f'<col style="width:{w * 100 / total:.1f}%">' for w in t.weights)
+    cols = "".join(f'<col width="{w * 100 / total:.1f}%">' for w in t.weights)  # an attribute: no inline style
     head = "".join(f"<th>{escape(c)}</th>" for c in t.columns)
     body = "".join(
         "<tr>" + "".join(f"<td{_class(c, v)}>{escape(v)}</td>" for c, v in zip(t.columns, row, strict=True)) + "</tr>"

@@ -190,6 +190,10 @@ class FakeReportFiles:
     def render_xlsx(report):  # type: ignore[no-untyped-def]
         return b"PK\x03\x04 fake"
 
+    @staticmethod
+    def render_html(report):  # type: ignore[no-untyped-def]
+        return b"<!DOCTYPE html><title>fake " + str(report.get("month")).encode() + b"</title>"
+
 
 @pytest.fixture
 def report_files(monkeypatch: pytest.MonkeyPatch) -> FakeReportFiles:
@@ -318,5 +322,6 @@ class FakeSupervision:
     def report(self, conn, month, dept):  # type: ignore[no-untyped-def]
         if month != "2026-11":
             return None
-        return {"month": month, "cases": 1234, "totals": {"accepted": 1234, "completed": 1100, "on_time_rate": 0.93},
+        return {"month": month, "dept": dept, "cases": 1234, "totals": {"accepted": 1234, "completed": 1100},
+                "rates": {"on_time_rate": 0.93},
                 "departments": [{"rank": 1, "name": "市场监管局", "score": 98.5, "grade": "优秀"}]}

@@ -41,7 +41,8 @@ EXPECTED: dict[str, tuple[str, set[str] | None]] = {
     "cards.card": ("GET", CASES),
     "cards.act": ("POST", ACTORS),
     "rankings.page": ("GET", READERS),
-    "reports.page": ("GET", READERS),
+    "reports.page": ("GET", CASES),
+    "reports.download_html": ("GET", CASES),
     "admin.users": ("GET", ADMIN),
     "admin.create_user_view": ("POST", ADMIN),
     "admin.disable_user": ("POST", ADMIN),
@@ -63,9 +64,9 @@ EXPECTED: dict[str, tuple[str, set[str] | None]] = {
     "api_supervision.alert": ("GET", CASES),
     "api_supervision.alert_action": ("POST", ACTORS),
     "api_supervision.rankings": ("GET", READERS),
-    "api_supervision.report": ("GET", READERS),
-    "api_supervision.report_pdf": ("GET", READERS),
-    "api_supervision.report_xlsx": ("GET", READERS),
+    "api_supervision.report": ("GET", CASES),
+    "api_supervision.report_pdf": ("GET", CASES),
+    "api_supervision.report_xlsx": ("GET", CASES),
     "stream.stream": ("GET", ALL),
     "metrics.metrics": ("GET", OPS),
     "static": ("GET", PUBLIC),
@@ -175,7 +176,7 @@ def test_navigation_shows_only_what_the_role_may_open(hub: Hub) -> None:
         "monitor": {"/overview", "/cases", "/cards", "/rankings", "/reports", "/links", "/quarantine", "/video"},
         "leader": {"/overview", "/cases", "/cards", "/rankings", "/reports", "/links", "/quarantine", "/video"},
         "telecom": {"/links", "/quarantine"},
-        "department": {"/cases", "/cards"},
+        "department": {"/cases", "/cards", "/reports"},
     }
     import re
 

@@ -104,7 +104,7 @@ def test_pages_with_the_engine_plugged_in(hub: Hub) -> None:
     assert "K-1" in dept.get("/cards").get_data(as_text=True)
     monitor = hub.login("monitor")
     assert "市场监管局" in monitor.get("/rankings").get_data(as_text=True)
-    assert "1234" in monitor.get("/reports?month=2026-11").get_data(as_text=True)
+    assert "1,234" in monitor.get("/reports?month=2026-11").get_data(as_text=True)
 
 
 def test_templates_and_scripts_obey_the_content_security_policy() -> None:

@@ -331,8 +331,10 @@ def test_reports_page_and_downloads_before_the_report_module(hub: Hub, engine: F
     monkeypatch.setattr(reportfiles, "_module", lambda: None)
     client = hub.login("leader")
     html = client.get("/reports?month=2026-11").get_data(as_text=True)
-    assert "2026-11 月报" in html and "1234" in html and "93.0%" in html and "部门排名" in html
+    # the report's own layout (hub.reports.layout): figures formatted as the files print them
+    assert "2026-11 月报" in html and "1,234" in html and "93.0%" in html and "五、部门绩效排名" in html
     assert 'href="/api/v1/reports/2026-11/pdf"' in html and 'href="/api/v1/reports/2026-11/xlsx"' in html
+    assert 'href="/reports/2026-11/html"' in html
     assert "报表文件模块尚未启用" in html
     none = client.get("/reports?month=2026-10").get_data(as_text=True)
     assert "2026-10 暂无月报" in none

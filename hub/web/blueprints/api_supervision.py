@@ -152,7 +152,7 @@ def _month(month: str) -> str:
     return month
 
 
-@API.route(bp, "/reports/<month>", summary="The monthly report YYYY-MM as data", roles=READERS,
+@API.route(bp, "/reports/<month>", summary="The monthly report YYYY-MM as data", roles=CASE_READERS,
            tag="supervision", response=OBJECT, errors=(400, 404, 503),
            path_descriptions={"month": "YYYY-MM"}, path_schemas=MONTH_PARAM)
 def report(month: str) -> Response:
@@ -175,14 +175,14 @@ def _download(month: str, fmt: str) -> Response:
     return response
 
 
-@API.route(bp, "/reports/<month>/pdf", summary="The monthly report as PDF", roles=READERS, tag="supervision",
+@API.route(bp, "/reports/<month>/pdf", summary="The monthly report as PDF", roles=CASE_READERS, tag="supervision",
            response={"type": "string", "format": "binary"}, media_type=reportfiles.FORMATS["pdf"],
            errors=(400, 404, 503), path_descriptions={"month": "YYYY-MM"}, path_schemas=MONTH_PARAM)
 def report_pdf(month: str) -> Response:
     return _download(month, "pdf")
 
 
-@API.route(bp, "/reports/<month>/xlsx", summary="The monthly report as an Excel workbook", roles=READERS,
+@API.route(bp, "/reports/<month>/xlsx", summary="The monthly report as an Excel workbook", roles=CASE_READERS,
            tag="supervision", response={"type": "string", "format": "binary"},
            media_type=reportfiles.FORMATS["xlsx"], errors=(400, 404, 503), path_descriptions={"month": "YYYY-MM"},
            path_schemas=MONTH_PARAM)
