@@ -167,3 +167,20 @@ def test_a_crash_inside_a_window_loses_and_doubles_nothing(tmp_path: Path, crash
     assert times == sorted(times)  # the repeated window went on where the crash stopped it
     dept.db.close()
     outbox.close()
+
+
+def test_watermark_capture_reads_its_first_backlog_in_event_time_order(tmp_path: Path) -> None:
+    dept = _empty_department(tmp_path)
+    Simulator.open(dept.db).backfill(8, NOW)
+    outbox = Outbox(tmp_path / "outbox.sqlite", "a1", synchronous="NORMAL")
+    runner = CaptureRunner(dept.profile, dept.url, outbox, name="t", mode="watermark", now=fixed_now,
+                           rng=random.Random(1), state_dir=tmp_path)
+    runner.drain()
+    assert captured(outbox) == dept.expected()
+    times = _times(outbox)
+    assert len(times) > 500 and times == sorted(times)
+    assert runner.capture is not None and runner.capture.backfill.windows >= 1
+    assert not runner.backfilling
+    runner.close()
+    dept.db.close()
+    outbox.close()
