@@ -70,7 +70,7 @@ class CaseClock:
         self.extension = 0
         # (granted on, days) of each extension; a shared empty tuple keeps a million clocks small
         self.extensions: tuple[tuple[date, int], ...] = ()
-        self.closed_pauses: list[Pause] = []
+        self.closed_pauses: tuple[Pause, ...] = ()  # the shared empty tuple for most clocks
         self.supplement_since: date | None = None
         self.suspended_since: date | None = None
         self.completed: date | None = None
@@ -95,7 +95,7 @@ class CaseClock:
         if self.mode is SupplementMode.RESTART:
             self.start = max(self.start, on)
         else:
-            self.closed_pauses.append(Pause(since, max(since, on)))
+            self.closed_pauses += (Pause(since, max(since, on)),)
         self.revision += 1
         return True
 
@@ -117,7 +117,7 @@ class CaseClock:
         if since is None:
             return False
         self.suspended_since = None
-        self.closed_pauses.append(Pause(since, max(since, on)))
+        self.closed_pauses += (Pause(since, max(since, on)),)
         self.revision += 1
         return True
 

@@ -10,12 +10,13 @@ order, once the acceptance arrives.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from datetime import date, datetime
 
 from hub.engine.calendar import WorkCalendar
 from hub.engine.caseclock import CaseClock
-from hub.engine.clock import Due
+from hub.engine.clock import Due, Limit
 from hub.engine.config import Thresholds
 from hub.engine.events import (
     Accepted,
@@ -65,11 +66,16 @@ class Deadlines:
 
 
 class CaseState:
-    """Everything the rules need to know about one case."""
+    """Everything the rules need to know about one case.
+
+    A hub holds a million of these (every open case), so they are kept small: the rarely filled
+    sequences (ratings, held early events, evidence) are tuples starting as the shared empty
+    tuple, and the codes and limits shared by many cases are one object each."""
 
     __slots__ = (
         "_cache",
-        "_cache_key",
+        "_cache_calendar",
+        "_cache_revision",
         "accepted_at",
         "case_id",
         "case_kind",
@@ -104,10 +110,11 @@ class CaseState:
         self.completed_at: datetime | None = None
         self.result_code: int | None = None
         self.refused = False
-        self.evidence: list[str] = []
-        self.ratings: list[Rating] = []
-        self.early: list[CaseEvent] = []
-        self._cache_key: tuple[int, int, int] = (-1, -1, -1)
+        self.evidence: tuple[str, ...] = ()
+        self.ratings: tuple[Rating, ...] = ()
+        self.early: tuple[CaseEvent, ...] = ()
+        self._cache_calendar: WorkCalendar | None = None  # the cache is for this calendar ...
+        self._cache_revision = -1  # ... and this clock revision
         self._cache: Deadlines | None = None
 
     @property
@@ -118,17 +125,17 @@ class CaseState:
     def apply(self, event: CaseEvent, thresholds: Thresholds | None = None) -> bool:
         """Fold ``event`` into the state. Returns False when the event was ignored by the clock
         (a resumption without a suspension, a duplicate supplement notice …)."""
-        self.evidence.append(event.evidence)
+        self.evidence += (event.evidence,)
         if isinstance(event, Accepted):
             return self._accepted(event, thresholds or self.thresholds)
         if isinstance(event, Refused):
             self.refused = True
-            self.item_code, self.dept_code = event.item_code, event.dept_code
-            self.window_id = self.window_id or event.window_id
-            self.staff_id = self.staff_id or event.staff_id
+            self.item_code, self.dept_code = _code(event.item_code), _code(event.dept_code)
+            self.window_id = self.window_id or _code(event.window_id)
+            self.staff_id = self.staff_id or _code(event.staff_id)
             return True
         if isinstance(event, Rated):
-            self.ratings.append(Rating(event.at, event.level, event.evidence))
+            self.ratings += (Rating(event.at, event.level, event.evidence),)
             return True
         if isinstance(event, RatingRectified):
             for rating in self.ratings:
@@ -141,20 +148,21 @@ class CaseState:
             self.completed_at, self.result_code = event.at, event.result_code
         if self.clock is None:
             if isinstance(event, SupplementRequested | SupplementReceived | Suspended | Resumed):
-                self.early.append(event)
+                self.early += (event,)
             return True
         return self._clock_event(event)
 
     def _accepted(self, event: Accepted, thresholds: Thresholds) -> bool:
         self.thresholds = thresholds
-        self.item_code, self.dept_code = event.item_code, event.dept_code
-        self.window_id, self.staff_id = event.window_id, event.staff_id
+        self.item_code, self.dept_code = _code(event.item_code), _code(event.dept_code)
+        self.window_id, self.staff_id = _code(event.window_id), _code(event.staff_id)
         self.case_kind, self.accepted_at = event.case_kind, event.at
         self.fee_standard_fen = event.fee_standard_fen
         old = self.clock
         self.clock = CaseClock(
-            local_date(event.at), event.promised, event.statutory, thresholds.supplement_mode
-        )
+            local_date(event.at), _limit(event.promised),
+            None if event.statutory is None else _limit(event.statutory), thresholds.supplement_mode,
+        )  # fmt: skip
         if old is not None:  # a corrected acceptance record: keep the clock's timeline
             self.clock.extension = old.extension
             self.clock.extensions = old.extensions
@@ -167,7 +175,7 @@ class CaseState:
             self.clock.revision = old.revision + 1
         for held in sorted(self.early, key=lambda e: e.at):
             self._clock_event(held)
-        self.early.clear()
+        self.early = ()
         if self.completed_at is not None:
             self.clock.complete(local_date(self.completed_at))
         return True
@@ -193,12 +201,32 @@ class CaseState:
         clock = self.clock
         if clock is None:
             return None
-        key = (calendar.version, id(calendar), clock.revision)
-        if key != self._cache_key or self._cache is None:
+        if (
+            self._cache is None or calendar is not self._cache_calendar
+            or clock.revision != self._cache_revision
+        ):  # fmt: skip
             self._cache = Deadlines(
                 clock.due(calendar),
                 clock.statutory_due(calendar),
                 None if clock.paused else clock.reminder(calendar, self.thresholds.reminder_days),
             )
-            self._cache_key = key
+            self._cache_calendar, self._cache_revision = calendar, clock.revision
         return self._cache
+
+
+_LIMITS: dict[Limit, Limit] = {}
+
+
+def _limit(limit: Limit) -> Limit:
+    """One shared object per distinct limit."""
+    shared = _LIMITS.get(limit)
+    if shared is None:
+        if len(_LIMITS) >= 4096:
+            return limit
+        shared = _LIMITS[limit] = limit
+    return shared
+
+
+def _code(text: str | None) -> str | None:
+    """A department, item, window or staff code, interned: a million cases share a few thousand."""
+    return None if text is None else sys.intern(text)

@@ -36,9 +36,8 @@ class Unit(enum.StrEnum):
     def parse(cls, value: object) -> Unit:
         """``"G"``/``"Z"`` (also the Chinese 工作日/自然日); :class:`ValueError` otherwise."""
         text = value.strip().upper() if isinstance(value, str) else value
-        aliases = {"G": cls.G, "Z": cls.Z, "工作日": cls.G, "自然日": cls.Z}
-        if isinstance(text, str) and text in aliases:
-            return aliases[text]
+        if isinstance(text, str) and text in _UNIT_ALIASES:
+            return _UNIT_ALIASES[text]
         raise ValueError(f"unit must be 'G' (working days) or 'Z' (natural days), got {value!r}")
 
 
@@ -50,7 +49,12 @@ class Limit(NamedTuple):
 
     @classmethod
     def parse(cls, value: object, what: str = "limit") -> Limit:
-        """Parse ``{"value": n, "unit": "G"}``; :class:`ValueError` names ``what``."""
+        """Parse ``{"value": n, "unit": "G"}``; :class:`ValueError` names ``what``. Equal limits
+        are one shared object (a million open cases hold a few dozen distinct limits)."""
+        if type(value) is dict and len(value) == 2 and type(n := value.get("value")) is int:
+            shared = _LIMITS.get((n, value.get("unit")))  # the usual, well-formed body: one lookup
+            if shared is not None:
+                return shared
         if not isinstance(value, dict) or set(value) - {"value", "unit"} or "value" not in value:
             raise ValueError(f"{what} must be an object {{value, unit}}, got {value!r}")
         n = value["value"]
@@ -60,7 +64,15 @@ class Limit(NamedTuple):
             unit = Unit.parse(value.get("unit", "G"))
         except ValueError as exc:
             raise ValueError(f"{what}.unit: {exc}") from None
-        return cls(n, unit)
+        limit = cls(n, unit)
+        if type(n) is int and len(_LIMITS) < 4096 and isinstance(value.get("unit"), str) and len(value) == 2:
+            _LIMITS[(n, value["unit"])] = limit
+        return limit
+
+
+_UNIT_ALIASES = {"G": Unit.G, "Z": Unit.Z, "工作日": Unit.G, "自然日": Unit.Z}
+#: Limits already parsed, by the body's (value, unit): shared, immutable.
+_LIMITS: dict[tuple[object, object], Limit] = {}
 
 
 class Pause(NamedTuple):

@@ -4,8 +4,9 @@ Each subject (``"case:C1"``, ``"card:…"``, ``"window:W3"`` …) has at most on
 earliest moment at which one of its time rules becomes due. :meth:`Scheduler.pop_due` pops only
 the subjects whose moment has come (O(k log n) for k due of n scheduled), never rescanning the
 rest. Rescheduling a subject leaves its old heap entry behind as *stale* (lazy deletion: the entry
-no longer matches the subject's current ``(moment, seq)``); the heap is rebuilt when stale entries
-outnumber live ones.
+is no longer the subject's current one); the heap is rebuilt when stale entries outnumber live
+ones. A subject's current entry is the very tuple in the heap (one object per scheduled subject:
+a hub schedules every open case).
 
 The scheduler decides nothing and holds no cards: the caller evaluates the popped subjects and
 reschedules them. Firing is idempotent because each potential card has a deterministic key; see
@@ -27,7 +28,7 @@ class Scheduler:
 
     def __init__(self) -> None:
         self._heap: list[tuple[float, int, str]] = []
-        self._entries: dict[str, tuple[float, int]] = {}
+        self._entries: dict[str, tuple[float, int, str]] = {}  # key -> its live heap item
         self._seq = 0
         self._stale = 0
 
@@ -52,8 +53,8 @@ class Scheduler:
                 return
             self._stale += 1
         self._seq += 1
-        self._entries[key] = (ts, self._seq)
-        heapq.heappush(self._heap, (ts, self._seq, key))
+        item = self._entries[key] = (ts, self._seq, key)
+        heapq.heappush(self._heap, item)
         self._maybe_compact()
 
     def moment_of(self, key: str) -> datetime | None:
@@ -68,9 +69,9 @@ class Scheduler:
         heap, entries = self._heap, self._entries
         out: list[str] = []
         while heap and heap[0][0] <= t and (limit is None or len(out) < limit):
-            ts, seq, key = heapq.heappop(heap)
-            entry = entries.get(key)
-            if entry is not None and entry[1] == seq:
+            item = heapq.heappop(heap)
+            key = item[2]
+            if entries.get(key) is item:
                 del entries[key]
                 out.append(key)
             else:
@@ -81,16 +82,15 @@ class Scheduler:
         """The earliest scheduled moment (for the adapter's sleep), dropping stale heads."""
         heap, entries = self._heap, self._entries
         while heap:
-            ts, seq, key = heap[0]
-            entry = entries.get(key)
-            if entry is not None and entry[1] == seq:
-                return datetime.fromtimestamp(ts, LOCAL_TZ)
+            item = heap[0]
+            if entries.get(item[2]) is item:
+                return datetime.fromtimestamp(item[0], LOCAL_TZ)
             heapq.heappop(heap)
             self._stale -= 1
         return None
 
     def _maybe_compact(self) -> None:
         if self._stale > 1024 and self._stale > 2 * len(self._entries):
-            self._heap = [(ts, seq, key) for key, (ts, seq) in self._entries.items()]
+            self._heap = list(self._entries.values())
             heapq.heapify(self._heap)
             self._stale = 0
