@@ -33,11 +33,12 @@ class BackfillSettings:
 
     ``window``: changes (trigger) or rows per source (watermark) read into one window;
     ``lag_s``: pending changes older than this are a backlog even if fewer than a batch;
-    ``chunk``: events per outbox transaction while a window is appended."""
+    ``chunk``: events per outbox transaction while a window is appended (the outbox is locked
+    during a transaction: the uplink's sending and heartbeat wait, so keep it short)."""
 
     window: int = 200_000
     lag_s: float = 60.0
-    chunk: int = 20_000
+    chunk: int = 2_000
 
     def __post_init__(self) -> None:
         if self.window < 1 or self.chunk < 1 or self.lag_s < 0:
