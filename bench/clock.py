@@ -11,7 +11,12 @@ prints one JSON object:
 - ``tick_p99_ms`` / ``tick_p50_ms`` / ``tick_max_ms``: a :meth:`Supervision.tick` at a moment when
   ``changes_per_tick`` (~1,000) of the open cases change state (reminder or overdue: cards raised,
   next moments rescheduled), measured over ``--ticks`` consecutive such moments. Target p99 ≤ 50 ms.
-- build time and memory of the engine state, for context.
+- build time and memory of the engine state: ``engine_mb`` (resident memory the build added,
+  ``engine_bytes_per_case``), ``max_rss_mb``;
+- ``gc_full_ms``: one full collection of the cyclic garbage collector with the engine state
+  tracked (what the hub process would pause for, GIL held), and ``gc_full_frozen_ms`` after
+  ``gc.freeze()`` — what the service does after its restore. Ticks are measured with the
+  collector on and the state frozen, as in the service (``--no-gc`` switches it off instead).
 
 The engine config used for the tick measurement sets the 督办 deadline beyond the measured window,
 so that escalations do not add to the measured ticks and each tick sees one group of ~1,000 changes
@@ -23,6 +28,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import os
 import random
 import resource
 import sys
@@ -87,10 +93,18 @@ def bench_due_dates(calendar: WorkCalendar, count: int, seed: int) -> dict[str, 
     }
 
 
+def _rss_mb() -> float:
+    """Resident memory now (Linux), in MB."""
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
+
+
 def bench_ticks(
-    calendar: WorkCalendar, cases: int, ticks: int, seed: int, debug: bool = False
+    calendar: WorkCalendar, cases: int, ticks: int, seed: int, debug: bool = False, gc_on: bool = True
 ) -> dict[str, object]:
     rng = random.Random(seed)
+    gc.collect()
+    rss_before = _rss_mb()
     measured = min(ticks // 2 + 1, cases // GROUP)
     # 督办 deadlines beyond the measured window: no escalation adds to the measured ticks.
     config = EngineConfig(thresholds=Thresholds(supervision_days=3 * measured + 30))
@@ -121,6 +135,14 @@ def bench_ticks(
         sup.ingest(event, event.at)
     build_s = time.perf_counter() - started
     gc.collect()
+    engine_mb = _rss_mb() - rss_before
+    started = time.perf_counter()
+    gc.collect()
+    gc_full_ms = (time.perf_counter() - started) * 1000
+    gc.freeze()  # as the service does after its restore
+    started = time.perf_counter()
+    gc.collect()
+    gc_frozen_ms = (time.perf_counter() - started) * 1000
     open_cases = sum(1 for c in sup.cases.values() if c.is_open)
     moments = sorted({sup.scheduler.moment_of(f"case:C{g * GROUP:07d}") for g in range(measured)}
                      - {None})  # type: ignore[operator]
@@ -128,7 +150,8 @@ def bench_ticks(
     changes = []
     raised = 0
     now = moments[0] if moments else None
-    gc.disable()
+    if not gc_on:
+        gc.disable()
     try:
         while now is not None and len(tick_times) < ticks:
             start = time.perf_counter()
@@ -158,6 +181,11 @@ def bench_ticks(
         "scheduled_subjects": len(sup.scheduler),
         "engine_build_s": round(build_s, 2),
         "ingest_per_s": round(cases / build_s),
+        "engine_mb": round(engine_mb),
+        "engine_bytes_per_case": round(engine_mb * 1e6 / max(1, cases)),
+        "gc_full_ms": round(gc_full_ms, 1),
+        "gc_full_frozen_ms": round(gc_frozen_ms, 1),
+        "gc_during_ticks": "on, engine state frozen" if gc_on else "off",
         "max_rss_mb": round(rss_mb),
     }
 
@@ -169,6 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=4)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--debug", action="store_true", help="each tick on stderr")
+    parser.add_argument("--no-gc", action="store_true", help="collector off during the ticks (the old measure)")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     calendar = WorkCalendar()
@@ -177,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
         "calendar_build_ms": round((time.perf_counter() - started) * 1000, 1),
     }
     result.update(bench_due_dates(calendar, args.cases, args.seed))
-    result.update(bench_ticks(calendar, args.cases, args.ticks, args.seed, args.debug))
+    result.update(bench_ticks(calendar, args.cases, args.ticks, args.seed, args.debug, not args.no_gc))
     result["python"] = sys.version.split()[0]
     if args.json:
         print(json.dumps(result))
