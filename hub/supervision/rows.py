@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, fields
 from datetime import date, datetime
+from functools import lru_cache
 from operator import attrgetter
 from typing import Any
 
@@ -87,18 +88,24 @@ class CaseRow:
     @property
     def search_text(self) -> str:
         """What the board's free-text search matches."""
-        return " ".join([p for p in _TEXT_PARTS(self) if p])
+        return " ".join([p for p in text_parts(self) if p])
 
 
 COLUMNS = tuple(f.name for f in fields(CaseRow))
 _VALUES = attrgetter(*COLUMNS)
-#: The columns :attr:`CaseRow.search_text` is made of, in order.
-_TEXT_PARTS = attrgetter("case_id", "item_name", "item_code", "applicant_name", "staff_name", "dept_name")
+#: The columns :attr:`CaseRow.search_text` is made of, in order (equal parts: equal texts).
+text_parts = attrgetter("case_id", "item_name", "item_code", "applicant_name", "staff_name", "dept_name")
 assert COLUMNS[-1] == "updated_at"
 
 
 def _iso(moment: datetime | None) -> str | None:
     return None if moment is None else moment.astimezone(LOCAL_TZ).isoformat()
+
+
+@lru_cache(maxsize=4)
+def _stamp(moment: datetime | None) -> str | None:
+    """``_iso`` of the step's ``now``, the same for every row of a step."""
+    return _iso(moment)
 
 
 def _day(value: date | None) -> str | None:
@@ -166,7 +173,7 @@ def compute_row(
         statutory_limit, due_day, due_provisional, statutory_day, reminder, paused, completed_at,
         completed_day, outcome, overdue_days, case.result_code, refused_at, clock_text, anomaly,
         int(red_card), bad_rating_open,
-        last_record_id if last_record_id is not None else base.last_record_id, _iso(now),
+        last_record_id if last_record_id is not None else base.last_record_id, _stamp(now),
     )  # fmt: skip
 
 

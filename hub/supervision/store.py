@@ -19,7 +19,7 @@ from typing import Any
 
 from hub.engine.cards import Card, CardState
 from hub.engine.localtime import LOCAL_TZ, local_date
-from hub.supervision.rows import COLUMNS, CaseRow, contributions, status_key
+from hub.supervision.rows import COLUMNS, CaseRow, contributions, status_key, text_parts
 
 _UPSERT_CASE = (
     f"INSERT INTO cases({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))}) "
@@ -141,7 +141,7 @@ def write(conn: sqlite3.Connection, changes: Changes, now: datetime) -> Written:
                 moved.append(new)
         _save_rows(conn, list(changes.rows.values()))
         _index_texts(conn, [(old, new) for old, new in changes.rows.values()
-                            if old is None or old.search_text != new.search_text])
+                            if old is None or text_parts(old) != text_parts(new)])
         if changes.case_events:
             conn.executemany("INSERT OR IGNORE INTO case_events(case_id, record_id, type, at) VALUES (?,?,?,?)",
                              changes.case_events)
