@@ -32,7 +32,9 @@ def test_sample_profile_matches_the_synthetic_hall() -> None:
     assert profile.queue is not None and profile.queue.rect == scene.queue_region
     assert profile.source.kind == "synthetic" and profile.fps == 15 and profile.size == (640, 480)
     assert profile.presence.absent_after == 60 and profile.queue.params.threshold == 5
-    assert [p.camera_id for p in load_profiles(SAMPLE.parent)] == ["demo-hall-cam1"]
+    # the sample hall, and the demo's three departments' cameras over their own windows
+    assert sorted(p.camera_id for p in load_profiles(SAMPLE.parent)) == [
+        "demo-hall-cam1", "scjg-w1-3", "sthj-w12-14", "zrzy-w7-9"]
 
 
 def test_defaults() -> None:
