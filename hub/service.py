@@ -59,6 +59,9 @@ class IngestConfig:
     origin: str = "xiaoneng-hub"
     replay_window_s: float = 600.0
     offline_after_s: float = 20.0
+    #: An agent's last ``catching_up: true`` stands until it says otherwise, its link goes offline,
+    #: or nothing was heard from it for this long.
+    catching_up_expiry_s: float = 120.0
     checkpoint_interval_s: float = 10.0
     history_interval_s: float = 60.0
     health_event_interval_s: float = 5.0  # at most one "link.health" event per agent per interval
@@ -210,8 +213,9 @@ class IngestService:
 
     def catching_up(self) -> frozenset[str]:
         """Agents whose last heartbeat says they are catching up (reading a backlog, or their
-        backlog not yet acknowledged), and that were heard within ``offline_after_s``."""
-        limit = self._clock() - self.config.offline_after_s
+        backlog not yet acknowledged), whose link is not offline, heard from within
+        ``catching_up_expiry_s`` (a busy agent may be quiet for a while: its hold stays)."""
+        limit = self._clock() - self.config.catching_up_expiry_s
         flags = dict(self._catching)
         heard = dict(self._heard)
         return frozenset(a for a, on in flags.items() if on and heard.get(a, 0.0) >= limit)

@@ -173,6 +173,7 @@ class CaptureRunner:
                 return self._delay()
             return self._degraded(self._explain(exc))
         self.failures = 0
+        self._measure_backlog(force=consumed == 0 and self._backlog != (0, 0))  # caught up: say so
         self.last_consumed = consumed
         self.changes += consumed
         self.state, self.detail = "ok", ""
@@ -222,14 +223,19 @@ class CaptureRunner:
                 break
         return self.changes - before
 
-    def health(self) -> dict[str, Any]:
-        """Float-free status for the heartbeat: state, lag, counters."""
-        if self.capture is not None and self.clock() - self._backlog_at >= 5:
+    def _measure_backlog(self, force: bool = False) -> None:
+        """Refresh the pending changes and their age every 5 s — here, in the capture's thread:
+        the heartbeat must never wait for the source connection (a backlog window can keep it busy
+        for a long time)."""
+        if self.capture is not None and (force or self.clock() - self._backlog_at >= 5):
             try:
                 self._backlog = self.capture.backlog()
             except Exception:  # noqa: BLE001 - health must not fail
                 self._backlog = (-1, 0)
             self._backlog_at = self.clock()
+
+    def health(self) -> dict[str, Any]:
+        """Float-free status for the heartbeat: state, lag, counters (reads no database)."""
         sink = self.capture.sink if self.capture is not None else None
         return {
             "name": self.name, "profile": self.profile.name, "mode": self.mode,
