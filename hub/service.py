@@ -58,7 +58,9 @@ class BrokerLogin:
 class IngestConfig:
     origin: str = "xiaoneng-hub"
     replay_window_s: float = 600.0
-    offline_after_s: float = 20.0
+    #: Nothing at all heard from a connected agent for this long (three heartbeats): offline. A link
+    #: that really broke is announced sooner by the broker's last will (1.5 × keepalive).
+    offline_after_s: float = 30.0
     #: An agent's last ``catching_up: true`` stands until it says otherwise, its link goes offline,
     #: or nothing was heard from it for this long.
     catching_up_expiry_s: float = 120.0
