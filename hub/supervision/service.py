@@ -57,8 +57,8 @@ NOTE_REQUIRED = frozenset({"respond", "appeal", "uphold", "withdraw"})
 class ServiceOptions:
     """Tuning of the service (defaults suit a city hub; tests shorten the waits)."""
 
-    chunk: int = 1000
-    max_chunks_per_step: int = 20
+    chunk: int = 5000  # records per transaction: bigger ones rewrite fewer index pages (issue 10)
+    max_chunks_per_step: int = 4
     poll_s: float = 1.0
     calendar_poll_s: float = 2.0
     counters_interval_s: float = 2.0
