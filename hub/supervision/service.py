@@ -25,6 +25,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -95,6 +96,7 @@ class SupervisorService:
         mqtt: MqttPublish | None = None,
         options: ServiceOptions | None = None,
         catching_up: Callable[[], frozenset[str]] | None = None,
+        write_turn: AbstractContextManager[Any] | None = None,
     ) -> None:
         self.database = Path(database)
         self.calendar_dir = Path(calendar_dir) if calendar_dir is not None else None
@@ -112,6 +114,8 @@ class SupervisorService:
         self._hold = Hold(self.options.lag, self.options.quiet_s, self.options.max_hold_s,
                           self.options.max_catch_up_s)
         self._catching_up = catching_up or frozenset
+        self._write_turn: AbstractContextManager[Any] = write_turn or nullcontext()
+        self._last_tick_wall = 0.0
         self.holding = False  # the last tick was held back (an agent catching up, a backlog)
         self._ticked: datetime | None = None
         self._opened = 0.0
@@ -163,7 +167,7 @@ class SupervisorService:
                                     self.options.presence_replay_days)  # fmt: skip
             self._cursor = summary.cursor
             self._commit(step.changes, now)
-        self._opened = now.timestamp()
+        self._opened = self._last_tick_wall = now.timestamp()
         self.restored = summary
         self.ready.set()
         return summary
@@ -227,7 +231,7 @@ class SupervisorService:
             more = count == self.options.chunk
             if not more:
                 break
-        self._tick(self.clock())
+        self._tick(self.clock(), behind=more)
         wall = time.monotonic()
         if wall >= self._next_calendar:
             self._next_calendar = wall + self.options.calendar_poll_s
@@ -270,10 +274,18 @@ class SupervisorService:
             self._commit(step.changes, now)
         return len(rows)
 
-    def _tick(self, now: datetime) -> None:
+    def _tick(self, now: datetime, behind: bool = False) -> None:
+        """Raise the time rules' cards. Not while stored records wait to be consumed (their facts
+        may prevent a card: ticks wait for the consumption to catch up, at most ``max_hold_s``),
+        and at the held time while an agent catches up (:class:`Hold`)."""
         if self._feeder is None or now.timestamp() - self._opened < self.options.startup_hold_s:
             return
         wall = now.timestamp()
+        if behind and wall - self._last_tick_wall < self.options.max_hold_s:
+            if not self.holding:
+                self._note_holding(True)
+            return
+        self._last_tick_wall = wall
         held = self._hold.effective(now, wall, self._hold.catching_up(self._catching_up(), wall))
         holding = held is None or held < now
         if holding != self.holding:
@@ -323,7 +335,8 @@ class SupervisorService:
         delay = 0.2
         while True:
             try:
-                written = write(self._conn, changes, now)
+                with self._write_turn:  # the ingest's transactions take turns with ours
+                    written = write(self._conn, changes, now)
                 break
             except sqlite3.OperationalError as exc:
                 if self._stop.is_set():
@@ -488,6 +501,7 @@ def start_supervision(data_dir: Path, ingest: Any) -> SupervisorService:
     service = SupervisorService(
         data_dir / "hub.sqlite", calendar_dir=data_dir / CALENDAR_DIR, config=engine_config(data_dir),
         mqtt=ingest.publish_raw, catching_up=getattr(ingest, "catching_up", None),
+        write_turn=getattr(ingest, "write_turn", None),
     )
     ingest.listeners.append(service.wake)
     service.start()

@@ -82,3 +82,42 @@ def test_an_agent_that_says_it_is_catching_up_holds_the_clock_even_while_its_str
     stuck = wall + 1000  # an agent that never finishes holds at most max_catch_up_s
     hold.catching_up(frozenset({"a"}), wall + 140)
     assert hold.catching_up(frozenset({"a"}), stuck + 140) == frozenset()
+
+
+def test_no_tick_while_stored_records_wait_to_be_consumed(tmp_path: Path) -> None:
+    """The store holds the completion that prevents a card, but the supervision has not read it
+    yet: it must not tick past what it has read (a card it would withdraw a moment later)."""
+    from dataclasses import replace
+
+    from tests.supervision.helpers import FAST
+
+    db = tmp_path / "hub.sqlite"
+    store = Store(db)
+    feed = Feed(store)
+    clock = Clock("2026-11-20T10:00")
+    # nothing counts as lagging here: only the supervision's own backlog can hold the ticks
+    options = replace(FAST, chunk=2, max_chunks_per_step=1, lag=timedelta(days=3650))
+    feed.accept("C1", "2026-11-10T10:00", limit=3)  # due 11-13
+    feed.event("step", "C1", "2026-11-11T10:00", step_name="审核", action="通过")
+    feed.complete("C1", "2026-11-12T10:00")  # in time, third in the store
+    feed.flush()
+    svc = service(db, clock, options=options)
+    try:
+        assert svc.step() is True  # two of three records read: behind, so no tick
+        assert svc.holding
+        assert _rows(db, "SELECT COUNT(*) FROM cards") == [(0,)]
+        svc.step()
+        svc.step()
+        assert not svc.holding
+        assert _rows(db, "SELECT rule, state FROM cards") == []  # completed in time: nothing to say
+    finally:
+        svc.stop()
+        store.close()
+
+
+def _rows(db: Path, sql: str) -> list[tuple[object, ...]]:
+    conn = sqlite3.connect(db)
+    try:
+        return conn.execute(sql).fetchall()
+    finally:
+        conn.close()
