@@ -36,7 +36,6 @@ from simulator.settle import ImportWatch
 
 REPO = Path(__file__).resolve().parent.parent
 PROFILES = REPO / "firmware_configs" / "profiles"
-CAMERA_PROFILE = REPO / "firmware_configs" / "cameras" / "demo-hall-cam1.yaml"
 SCHEMAS = {3: "exchange", 4: "flowable"}  # department index % 5 → schema; the rest: reference
 
 
@@ -66,7 +65,9 @@ class Demo:
         self.rate = rate
         mqtt = state.get("mqtt_port")
         self.cluster = LocalCluster(self.root, self.agent_ids, site_id="city-hall", embedded_broker=True,
-                                    port=mqtt if mqtt and port_free(mqtt) else free_port())
+                                    port=mqtt if mqtt and port_free(mqtt) else free_port(),
+                                    agent_names={a: f"{self.names[c]} 采集端"
+                                                 for c, a in zip(self.depts, self.agent_ids, strict=True)})
         web = http_port or state.get("http_port") or 8080
         self.cluster.http_port = web if port_free(web) else free_port()
         self.fresh = not state
@@ -88,8 +89,9 @@ class Demo:
             cfg = yaml.safe_load(path.read_text())
             cfg["capture"] = [{"name": "approval", "profile": str(PROFILES / f"{schema_for(i)}.yaml"),
                                "database": f"sqlite:///{self.db_path(code)}"}]
-            if i < 3 and CAMERA_PROFILE.exists():
-                cfg["cameras"] = [str(CAMERA_PROFILE)]
+            camera = REPO / "firmware_configs" / "cameras" / f"{code.lower()}-cam1.yaml"
+            if camera.exists():  # the department's own camera over its numbered windows
+                cfg["cameras"] = [str(camera)]
             cfg["site_id"] = f"hall-{code.lower()}"
             path.write_text(yaml.safe_dump(cfg, allow_unicode=True, sort_keys=False))
         if self.fresh:
