@@ -260,7 +260,9 @@ def main(argv: list[str] | None = None) -> None:
         wait_for(lambda: demo.stop.is_set() or demo.status().startswith("记录 records")
                  and " 0/" not in demo.status(), 60, "agents to come online")
         if args.duration:
-            threading.Timer(args.duration, demo.stop.set).start()
+            timer = threading.Timer(args.duration, demo.stop.set)
+            timer.daemon = True  # Ctrl-C before the duration must not wait for it
+            timer.start()
         demo.watch()
     except KeyboardInterrupt:
         pass
