@@ -41,6 +41,7 @@ bench: $(STAMP) system-deps
 	$(BIN)/python bench/capture.py --json
 	$(BIN)/python bench/clock.py --cases 1000000 --json
 	$(BIN)/python bench/report.py --cases 100000 --month 2026-11 --json
+	$(BIN)/python bench/demo.py --json
 	$(BIN)/python bench/video.py --json
 	$(BIN)/python bench/web.py --json
 
