@@ -19,6 +19,7 @@ action on a card goes through :meth:`SupervisorService.act`, under the same lock
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import sqlite3
@@ -39,7 +40,7 @@ from hub.engine.localtime import LOCAL_TZ, local_date
 from hub.supervision.feed import SELECT_RECORDS, Feeder, RecordRow, Step
 from hub.supervision.overview import overview_figures, status_counts
 from hub.supervision.publish import MqttPublish, Publisher
-from hub.supervision.replay import Restored, restore
+from hub.supervision.replay import GC_THRESHOLDS, Restored, restore
 from hub.supervision.schema import connect, ensure_schema, has_schema
 from hub.supervision.store import Changes, iso, read_state, write
 from hub.supervision.timing import Hold
@@ -498,6 +499,7 @@ class SupervisorService:
 def start_supervision(data_dir: Path, ingest: Any) -> SupervisorService:
     """Start the service of a running hub: ``DATA/hub.sqlite``, ``DATA/calendar/``,
     ``DATA/rules.yaml``; woken by the ingest's events, publishing cards through its broker link."""
+    gc.set_threshold(*GC_THRESHOLDS)  # the hub process's collector (measured in hub.supervision.replay)
     service = SupervisorService(
         data_dir / "hub.sqlite", calendar_dir=data_dir / CALENDAR_DIR, config=engine_config(data_dir),
         mqtt=ingest.publish_raw, catching_up=getattr(ingest, "catching_up", None),
