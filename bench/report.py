@@ -19,6 +19,7 @@ Prints one JSON object.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import random
 import sqlite3
@@ -42,6 +43,7 @@ from hub.ingest import decide  # noqa: E402
 from hub.reports import render  # noqa: E402
 from hub.reports.data import build_report  # noqa: E402
 from hub.store import Store  # noqa: E402
+from hub.supervision.replay import GC_THRESHOLDS  # noqa: E402
 from hub.supervision.service import ServiceOptions, SupervisorService  # noqa: E402
 from shared.batch import sign_batch  # noqa: E402
 from shared.record import ChainBuilder  # noqa: E402
@@ -228,6 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     generate_s = time.perf_counter() - started
 
     clock = FixedClock(now)
+    gc.set_threshold(*GC_THRESHOLDS)  # as the hub process does (start_supervision)
     # the service's own chunk size (records per transaction); each step drains the store
     options = ServiceOptions(startup_hold_s=0, max_chunks_per_step=1000, calendar_poll_s=3600,
                              counters_interval_s=3600, housekeeping_s=3600)  # fmt: skip
