@@ -48,6 +48,7 @@ from hub.engine.events import (
     parse_event,
 )
 from hub.engine.localtime import local_date
+from hub.engine.matters import matter_closed
 from hub.engine.rules import Pending, case_pending, check_case_event, escalation_pending, late_report
 from hub.engine.scheduler import Scheduler
 from hub.engine.windows import WindowState, window_pending
@@ -228,7 +229,7 @@ class Supervision:
                 continue
             if self._replaying and card_id not in fresh_ids:
                 continue  # stored cards are as they were judged; a replay only rebuilds state
-            closed = self._matter_closed(card)
+            closed = matter_closed(card, self.cases, self.disclosures, self.complaints)
             if closed is None:
                 continue
             timely = card.decision.rule in TIME_RULES or card.decision.escalates is not None
@@ -262,35 +263,6 @@ class Supervision:
             if card_id in fresh_ids:
                 out[card_id] = done
         return [c for c in out.values() if c is not None]
-
-    def _matter_closed(self, card: Card) -> str | None:
-        """Why the matter of ``card`` is closed (words for the card's history), or None if open."""
-        kind, _, ident = card.decision.subject.partition(":")
-        rule = card.decision.details.get("escalates_rule") or card.rule
-        if kind == "case":
-            case = self.cases.get(ident)
-            if case is None:
-                return None
-            if rule == "R11":
-                evidence = card.decision.evidence[-1:]
-                for r in case.ratings:
-                    if (r.evidence,) == evidence and r.rectified_at is not None:
-                        return f"差评已于 {_minute(r.rectified_at)} 整改"
-                return None
-            if case.completed_at is not None:
-                return f"办件已于 {_minute(case.completed_at)} 办结"
-            if case.refused:
-                return "办件已不予受理"
-            return None
-        if kind == "disclosure":
-            state = self.disclosures.get(ident)
-            return None if state is None or state.is_open else "申请已答复"
-        if kind == "complaint":
-            cstate = self.complaints.get(ident)
-            if cstate is None or (cstate.answered is None and cstate.closed is None):
-                return None
-            return "投诉已答复/办结"
-        return None
 
     def _delay(self, decision: CardDecision) -> timedelta:
         """The R8 delay of the card's case or department: older moments are history."""
