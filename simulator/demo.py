@@ -22,6 +22,7 @@ import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime
 from pathlib import Path
 
@@ -50,6 +51,26 @@ def port_free(port: int) -> bool:
 
 def say(text: str) -> None:
     print(text, flush=True)
+
+
+def make_department(path: str, schema: str, code: str, agent_config: str, days: int, now: str) -> str:
+    """One department's database: schema, the agent's capture triggers, then ``days`` of history
+    (a worker process of :meth:`Demo.make_databases`); returns a problem in words, or ""."""
+    db = connect(f"sqlite:///{path}", create=True)
+    try:
+        initialise(db, schema, seed=1, departments=[code])
+    finally:
+        db.close()
+    out = subprocess.run([sys.executable, "-m", "agent.cli", "capture", "install", "--config", agent_config],
+                         capture_output=True, text=True)
+    if out.returncode:
+        return f"capture install failed for {code}:\n{out.stdout}{out.stderr}"
+    db = connect(f"sqlite:///{path}")
+    try:
+        Simulator.open(db).backfill(days, datetime.fromisoformat(now))  # the simulator's realistic default rate
+    finally:
+        db.close()
+    return ""
 
 
 class Demo:
@@ -103,29 +124,19 @@ class Demo:
 
     def make_databases(self) -> None:
         """Create each department's database, install capture triggers, then write the history —
-        so the history reaches the hub through the same capture path as live changes."""
+        so the history reaches the hub through the same capture path as live changes. Departments
+        are written in parallel processes (one per core): 20 departments took 47 s one by one."""
         now = datetime.now(SHANGHAI)
         say(f"创建 {len(self.depts)} 个部门业务库并回填 {self.days} 天历史 / creating department databases "
             f"and {self.days} days of history …")
         t0 = time.monotonic()
-        for i, code in enumerate(self.depts):
-            self.db_path(code).parent.mkdir(parents=True, exist_ok=True)
-            db = connect(f"sqlite:///{self.db_path(code)}", create=True)
-            try:
-                initialise(db, schema_for(i), seed=1, departments=[code])
-            finally:
-                db.close()
-            agent_id = self.agent_ids[i]
-            out = subprocess.run(
-                [sys.executable, "-m", "agent.cli", "capture", "install", "--config",
-                 str(self.agent_dir_config(agent_id))], capture_output=True, text=True)
-            if out.returncode:
-                raise SystemExit(f"capture install failed for {agent_id}:\n{out.stdout}{out.stderr}")
-            db = connect(f"sqlite:///{self.db_path(code)}")
-            try:
-                Simulator.open(db).backfill(self.days, now)  # the simulator's realistic default rate
-            finally:
-                db.close()
+        jobs = [(str(self.db_path(code)), schema_for(i), code, str(self.agent_dir_config(self.agent_ids[i])),
+                 self.days, now.isoformat()) for i, code in enumerate(self.depts)]
+        self.db_path(self.depts[0]).parent.mkdir(parents=True, exist_ok=True)
+        with ProcessPoolExecutor(max_workers=max(1, min(len(jobs), os.cpu_count() or 1))) as pool:
+            for problem in pool.map(make_department, *zip(*jobs, strict=True)):
+                if problem:
+                    raise SystemExit(problem)
         say(f"  完成 / done in {time.monotonic() - t0:.0f} s")
 
     def _rate(self) -> float | None:
