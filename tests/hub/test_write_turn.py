@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 from hub.service import WriteTurn
 
@@ -19,6 +20,10 @@ def test_a_waiting_writer_gets_the_next_turn_and_turns_are_reentrant() -> None:
                 holding.set()
                 with turn:  # re-entrant
                     order.append("ingest")
+                # the transaction's own work: it lets other threads run (and ask for a turn) while
+                # this one holds it, as a real COMMIT does — without it the ingest could loop many
+                # times between the other thread reading `asked` and asking
+                time.sleep(0.002)
 
     ingest = threading.Thread(target=busy_ingest)
     ingest.start()
