@@ -33,22 +33,18 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey  # noqa: E402
 
 from hub.engine.calendar import WorkCalendar  # noqa: E402
 from hub.engine.clock import Unit, due_date  # noqa: E402
 from hub.engine.localtime import LOCAL_TZ  # noqa: E402
 from hub.engine.scoring import Period  # noqa: E402
-from hub.ingest import decide  # noqa: E402
 from hub.reports import render  # noqa: E402
 from hub.reports.data import build_report  # noqa: E402
 from hub.store import Store  # noqa: E402
 from hub.supervision.replay import GC_THRESHOLDS  # noqa: E402
 from hub.supervision.service import ServiceOptions, SupervisorService  # noqa: E402
-from shared.batch import sign_batch  # noqa: E402
-from shared.record import ChainBuilder  # noqa: E402
+from simulator.engine_month import FixedClock, sign_and_store  # noqa: E402
 
-KEY = Ed25519PrivateKey.generate()
 RATINGS = (1,) * 60 + (2,) * 20 + (3,) * 10 + (4,) * 6 + (5,) * 4
 
 
@@ -180,30 +176,6 @@ def plan(cases: int, period: Period, calendar: WorkCalendar, now: datetime, seed
     return events
 
 
-def store_events(store: Store, events: list[tuple[datetime, str, dict[str, Any]]], batch: int = 500) -> int:
-    """Chain, sign and store ``events`` through the real ingest decision."""
-    builder = ChainBuilder("sim-agent", "cases")
-    records = [builder.append(type_, moment.isoformat(), body) for moment, type_, body in events]
-    for i in range(0, len(records), batch):
-        part = records[i:i + batch]
-        sent = datetime.now(LOCAL_TZ).isoformat()
-        payload = bytes(sign_batch(KEY, "sim-agent", "cases", part, i, sent))
-        with store.transaction() as st:
-            d = decide(payload, "sim-agent", lambda a: KEY.public_key(), st.head, st.stored_hashes,
-                       datetime.now(LOCAL_TZ))
-            assert d.kind == "store" and d.header is not None, d
-            st.add_batch(d.header, d.records, sent)
-    return len(records)
-
-
-class FixedClock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--cases", type=int, default=100_000)
@@ -225,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     events += plan(args.cases, period, calendar, now, args.seed, "C")
     events.sort(key=lambda e: e[0])
     store = Store(db, synchronous="OFF")
-    count = store_events(store, events)
+    count = sign_and_store(store, "sim-agent", "cases", ((t, m.isoformat(), b) for m, t, b in events), batch=500)
     store.close()
     generate_s = time.perf_counter() - started
 

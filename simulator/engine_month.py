@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -71,14 +72,16 @@ def department_events(root: Path, index: int, code: str, days: int, now: datetim
     return events
 
 
-def store_events(store: Store, agent: str, events: list[Event], batch: int = 1000) -> int:
-    """Chain, sign and store ``events`` of ``agent`` through the real ingest decision."""
-    builder = ChainBuilder(agent, "approval")
-    records = [builder.append(e.type, e.ts, e.body) for e in events]
+def sign_and_store(store: Store, agent: str, stream: str, items: Iterable[tuple[str, str, dict[str, Any]]],
+                   batch: int = 1000) -> int:
+    """Chain ``(type, ts, body)`` items into ``agent``'s ``stream``, sign them in batches and store
+    them through the real ingest decision (as the hub would); returns how many."""
+    builder = ChainBuilder(agent, stream)
+    records = [builder.append(type_, ts, body) for type_, ts, body in items]
     for i in range(0, len(records), batch):
         part = records[i:i + batch]
         sent = datetime.now(LOCAL_TZ).isoformat()
-        payload = bytes(sign_batch(KEY, agent, "approval", part, i, sent))
+        payload = bytes(sign_batch(KEY, agent, stream, part, i, sent))
         with store.transaction() as st:
             d = decide(payload, agent, lambda _a: KEY.public_key(), st.head, st.stored_hashes,
                        datetime.now(LOCAL_TZ))
@@ -86,6 +89,11 @@ def store_events(store: Store, agent: str, events: list[Event], batch: int = 100
                 raise RuntimeError(f"ingest refused a batch of {agent}: {d}")
             st.add_batch(d.header, d.records, sent)
     return len(records)
+
+
+def store_events(store: Store, agent: str, events: list[Event], batch: int = 1000) -> int:
+    """Chain, sign and store ``events`` of ``agent`` through the real ingest decision."""
+    return sign_and_store(store, agent, "approval", ((e.type, e.ts, e.body) for e in events), batch)
 
 
 class FixedClock:

@@ -17,6 +17,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
+from hub.engine.cards import Card, CardDecision
+from hub.engine.clock import Outcome
+from hub.engine.config import Level, ScoringConfig
+from hub.engine.scoring import CaseFact, Facts, RatingFact, Score, grade_of, score_entities
 from simulator.catalogue import Catalogue, Department
 from simulator.engine import RATE_PER_WINDOW, SHANGHAI
 from simulator.planner import Planned, Planner, Violations, discipline
@@ -25,13 +29,7 @@ from simulator.workdays import add_office_minutes
 #: The level of each card the simulator can lead to (the hub's defaults, DOMAIN.md §4).
 LEVELS = {"R2": "yellow", "R3": "red", "R4": "red", "R5": "yellow", "R6": "yellow",
           "R8": "yellow", "R9": "yellow", "R11": "yellow"}
-#: DOMAIN.md §5: which cards each block deducts, the weight of a card, the caps.
-TIME_RULES = ("R2", "R3", "R9")
-PROCESS_RULES = ("R5", "R6", "R7", "R8", "R10")
-FEE_RULES = ("R4",)
-WEIGHT = {"yellow": 3, "red": 10}
-GRADES = ((90.0, "优秀"), (80.0, "良好"), (60.0, "合格"))
-FAILING = "不合格"
+FAILING = ScoringConfig().failing_grade
 
 
 @dataclass
@@ -66,32 +64,36 @@ class DeptMonth:
     def on_time_rate(self) -> float:
         return self.on_time / self.completed if self.completed else 1.0
 
-    def _deduction(self, rules: tuple[str, ...], cap: float) -> float:
-        n = max(20, self.completed)
-        weight = sum(WEIGHT[LEVELS[r]] * self.cards[r] for r in rules if r in LEVELS)
-        return min(cap, 100 * weight / n)
+    def scored(self) -> Score:
+        """DOMAIN.md §5 as the hub scores it (:mod:`hub.engine.scoring`), on this tally: the cases
+        by outcome, the cards by rule, the ratings by level (no complaints: the simulator files
+        none)."""
+        outcomes = ([Outcome.EARLY] * self.early + [Outcome.ON_TIME] * (self.on_time - self.early)
+                    + [Outcome.OVERDUE] * (self.completed - self.on_time))
+        cases = tuple(CaseFact(f"{self.code}-{i}", self.code, o) for i, o in enumerate(outcomes))
+        moment = datetime(2026, 1, 1, tzinfo=SHANGHAI)
+        cards = tuple(
+            Card.raise_(CardDecision(key=f"{rule}|{self.code}|{i}", rule=rule, level=Level(LEVELS[rule]),
+                                     rule_type="", subject=f"case:{self.code}-{rule}-{i}", moment=moment,
+                                     message="", dept_code=self.code), moment)
+            for rule, n in self.cards.items() for i in range(n))
+        ratings = tuple(RatingFact(f"{self.code}-r{level}-{i}", level, self.code)
+                        for level, n in self.ratings.items() for i in range(n))
+        facts = Facts(cases=cases, cards=cards, ratings=ratings)
+        (score,) = score_entities(facts, "department", ScoringConfig()) or (None,)
+        if score is None:  # nothing at all in the month: full marks
+            return Score("department", self.code, 100.0, 100.0, 100.0, grade_of(100.0, ScoringConfig()), {})
+        return score
 
     def blocks(self) -> dict[str, float]:
         """The five blocks of DOMAIN.md §5 (complaints: full marks, the simulator files none)."""
-        early = self.early / self.completed if self.completed else 0.0
-        timeliness = 30 * self.on_time_rate + 10 * early - self._deduction(TIME_RULES, 20)
-        rated = sum(self.ratings.values())
-        good = sum(n for level, n in self.ratings.items() if level <= 3)
-        satisfaction = 20 * good / rated if rated else 20.0
-        return {
-            "timeliness": max(0.0, timeliness),
-            "conformity": max(0.0, 15 - self._deduction(PROCESS_RULES, 15)),
-            "fees": max(0.0, 10 - self._deduction(FEE_RULES, 10)),
-            "complaints": 15.0,
-            "satisfaction": max(0.0, satisfaction - self.cards["R11"]),
-        }
+        return dict(self.scored().blocks)
 
     def score(self) -> float:
-        return sum(self.blocks().values())
+        return self.scored().score
 
     def grade(self) -> str:
-        score = self.score()
-        return next((name for floor, name in GRADES if score >= floor), FAILING)
+        return self.scored().grade
 
     def unfair(self) -> bool:
         """On time ≥ 95 %, no red card, and still 不合格 (DOMAIN.md §4 forbids it)."""

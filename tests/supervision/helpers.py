@@ -8,6 +8,7 @@ hand (``service.step()``), so nothing sleeps.
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -119,3 +120,12 @@ def service(path: Path, clock: Clock, **kw: Any) -> SupervisorService:
     svc = SupervisorService(path, clock=clock, options=kw.pop("options", FAST), **kw)
     svc.open()
     return svc
+
+
+def query(db: Path, sql: str) -> list[tuple[Any, ...]]:
+    """Rows of ``sql`` on the database file ``db`` (its own short connection)."""
+    conn = sqlite3.connect(db)
+    try:
+        return conn.execute(sql).fetchall()
+    finally:
+        conn.close()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from hub.store import Store
 from hub.supervision.timing import Hold, StatusClock
-from tests.supervision.helpers import Clock, Feed, at, service
+from tests.supervision.helpers import Clock, Feed, at, query, service
 
 
 def test_hold_follows_a_catching_up_stream_and_lets_go() -> None:
@@ -105,19 +105,12 @@ def test_no_tick_while_stored_records_wait_to_be_consumed(tmp_path: Path) -> Non
     try:
         assert svc.step() is True  # two of three records read: behind, so no tick
         assert svc.holding
-        assert _rows(db, "SELECT COUNT(*) FROM cards") == [(0,)]
+        assert query(db, "SELECT COUNT(*) FROM cards") == [(0,)]
         svc.step()
         svc.step()
         assert not svc.holding
-        assert _rows(db, "SELECT rule, state FROM cards") == []  # completed in time: nothing to say
+        assert query(db, "SELECT rule, state FROM cards") == []  # completed in time: nothing to say
     finally:
         svc.stop()
         store.close()
 
-
-def _rows(db: Path, sql: str) -> list[tuple[object, ...]]:
-    conn = sqlite3.connect(db)
-    try:
-        return conn.execute(sql).fetchall()
-    finally:
-        conn.close()
