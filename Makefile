@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_DATA ?= demo-data
 
-.PHONY: demo test lint typecheck bench system-deps venv clean
+.PHONY: demo test lint typecheck bench screenshots system-deps venv clean
 
 $(STAMP): setup.cfg pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "需要 Python 3.11 / Python 3.11 is required: apt-get install python3.11 python3.11-venv"; exit 1; }
@@ -34,6 +34,11 @@ typecheck: $(STAMP)
 # XIAONENG_STRICT: a missing browser, tool or database server fails the suite instead of skipping.
 test: $(STAMP) system-deps lint typecheck
 	XIAONENG_STRICT=1 $(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+# The documentation's pictures (docs/screenshots/), made by the browser tests; `make test` never writes them.
+screenshots: $(STAMP) system-deps
+	XN_SCREENSHOTS=$(CURDIR)/docs/screenshots XIAONENG_STRICT=1 $(BIN)/python -m pytest -q \
+		tests/browser/test_live.py tests/browser/test_cards_words.py tests/video/test_wall_browser.py
 
 bench: $(STAMP) system-deps
 	$(BIN)/python bench/ingest.py --records 1000000 --json

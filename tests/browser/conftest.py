@@ -6,20 +6,18 @@ Fixtures:
 - ``watched`` — a function that opens a new page and records every console error, uncaught
   exception and Content-Security-Policy violation on it; the test fails at teardown if any
   happened (``Watched.check()`` fails earlier on demand);
-- ``artifacts`` — ``tests/artifacts/<run>/<test>/`` for this test's screenshots and downloads;
+- ``artifacts`` — a temporary folder for this test's screenshots and downloads
+  (:mod:`tests.support.screenshots`: never inside the working tree);
 - ``fake_hub`` — the web app with the tests' fake supervision provider, served on a free port
   by a threaded WSGI server in this process (pages, scripts and styles exactly as shipped).
 
-Screenshots worth keeping in the documentation are copied to ``docs/screenshots/`` by the
-tests that make them.
+Screenshots worth keeping in the documentation are copied to ``docs/screenshots/`` only by
+``make screenshots`` (``XN_SCREENSHOTS``), never by a plain test run.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
 import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,14 +26,11 @@ from typing import Any
 import pytest
 
 from tests.support.required import missing
+from tests.support.screenshots import artifact_dir
 
-ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
-RUN = time.strftime("%Y%m%d-%H%M%S") + f"-{os.getpid()}"
-ARTIFACTS = ROOT / "tests" / "artifacts" / RUN
-SCREENSHOTS = ROOT / "docs" / "screenshots"
 
 
 @pytest.fixture(scope="package")  # closed before other packages run: its event loop blocks asyncio.run()
@@ -54,17 +49,7 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture
 def artifacts(request: pytest.FixtureRequest) -> Path:
-    path = ARTIFACTS / request.node.name.replace("/", "_")
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def keep_screenshot(source: Path, name: str) -> Path:
-    """Copy a run's screenshot to ``docs/screenshots/<name>`` (the documentation's pictures)."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    target = SCREENSHOTS / name
-    shutil.copyfile(source, target)
-    return target
+    return artifact_dir(request.node.name)
 
 
 @dataclass

@@ -17,8 +17,9 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import LiveApp, keep_screenshot, sign_in
+from tests.browser.conftest import LiveApp, sign_in
 from tests.supervision.conftest import Month, month  # noqa: F401 - the fixture
+from tests.support.screenshots import keep_screenshot
 from tests.web.test_supervision_pages import more_cards
 
 PASSWORD = "a long enough password"

@@ -4,8 +4,9 @@ A monitor signs in and watches the overview wall; records appended to the agent'
 (``agent.cli emit``) travel signed over MQTT into the hub, the supervision raises a card, and the
 wall changes without a reload. Then a case page (timeline with record hashes, verified), a card
 acted on by the monitor and by the department, the monthly report downloaded as PDF and Excel,
-and the links page. Screenshots: ``docs/screenshots/{overview,case,links}.png`` and every step
-under ``tests/artifacts/``. Any console error or CSP violation fails the test (``watched``).
+and the links page. Every step's screenshot goes to the run's artifacts (a temporary folder);
+``make screenshots`` also refreshes ``docs/screenshots/{overview,case,links}.png``.
+Any console error or CSP violation fails the test (``watched``).
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from typing import Any
 import pytest
 
 from simulator.cluster import LocalCluster
-from tests.browser.conftest import keep_screenshot, sign_in
+from tests.browser.conftest import sign_in
+from tests.support.screenshots import keep_screenshot
 from tests.support.wait import wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.broker, pytest.mark.slow]

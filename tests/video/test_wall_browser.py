@@ -17,13 +17,12 @@ import pytest
 
 from simulator.cluster import LocalCluster
 from tests.support.required import missing
+from tests.support.screenshots import artifact_dir, keep_screenshot
 from tests.support.wait import wait_until
 from tests.video.cluster import PASSWORD, USERNAME, http_ready, video_cluster
 
 pytestmark = [pytest.mark.browser, pytest.mark.broker, pytest.mark.slow]
 
-ROOT = Path(__file__).resolve().parents[2]
-SCREENSHOT = ROOT / "docs" / "screenshots" / "video-wall.png"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -123,8 +122,9 @@ def test_wall_plays_live_video_in_chromium(cluster: LocalCluster, browser: Any) 
             return e.querySelector('video').currentTime > t + 1 && Number(e.dataset.frames) > n + 10; }""",
         arg=[TILE.format("demo-hall-cam1"), first["time"], first["frames"]], timeout=20000,
     )
-    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOT))
+    shot = artifact_dir("video-wall") / "video-wall.png"
+    page.screenshot(path=str(shot))
+    keep_screenshot(shot, "video-wall.png")
     # one large view, from the same stream
     page.click(TILE.format("demo-hall-cam2"))
     page.wait_for_function(
