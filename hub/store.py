@@ -24,6 +24,7 @@ import sqlite_utils
 
 from hub.ingest import NewRecord, StreamHead
 from shared.batch import BatchHeader
+from shared.ledger import leaf_data
 from shared.merkle import CompactRange, leaf_hash, root_of
 
 SCHEMA = """
@@ -70,11 +71,6 @@ CREATE INDEX IF NOT EXISTS link_history_agent_at ON link_history(agent_id, at);
 
 QUARANTINE_PAYLOAD_LIMIT = 64 * 1024
 STORED_LEVEL = 4
-
-
-def leaf_data(agent_id: str, stream_id: str, seq: int, record_hash: bytes) -> bytes:
-    """The ledger leaf of a record: its place and its hash."""
-    return f"{agent_id}\n{stream_id}\n{seq}\n".encode() + record_hash
 
 
 @dataclass

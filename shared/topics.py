@@ -14,6 +14,10 @@ ALL_STATUS = f"{ROOT}/agents/+/status"
 ALL_HEALTH = f"{ROOT}/agents/+/health"
 ALL_RTC_UP = f"{ROOT}/agents/+/rtc/up/#"
 ALERTS = f"{ROOT}/hub/alerts"
+ALL_AUDIT_REQ = f"{ROOT}/agents/+/audit/req"
+ALL_AGENT_ALERTS = f"{ROOT}/agents/+/alert"
+#: The hub's newest signed ledger checkpoint (retained, QoS 1); every agent may read it.
+CHECKPOINT = f"{ROOT}/hub/checkpoint"
 
 
 def valid_id(value: str) -> bool:
@@ -49,6 +53,19 @@ def config(agent_id: str) -> str:
 
 def rtc(agent_id: str, leaf: str) -> str:
     return _agent(agent_id, f"rtc/{leaf}")
+
+
+def audit_req(agent_id: str) -> str:
+    return _agent(agent_id, "audit/req")
+
+
+def audit_resp(agent_id: str) -> str:
+    return _agent(agent_id, "audit/resp")
+
+
+def alert(agent_id: str) -> str:
+    """Where an agent raises a security alert (e.g. its audit of the hub's ledger failed)."""
+    return _agent(agent_id, "alert")
 
 
 def agent_of(topic: str) -> str | None:
