@@ -1,5 +1,6 @@
 """The Mosquitto ACL file (DESIGN.md §4.2): each agent writes only its own up topics and reads only its
-own down topics; the hub reads every agent's up topics and writes every agent's down topics.
+own down topics (and the hub's signed checkpoint); the hub reads every agent's up topics and writes every
+agent's down topics.
 
 Facts about Mosquitto 2.0.11's ``acl_file`` that shape this module (checked against the real broker
 in ``tests/provisioning/test_broker_acl.py``):
@@ -38,9 +39,13 @@ def agent_rules(agent_id: str) -> list[str]:
         f"topic write {base}/status",
         f"topic write {base}/health",
         f"topic write {base}/rtc/up/#",
+        f"topic write {base}/audit/req",
+        f"topic write {base}/alert",
         f"topic read {base}/ack",
         f"topic read {base}/config",
         f"topic read {base}/rtc/down/#",
+        f"topic read {base}/audit/resp",
+        f"topic read {ROOT}/hub/checkpoint",
     ]
 
 
@@ -51,9 +56,12 @@ def hub_rules() -> list[str]:
         f"topic read {_AGENTS}/+/status",
         f"topic read {_AGENTS}/+/health",
         f"topic read {_AGENTS}/+/rtc/up/#",
+        f"topic read {_AGENTS}/+/audit/req",
+        f"topic read {_AGENTS}/+/alert",
         f"topic write {_AGENTS}/+/ack",
         f"topic write {_AGENTS}/+/config",
         f"topic write {_AGENTS}/+/rtc/down/#",
+        f"topic write {_AGENTS}/+/audit/resp",
         f"topic readwrite {ROOT}/hub/#",
     ]
 

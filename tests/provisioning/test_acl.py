@@ -15,9 +15,13 @@ def test_agent_block_is_exactly_its_own_topics() -> None:
         "topic write xn/v1/agents/a1/status",
         "topic write xn/v1/agents/a1/health",
         "topic write xn/v1/agents/a1/rtc/up/#",
+        "topic write xn/v1/agents/a1/audit/req",
+        "topic write xn/v1/agents/a1/alert",
         "topic read xn/v1/agents/a1/ack",
         "topic read xn/v1/agents/a1/config",
         "topic read xn/v1/agents/a1/rtc/down/#",
+        "topic read xn/v1/agents/a1/audit/resp",
+        "topic read xn/v1/hub/checkpoint",
     ]
 
 
@@ -25,8 +29,12 @@ def test_agent_topics_match_shared_topic_names() -> None:
     rules = acl.agent_rules("a1")
     for topic in (topics.records("a1"), topics.status("a1"), topics.health("a1")):
         assert f"topic write {topic}" in rules
-    for topic in (topics.ack("a1"), topics.config("a1")):
+    for topic in (topics.audit_req("a1"), topics.alert("a1")):
+        assert f"topic write {topic}" in rules
+    for topic in (topics.ack("a1"), topics.config("a1"), topics.audit_resp("a1"), topics.CHECKPOINT):
         assert f"topic read {topic}" in rules
+    for topic in (topics.ALL_AUDIT_REQ, topics.ALL_AGENT_ALERTS):
+        assert f"topic read {topic}" in acl.hub_rules()
     assert f"topic read {topics.ALL_RECORDS}" in acl.hub_rules()
     assert f"topic readwrite {topics.ROOT}/hub/#" in acl.hub_rules()
 
