@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,11 @@ class AgentConfig:
     #: Camera profile files (firmware_configs/cameras/*.yaml).
     cameras: list[str] = field(default_factory=list)
     video: VideoSection = field(default_factory=VideoSection)
+    #: The hub's checkpoint key (64 hex digits, written by provisioning): the agent keeps the
+    #: hub's signed checkpoints only when they verify with it, and ``xiaoneng-agent audit`` needs it.
+    hub_public_key: str = ""
+    #: How many hashes of acknowledged records the agent keeps for ``audit --full`` (newest first).
+    audit_keep: int = 1_000_000
     #: Where this file was read from; relative paths in it are relative to its folder.
     base_dir: str = "."
 
@@ -73,6 +79,10 @@ def load_agent_config(path: str | Path) -> AgentConfig:
         raise ConfigError(f"{p}: key_file {cfg.key_file!r} not found (enrol or copy the agent bundle)")
     if cfg.uplink.batch_records < 1 or cfg.uplink.window_batches < 1:
         raise ConfigError(f"{p}: uplink.batch_records and uplink.window_batches must be >= 1")
+    if cfg.hub_public_key and not re.fullmatch(r"[0-9a-f]{64}", cfg.hub_public_key):
+        raise ConfigError(f"{p}: hub_public_key must be 64 lowercase hex digits (the hub's Ed25519 key)")
+    if cfg.audit_keep < 1:
+        raise ConfigError(f"{p}: audit_keep must be >= 1")
     _check_cameras(cfg, p)
     return cfg
 

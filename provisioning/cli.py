@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from provisioning import broker_files, identity
+from provisioning import broker_files, hubkey, identity
 from provisioning.registry import Agent, Registry
 from shared.errors import XiaonengError
 
@@ -111,6 +111,7 @@ def agent_add(
             site_id=site_id,
             key=key,
             broker=identity.BrokerLogin(broker_host, broker_port, agent_id, password),
+            hub_public_key=hubkey.hub_public_key(data_dir),
         )
         click.echo(f"已创建代理 / agent created: {agent_id} (site {site_id})")
         click.echo(f"身份文件 / identity bundle: {bundle.config_file}, {bundle.key_file}")

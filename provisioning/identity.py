@@ -8,6 +8,8 @@ the hall machine:
   ``key_file`` and ``data_dir``. Both paths are written relative (``agent.key``, ``data``) and mean
   "relative to the directory holding agent.yaml", so the bundle stays valid wherever it is copied.
   The stream id is not here: the agent makes a new one for every outbox it creates.
+  ``hub_public_key`` (64 hex digits, when given) is the hub's checkpoint key: the agent checks the
+  checkpoints the hub publishes with it and audits the hub's ledger (docs/ledger.md).
 """
 
 from __future__ import annotations
@@ -97,6 +99,7 @@ def write_bundle(
     key: Ed25519PrivateKey,
     broker: BrokerLogin,
     data_dir: str = "data",
+    hub_public_key: bytes | None = None,
 ) -> Bundle:
     """Write ``agent.key`` and ``agent.yaml`` into ``directory`` (created if missing)."""
     check_output_dir(directory)
@@ -116,6 +119,8 @@ def write_bundle(
         "key_file": KEY_FILE,
         "data_dir": data_dir,
     }
+    if hub_public_key is not None:
+        config["hub_public_key"] = hub_public_key.hex()
     text = (
         "# Xiaoneng agent identity, made by xiaoneng-provision. Keep it secret (mode 0600).\n"
         "# key_file and data_dir are relative to this file's directory.\n"
