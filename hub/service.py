@@ -159,6 +159,9 @@ class IngestService:
         #: ``handler(agent_id, leaf, payload)`` for messages on ``xn/v1/agents/{id}/rtc/up/{leaf}``,
         #: called from paho's network thread (WebRTC signalling: keep it short).
         self.rtc_handlers: list[Callable[[str, str, bytes], None]] = []
+        #: ``(topic filter, handler(topic, payload))``: subscribed at connect (QoS 1) and called
+        #: from paho's network thread for matching messages (keep it short: queue the work).
+        self.topic_handlers: list[tuple[str, Callable[[str, bytes], None]]] = []
         self.counters: Counter[str] = Counter()
         self._last_history: dict[str, float] = {}
         self._last_health_event: dict[str, float] = {}
@@ -230,7 +233,7 @@ class IngestService:
             return
         records = topics.SHARED_RECORDS if self.config.shared_subscription else topics.ALL_RECORDS
         client.subscribe([(records, 1), (topics.ALL_STATUS, 1), (topics.ALL_HEALTH, 0),
-                          (topics.ALL_RTC_UP, 0)])
+                          (topics.ALL_RTC_UP, 0), *[(f, 1) for f, _ in self.topic_handlers]])
         self._connected.set()
         log.info("hub connected to broker", extra={"session_present": bool(flags.session_present)})
 
@@ -241,6 +244,13 @@ class IngestService:
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
         topic = msg.topic
+        for pattern, on_topic in self.topic_handlers:
+            if mqtt.topic_matches_sub(pattern, topic):
+                try:
+                    on_topic(topic, bytes(msg.payload))
+                except Exception:
+                    log.exception("topic handler failed", extra={"topic": topic})
+                return
         if "/rtc/up/" in topic:
             agent = topics.agent_of(topic)
             leaf = topic.split("/rtc/up/", 1)[1]
@@ -452,6 +462,7 @@ class IngestService:
         with self.write_turn, self.store.transaction() as store:
             store.add_checkpoint(size, root, json.dumps(cp.to_json(), sort_keys=True), cp.timestamp)
         self._last_checkpoint_size = size
+        self._notify("ledger.checkpoint", cp.to_json())  # hub.ledger_service publishes it
 
     def _notify(self, kind: str, data: dict[str, Any]) -> None:
         for listener in list(self.listeners):
@@ -460,10 +471,10 @@ class IngestService:
             except Exception:
                 log.exception("event listener failed", extra={"kind": kind})
 
-    def publish_raw(self, topic: str, payload: bytes, qos: int = 0) -> None:
+    def publish_raw(self, topic: str, payload: bytes, qos: int = 0, retain: bool = False) -> None:
         """Publish on the hub's broker connection (e.g. WebRTC signalling down to an agent)."""
         if self._client is not None:
-            self._client.publish(topic, payload, qos=qos)
+            self._client.publish(topic, payload, qos=qos, retain=retain)
 
     def _publish(self, topic: str, message: dict[str, Any], qos: int) -> None:
         if self._client is not None:
