@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
@@ -120,7 +120,41 @@ def decide(
     replay_window_s: float = 600.0,
     max_bytes: int = 16 * 1024 * 1024,
 ) -> Decision:
-    """Decide what one received batch payload means. Never raises for bad input."""
+    """Decide what one received batch payload means. Never raises: an input no check foresaw is
+    quarantined as ``malformed`` (naming the error), so it can never stall the batches after it."""
+    def guarded(lookup: Callable[..., Any]) -> Callable[..., Any]:
+        def call(*args: Any) -> Any:
+            try:
+                return lookup(*args)
+            except Exception as exc:
+                raise LookupFailed(f"{type(exc).__name__}: {exc}") from exc
+        return call
+
+    try:
+        return _decide(payload, topic_agent, guarded(key_of), guarded(head_of), guarded(stored_hashes),
+                       now, replay_window_s, max_bytes)
+    except LookupFailed:
+        raise  # the hub's own lookups failed: not the agent's fault, nothing is decided
+    except Exception as exc:  # anything else unforeseen comes from the payload: bad input
+        return Decision("quarantine", topic_agent, reason=MALFORMED,
+                        detail=f"batch could not be decided ({type(exc).__name__}): {str(exc)[:300]}")
+
+
+class LookupFailed(RuntimeError):
+    """A lookup of the hub's own state (key, stream head, stored hashes) raised while deciding: the
+    caller rolls the batch back and does not acknowledge it (the agent sends it again)."""
+
+
+def _decide(
+    payload: bytes,
+    topic_agent: str | None,
+    key_of: KeyLookup,
+    head_of: Callable[[str, str], StreamHead | None],
+    stored_hashes: StoredHashes,
+    now: datetime,
+    replay_window_s: float,
+    max_bytes: int,
+) -> Decision:
     try:
         batch = Batch.parse(payload, max_bytes=max_bytes)
     except RecordError as exc:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -154,6 +155,23 @@ class Store:
 
     def transaction(self) -> "_Tx":
         return _Tx(self)
+
+    @contextmanager
+    def savepoint(self) -> Iterator["Store"]:
+        """A nested unit inside :meth:`transaction`: if the block raises, what it wrote (rows,
+        ledger frontier, stream heads) is undone and the rest of the transaction stands."""
+        assert self._in_tx, "savepoint must run inside a transaction"
+        size, frontier, heads = self.frontier.size, self.frontier.to_hashes(), dict(self._heads)
+        self._conn.execute("SAVEPOINT one_batch")
+        try:
+            yield self
+        except BaseException:
+            self._conn.execute("ROLLBACK TO one_batch")
+            self._conn.execute("RELEASE one_batch")
+            self.frontier = CompactRange.from_hashes(size, frontier)
+            self._heads = heads
+            raise
+        self._conn.execute("RELEASE one_batch")
 
     def add_batch(self, header: BatchHeader, records: list[NewRecord], received_at: str) -> None:
         """Store a verified batch's new records (inside :meth:`transaction`)."""

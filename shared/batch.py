@@ -22,7 +22,7 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from shared.canonical import canonical, parse
+from shared.canonical import MAX_SAFE_INT, canonical, parse
 from shared.errors import RecordError, SignatureError
 from shared.record import Chained, check_ts, record_hash
 from shared.topics import valid_id
@@ -31,13 +31,29 @@ BATCH_TAG = b"xiaoneng/v1/batch\x00"
 VERSION = 1
 MAX_RECORDS = 10_000
 MAX_BYTES = 16 * 1024 * 1024
+#: A real header is about 400 bytes; a longer first line is not parsed at all.
+MAX_HEADER_BYTES = 4096
 _HEADER_FIELDS = frozenset({"v", "agent", "stream", "first", "last", "head", "nonce", "sent_at", "sig"})
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 
+def _shown(value: Any) -> str:
+    """A short, safe rendering of a header value for an error message (never recurses into a
+    nested value an attacker made deep)."""
+    if isinstance(value, str):
+        return repr(value[:70])
+    if isinstance(value, bool) or value is None or (isinstance(value, int) and abs(value) < 10**30):
+        return repr(value)
+    return f"<{type(value).__name__}>"
+
+
 def _int(value: Any, name: str, minimum: int) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise RecordError(f"batch header: {name} must be an integer >= {minimum}, got {value!r}")
+    """An integer header field in ``minimum..2**53-1`` (the range the canonical form allows: a
+    larger one could never be signed, and would overflow the store's columns)."""
+    if not isinstance(value, int) or isinstance(value, bool) or not minimum <= value <= MAX_SAFE_INT:
+        raise RecordError(
+            f"batch header: {name} must be an integer in {minimum}..{MAX_SAFE_INT}, got {_shown(value)}"
+        )
     return value
 
 
@@ -75,10 +91,10 @@ class BatchHeader:
                 f"unexpected {sorted(set(value) - _HEADER_FIELDS)}"
             )
         if type(value["v"]) is not int or value["v"] != VERSION:
-            raise RecordError(f"batch version {value['v']!r} not supported (expected {VERSION})")
+            raise RecordError(f"batch version {_shown(value['v'])} not supported (expected {VERSION})")
         for name in ("agent", "stream"):
             if not isinstance(value[name], str) or not valid_id(value[name]):
-                raise RecordError(f"batch header: {name} {str(value[name])[:70]!r} is not a valid id")
+                raise RecordError(f"batch header: {name} {_shown(value[name])} is not a valid id")
         first = _int(value["first"], "first", 1)
         last = _int(value["last"], "last", first)
         if not isinstance(value["head"], str) or not _HEX64.match(value["head"]):
@@ -107,9 +123,15 @@ class Batch:
             raise RecordError("batch payload must be bytes")
         if len(payload) > max_bytes:
             raise RecordError(f"batch of {len(payload)} bytes exceeds the limit of {max_bytes}")
+        end = payload.find(b"\n", 0, MAX_HEADER_BYTES + 1)
+        if end < 0:
+            raise RecordError(
+                "batch has a header but no records" if len(payload) <= MAX_HEADER_BYTES
+                else f"batch header is longer than {MAX_HEADER_BYTES} bytes"
+            )
+        if not payload.startswith(b"{"):
+            raise RecordError("batch header is not a JSON object")
         parts = bytes(payload).split(b"\n")
-        if len(parts) < 2:
-            raise RecordError("batch has a header but no records")
         header = BatchHeader.from_json(parse(parts[0]))
         records = tuple(parts[1:])
         count = header.last - header.first + 1
