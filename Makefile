@@ -25,7 +25,7 @@ demo: $(STAMP) system-deps
 	$(BIN)/python -m simulator.demo --data $(DEMO_DATA)
 
 lint: $(STAMP)
-	$(BIN)/ruff check shared agent hub provisioning simulator tests bench
+	$(BIN)/ruff check shared commonio agent hub provisioning simulator tests bench
 	$(BIN)/lint-imports --config setup.cfg
 
 typecheck: $(STAMP)

@@ -10,51 +10,13 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
-DIALECTS = ("sqlite", "postgresql", "mysql")
-
-
-@dataclass(frozen=True)
-class Url:
-    """A parsed database URL."""
-
-    dialect: str
-    database: str
-    host: str = "127.0.0.1"
-    port: int | None = None
-    user: str | None = None
-    password: str | None = None
-
-    @classmethod
-    def parse(cls, url: str) -> Url:
-        """Parse ``url``; raises ValueError naming what is wrong with it."""
-        parts = urlsplit(url)
-        scheme = parts.scheme.split("+")[0].lower()
-        scheme = {"postgres": "postgresql", "mariadb": "mysql"}.get(scheme, scheme)
-        if scheme not in DIALECTS:
-            raise ValueError(f"unsupported database URL {url!r}: use sqlite:///path, "
-                             "postgresql://user@host/db or mysql://user@host/db")
-        if scheme == "sqlite":
-            path = url.split("://", 1)[1]
-            path = path[1:] if path.startswith("/") else path
-            if not path:
-                raise ValueError(f"{url!r}: no SQLite file path")
-            return cls("sqlite", path)
-        database = unquote(parts.path.lstrip("/"))
-        if not database:
-            raise ValueError(f"{url!r}: no database name")
-        return cls(scheme, database, parts.hostname or "127.0.0.1", parts.port,
-                   unquote(parts.username) if parts.username else None,
-                   unquote(parts.password) if parts.password else None)
-
-    def with_database(self, database: str) -> Url:
-        return Url(self.dialect, database, self.host, self.port, self.user, self.password)
+from shared.dburl import DbUrl as Url
+from shared.dburl import parse_db_url
 
 
 class Database:
@@ -165,7 +127,7 @@ def connect(url: str | Url, *, create: bool = False) -> Database:
 
     Without it, a missing SQLite file is a ValueError rather than a new empty file.
     """
-    parsed = Url.parse(url) if isinstance(url, str) else url
+    parsed = parse_db_url(url) if isinstance(url, str) else url
     if parsed.dialect == "sqlite":
         if not create and parsed.database != ":memory:" and not Path(parsed.database).exists():
             raise ValueError(f"{parsed.database}: no such SQLite database (xiaoneng-sim init "

@@ -11,7 +11,6 @@
     snapshot    evidence JPEGs addressed by their SHA-256
     pipeline    one camera end to end, with start/stop
     rtc         the camera's VP8 track (aiortc, no STUN)
-    rtcloop     the asyncio thread aiortc runs in; ICE host addresses and UDP port range
     publisher   answers the hub relay's offers: one upstream per camera, only while watched
     service     the cameras wired into the agent: records, heartbeat, signalling (docs/video.md)
     stamp       a machine-readable timestamp burnt into frames (latency measurement)

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from aiortc import RTCPeerConnection, RTCSessionDescription
 
 from agent.camera.rtc import CameraTrack, LatestFrame, publish, rtc_configuration
-from agent.camera.rtcloop import RtcLoop, release_memory
+from commonio.rtcloop import RtcLoop, release_memory
 from shared.errors import RecordError
 from shared.rtcsignal import Answer, Closed, Error, Keepalive, Message, Offer, Stop, parse_down, topic_leaf
 

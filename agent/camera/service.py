@@ -29,8 +29,8 @@ from agent.camera.config import CameraProfile, load_profile
 from agent.camera.events import Body, iso
 from agent.camera.pipeline import CameraPipeline
 from agent.camera.publisher import CameraFeed, VideoPublisher
-from agent.camera.rtcloop import use_host_addresses
 from agent.camera.watchdog import FeedStatus
+from commonio.rtcloop import use_host_addresses
 from shared import topics
 from shared.errors import OutboxFullError
 

@@ -11,7 +11,7 @@ Public API::
 
 from __future__ import annotations
 
-from agent.capture.database import SourceDb, connect_source, is_connection_error, parse_url
+from agent.capture.database import SourceDb, connect_source, is_connection_error
 from agent.capture.runner import CaptureConfig, CaptureRunner
 from agent.capture.sink import EventSink
 from agent.capture.trigger_mode import SchemaDrift, TriggerCapture
@@ -31,6 +31,5 @@ __all__ = [
     "install",
     "install_statements",
     "is_connection_error",
-    "parse_url",
     "uninstall",
 ]

@@ -10,59 +10,16 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
-from shared.errors import ConfigError
-
-DIALECTS = ("sqlite", "postgresql", "mysql")
-
-
-@dataclass(frozen=True)
-class SourceUrl:
-    """A parsed department-database URL (the password is never shown by ``str``)."""
-
-    dialect: str
-    database: str
-    host: str = "127.0.0.1"
-    port: int | None = None
-    user: str | None = None
-    password: str | None = None
-
-    def __str__(self) -> str:
-        if self.dialect == "sqlite":
-            return f"sqlite:///{self.database}"
-        return f"{self.dialect}://{self.user or ''}@{self.host}:{self.port or ''}/{self.database}"
-
-
-def parse_url(url: str) -> SourceUrl:
-    """Parse ``url``; raises ConfigError saying what is wrong."""
-    parts = urlsplit(url)
-    scheme = {"postgres": "postgresql", "mariadb": "mysql"}.get(
-        parts.scheme.split("+")[0].lower(), parts.scheme.split("+")[0].lower())
-    if scheme not in DIALECTS:
-        raise ConfigError(f"database URL {url.split('@')[-1]!r}: use sqlite:///path, "
-                          "postgresql://user@host/db or mysql://user@host/db")
-    if scheme == "sqlite":
-        path = url.split("://", 1)[1]
-        path = path[1:] if path.startswith("/") else path
-        if not path:
-            raise ConfigError(f"database URL {url!r}: no SQLite file path")
-        return SourceUrl("sqlite", path)
-    database = unquote(parts.path.lstrip("/"))
-    if not database:
-        raise ConfigError(f"database URL {url.split('@')[-1]!r}: no database name")
-    return SourceUrl(scheme, database, parts.hostname or "127.0.0.1", parts.port,
-                     unquote(parts.username) if parts.username else None,
-                     unquote(parts.password) if parts.password else None)
+from shared.dburl import DbUrl, parse_db_url
 
 
 class SourceDb:
     """One open connection to a department database."""
 
-    def __init__(self, url: SourceUrl, conn: Any):
+    def __init__(self, url: DbUrl, conn: Any):
         self.url = url
         self.dialect = url.dialect
         self.conn = conn
@@ -105,9 +62,9 @@ class SourceDb:
             pass
 
 
-def connect_source(url: str | SourceUrl, timeout: int = 5) -> SourceDb:
+def connect_source(url: str | DbUrl, timeout: int = 5) -> SourceDb:
     """Open a department database. Raises the driver's error if the server cannot be reached."""
-    parsed = parse_url(url) if isinstance(url, str) else url
+    parsed = parse_db_url(url) if isinstance(url, str) else url
     if parsed.dialect == "sqlite":
         if not Path(parsed.database).exists():
             raise sqlite3.OperationalError(f"no SQLite database at {parsed.database}")

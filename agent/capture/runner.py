@@ -21,11 +21,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from agent.capture.backfill import BackfillSettings
-from agent.capture.database import SourceDb, connect_source, is_connection_error, parse_url
+from agent.capture.database import SourceDb, connect_source, is_connection_error
 from agent.capture.trigger_mode import SchemaDrift, TriggerCapture
 from agent.capture.watermark_mode import WatermarkCapture
 from agent.mapping.check import check_database, errors
 from agent.mapping.profile import Profile, load_profile
+from shared.dburl import parse_db_url
 from shared.errors import ConfigError, OutboxFullError
 
 log = logging.getLogger("xiaoneng.agent.capture")
@@ -59,7 +60,7 @@ class CaptureConfig:
         mode = data.get("mode")
         if mode not in (None, "trigger", "watermark"):
             raise ConfigError(f"{where}: mode must be trigger or watermark, got {mode!r}")
-        parse_url(data["database"])
+        parse_db_url(data["database"])
         window, lag = data.get("backfill_window", 200_000), data.get("backfill_lag_s", 60)
         if isinstance(window, bool) or not isinstance(window, int) or window < 1:
             raise ConfigError(f"{where}: backfill_window must be a positive number of changes")

@@ -7,6 +7,5 @@ agent, forwarded without re-encoding to the browsers of the video wall.
     forward   the aiortc adapters: tap a receiver's encoded frames, a track that sends them as is
     stream    a camera stream, its upstream link, its viewers (state)
     relay     the relay itself (asyncio thread; thread-safe API)
-    rtcloop   the asyncio thread, ICE addresses and UDP port range
     service   wiring into the hub process (ingest, web app, metrics)
 """

@@ -44,6 +44,7 @@ from typing import Any, TypeVar
 
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpCodecCapability, RTCRtpSender, RTCSessionDescription
 
+from commonio.rtcloop import RtcLoop, release_memory, use_host_addresses
 from hub.video.config import RelayConfig
 from hub.video.errors import (
     AgentFailed,
@@ -57,7 +58,6 @@ from hub.video.errors import (
 )
 from hub.video.fanout import EncodedFrame, Outlet, is_vp8_keyframe
 from hub.video.forward import ForwardTrack, request_keyframe, tap_receiver
-from hub.video.rtcloop import RtcLoop, release_memory, use_host_addresses
 from hub.video.stream import CameraStream, Link, Viewer
 from shared import topics
 from shared.errors import RecordError
@@ -454,7 +454,7 @@ class VideoRelay:
                 self._release_memory(now)
 
     def _release_memory(self, now: float) -> None:
-        """Sessions ended: free their memory now (see :func:`hub.video.rtcloop.release_memory`)."""
+        """Sessions ended: free their memory now (see :func:`commonio.rtcloop.release_memory`)."""
         self._release_due = False
         self._next_release = now + 10.0
         started = time.perf_counter()

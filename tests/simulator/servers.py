@@ -14,7 +14,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from simulator.db import Url, create_database, drop_database
+from shared.dburl import DbUrl as Url
+from shared.dburl import parse_db_url
+from simulator.db import create_database, drop_database
 from tests.support.required import missing
 
 DIALECTS = ("sqlite", "postgresql", "mysql")
@@ -29,7 +31,7 @@ _DEFAULTS = {
 def server_url(dialect: str) -> Url:
     """The admin URL of ``dialect``'s server; fails (make test, CI) or skips the test if it is down."""
     env, default, how = _DEFAULTS[dialect]
-    url = Url.parse(os.environ.get(env, default))
+    url = parse_db_url(os.environ.get(env, default))
     try:
         probe = url.with_database(f"xn_probe_{secrets.token_hex(4)}")
         create_database(probe)

@@ -12,7 +12,7 @@ import pytest
 @pytest.fixture
 def loopback_ice() -> Iterator[None]:
     """ICE host candidates on 127.0.0.1 only (aioice never offers loopback by itself)."""
-    from hub.video.rtcloop import use_host_addresses
+    from commonio.rtcloop import use_host_addresses
 
     use_host_addresses(["127.0.0.1"])
     yield

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from commonio.rtcloop import PortRangeLoop
 from hub.video.config import RelayConfig, load_relay_config
-from hub.video.rtcloop import PortRangeLoop
 from shared.errors import ConfigError
 
 

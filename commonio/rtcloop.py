@@ -1,8 +1,9 @@
 """The asyncio thread that aiortc runs in, and the ICE network settings (addresses, UDP ports).
 
-aiortc is asyncio code; the hub is threads (ingest, web server). :class:`RtcLoop` owns one event loop
-in a thread of its own: other threads hand it work with :meth:`RtcLoop.submit` (a coroutine, a
-``concurrent.futures.Future`` back) or :meth:`RtcLoop.call` (a plain function), and never block it.
+aiortc is asyncio code; agent and hub are threads (uplink and cameras; ingest and web server).
+:class:`RtcLoop` owns one event loop in a thread of its own: other threads hand it work with
+:meth:`RtcLoop.submit` (a coroutine, a ``concurrent.futures.Future`` back) or :meth:`RtcLoop.call`
+(a plain function), and never block it.
 
 ICE on an intranet: no STUN server (``RTCConfiguration(iceServers=[])``), host
 candidates only. Two settings make that work through firewalls and in tests:
@@ -15,8 +16,8 @@ candidates only. Two settings make that work through firewalls and in tests:
   ``create_datagram_endpoint`` turns a request for port 0 into the first free port of the range.
   (aioice has no such option yet: aiortc/aioice#47.)
 
-This module is the hub's copy; the agent has its own (``agent.camera.rtcloop``): agent and
-hub never import each other.
+One module for both sides: the agent's camera publisher and the hub's relay import it from here
+(:mod:`commonio`), since agent and hub never import each other.
 """
 
 from __future__ import annotations
@@ -158,7 +159,7 @@ class RtcLoop:
         """Run ``fn(*args)`` on the loop soon (from any thread; never blocks)."""
         try:
             self.loop.call_soon_threadsafe(fn, *args)
-        except RuntimeError:  # the loop has closed: the hub is stopping
+        except RuntimeError:  # the loop has closed: the process is stopping
             pass
 
     def stop(self, timeout: float = 5.0) -> bool:
