@@ -52,8 +52,6 @@ class AgentConfig:
     #: The hub's checkpoint key (64 hex digits, written by provisioning): the agent keeps the
     #: hub's signed checkpoints only when they verify with it, and ``xiaoneng-agent audit`` needs it.
     hub_public_key: str = ""
-    #: How many hashes of acknowledged records the agent keeps for ``audit --full`` (newest first).
-    audit_keep: int = 1_000_000
     #: Where this file was read from; relative paths in it are relative to its folder.
     base_dir: str = "."
 
@@ -81,8 +79,8 @@ def load_agent_config(path: str | Path) -> AgentConfig:
         raise ConfigError(f"{p}: uplink.batch_records and uplink.window_batches must be >= 1")
     if cfg.hub_public_key and not re.fullmatch(r"[0-9a-f]{64}", cfg.hub_public_key):
         raise ConfigError(f"{p}: hub_public_key must be 64 lowercase hex digits (the hub's Ed25519 key)")
-    if cfg.audit_keep < 1:
-        raise ConfigError(f"{p}: audit_keep must be >= 1")
+    if cfg.outbox.keep_acked < 1:
+        raise ConfigError(f"{p}: outbox.keep_acked must be >= 1")
     _check_cameras(cfg, p)
     return cfg
 

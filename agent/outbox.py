@@ -2,7 +2,9 @@
 
 One outbox file is one *stream*: it gets a fresh stream id when created, numbers its records
 1, 2, 3 … and links each to the previous by hash. Records leave the outbox only when the hub has
-acknowledged them (:meth:`Outbox.ack`), never because they were merely sent.
+acknowledged them (:meth:`Outbox.ack`), never because they were merely sent; the hashes of the
+newest ``keep_acked`` acknowledged ones stay (table ``acked_hashes``) so that the agent can audit the
+hub's ledger later (``xiaoneng-agent audit``, docs/ledger.md).
 
 Capture adapters append inside :meth:`Outbox.transaction`, where they also move their capture
 position (``set_cursor``): both commit together or not at all, so a crash never loses or doubles a
@@ -37,6 +39,7 @@ CREATE TABLE IF NOT EXISTS outbox (
     created REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS cursors (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS acked_hashes (seq INTEGER PRIMARY KEY, hash BLOB NOT NULL);
 """
 
 
@@ -47,6 +50,8 @@ class OutboxLimits:
     max_records: int = 5_000_000
     max_bytes: int = 2 * 1024**3
     alarm_ratio: float = 0.8
+    #: Hashes of acknowledged records kept (newest) for ``xiaoneng-agent audit`` (~40 bytes each).
+    keep_acked: int = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -235,6 +240,13 @@ class Outbox:
                 removed_bytes = self._conn.execute(
                     "SELECT COALESCE(SUM(LENGTH(data)), 0) FROM outbox WHERE seq <= ?", (upto,)
                 ).fetchone()[0]
+                self._conn.execute(
+                    "INSERT OR IGNORE INTO acked_hashes(seq, hash) SELECT seq, hash FROM outbox WHERE seq <= ?",
+                    (upto,),
+                )
+                self._conn.execute(
+                    "DELETE FROM acked_hashes WHERE seq <= ?", (upto - self.limits.keep_acked,)
+                )
                 cur = self._conn.execute("DELETE FROM outbox WHERE seq <= ?", (upto,))
                 self._conn.execute(
                     "UPDATE meta SET value = ? WHERE key = 'acked_seq'", (str(upto),)

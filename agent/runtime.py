@@ -11,6 +11,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
+from agent.checkpoints import HubWitness, hub_key, watch_checkpoints
 from agent.config import AgentConfig
 from agent.link import BrokerAddress, Link, MqttLink
 from agent.outbox import Outbox
@@ -53,11 +54,16 @@ class Agent:
             return MqttLink(
                 address, f"xn-agent-{config.agent_id}",
                 [topics.ack(config.agent_id), topics.config(config.agent_id),
-                 topics.rtc(config.agent_id, "down/#")],
+                 topics.rtc(config.agent_id, "down/#"), topics.CHECKPOINT],
                 on_message, on_down, will,
             )
 
         self.uplink = Uplink(self.outbox, self.key, factory, config.uplink)
+        # The hub's signed checkpoints, kept to audit its ledger (docs/ledger.md).
+        self.witness: HubWitness | None = None
+        if config.hub_public_key:
+            self.witness = HubWitness(data / "outbox.sqlite", hub_key(config.hub_public_key))
+            watch_checkpoints(self.uplink, self.witness, time.time)
         self._catch_up: list[Callable[[], tuple[bool, int]]] = []
         self.uplink.add_health_provider(lambda: {"catching_up": self.catching_up()})
         # Cameras (presence records, feed state in the heartbeat, live video): only when configured,
@@ -135,4 +141,6 @@ class Agent:
         if self.cameras is not None:
             self.cameras.stop()
         self.uplink.stop()
+        if self.witness is not None:
+            self.witness.close()
         self.outbox.close()
