@@ -10,22 +10,22 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from hub.broker import MosquittoBroker
+from hub.ledger_service import LedgerService
 from hub.service import BrokerLogin, IngestConfig, IngestService
 from hub.store import Store
 from hub.supervision.service import SupervisorService, start_supervision
 from hub.webserver import WebServer
+from hub.witness import RolledBack, startup_check
 from provisioning.broker_files import broker_dir, running_broker_pid, write_broker_files
+from provisioning.hubkey import KEY_FILE, load_or_create_key
 from provisioning.registry import Registry
 from shared.errors import ConfigError
 
 log = logging.getLogger("xiaoneng.hub")
 
 DB_FILE = "hub.sqlite"
-KEY_FILE = "hub.key"
 LOGIN_FILE = "hub-mqtt.json"
 HUB_USER = "hub"
 
@@ -46,23 +46,8 @@ class HubOptions:
     #: Run the supervision engine in this process. An extra ingest-only worker (several hubs on one
     #: store behind a shared subscription, DESIGN.md §4.5) runs without it; so does the ingest bench.
     supervision: bool = True
-
-
-def load_or_create_key(path: Path) -> Ed25519PrivateKey:
-    """The hub's signing key (checkpoints); created with mode 0600 on first use."""
-    if path.exists():
-        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-        if not isinstance(key, Ed25519PrivateKey):
-            raise ConfigError(f"{path} is not an Ed25519 private key")
-        return key
-    key = Ed25519PrivateKey.generate()
-    pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(pem)
-    return key
+    #: Start even when the store is behind the newest checkpoint this hub published (docs/ledger.md).
+    allow_rollback: bool = False
 
 
 def hub_login(data_dir: Path, registry: Registry) -> tuple[str, str]:
@@ -115,12 +100,14 @@ class Hub:
         self.broker: MosquittoBroker | None = None
         self.store: Store | None = None
         self.ingest: IngestService | None = None
+        self.ledger: LedgerService | None = None
         self.web: WebServer | None = None
         self.video: Any = None  # hub.video.relay.VideoRelay, when the video extra is installed
         self.supervision: SupervisorService | None = None
 
     def start(self) -> None:
         o = self.options
+        self._check_rollback()  # before anything starts: a rolled-back store must not sign or serve
         if o.embedded_broker:
             username, password = hub_login(self.data_dir, self.registry)
             files = write_broker_files(self.registry, broker_dir(self.data_dir))
@@ -141,6 +128,9 @@ class Hub:
             BrokerLogin(o.mqtt_host, o.mqtt_port, username, password, client_id=o.client_id),
             o.ingest,
         )
+        self.ledger = LedgerService(self.ingest, self.data_dir, self.data_dir / DB_FILE)
+        self.ledger.attach()
+        self.ledger.start()
         self.ingest.start()
         self.video = start_video(self.data_dir, self.ingest)
         if o.supervision:
@@ -155,6 +145,15 @@ class Hub:
         log.info("hub running", extra={"data": str(self.data_dir), "mqtt": f"{o.mqtt_host}:{o.mqtt_port}",
                                        "http": f"{o.http_host}:{o.http_port}" if o.http_port else None})
 
+    def _check_rollback(self) -> None:
+        """Refuse a store behind the newest checkpoint this hub published (hub.witness)."""
+        try:
+            startup_check(self.data_dir, self.data_dir / DB_FILE, self.key.public_key())
+        except RolledBack as exc:
+            if not self.options.allow_rollback:
+                raise ConfigError(str(exc)) from None
+            log.error("starting on a rolled-back store (--allow-rollback)", extra={"problem": str(exc)})
+
     def stop(self) -> None:
         if self.web is not None:
             self.web.stop()
@@ -165,6 +164,8 @@ class Hub:
         if self.ingest is not None:
             self.ingest.stop()
             self.ingest.checkpoint()
+        if self.ledger is not None:
+            self.ledger.stop()
         if self.store is not None:
             self.store.close()
         if self.broker is not None:
