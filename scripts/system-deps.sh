@@ -14,6 +14,10 @@ command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v pdftotext >/dev/null 2>&1 || need+=(poppler-utils)
 # promtool (from Debian's prometheus package) checks our /metrics exposition in the tests.
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
+# Database servers for the capture tests: used where one already answers (XN_TEST_PG_URL,
+# XN_TEST_MYSQL_URL), otherwise the suite starts throwaway instances of its own from these packages.
+compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || need+=(postgresql)
+command -v mariadbd >/dev/null 2>&1 || [ -x /usr/sbin/mariadbd ] || need+=(mariadb-server)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ]; then
   echo "缺少系统软件包 / missing Debian packages: ${need[*]}" >&2
