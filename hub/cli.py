@@ -40,9 +40,12 @@ def _data_option(f: Any) -> Any:
 @click.option("--supervision/--no-supervision", default=True, show_default=True,
               help="run the supervision engine here (off: an ingest-only worker)")
 @click.option("--log-level", default="INFO", show_default=True)
+@click.option("--allow-rollback", is_flag=True,
+              help="start even if the store is behind the newest checkpoint this hub published "
+                   "(DATA/witness/published.json): only after investigating, see docs/ledger.md")
 def run(data_dir: Path, broker: str, mqtt_host: str, mqtt_port: int, mqtt_username: str | None,
         mqtt_password: str | None, http_host: str, http_port: int, name: str, supervision: bool,
-        log_level: str) -> None:
+        log_level: str, allow_rollback: bool) -> None:
     """运行中心 / Run the hub (and its broker) until SIGTERM or Ctrl-C."""
     from hub.runtime import Hub, HubOptions
     from hub.service import IngestConfig
@@ -52,7 +55,7 @@ def run(data_dir: Path, broker: str, mqtt_host: str, mqtt_port: int, mqtt_userna
         data_dir=data_dir, embedded_broker=broker == "embedded", mqtt_host=mqtt_host, mqtt_port=mqtt_port,
         mqtt_username=mqtt_username, mqtt_password=mqtt_password, name=name,
         ingest=IngestConfig(origin=name), http_host=http_host, http_port=http_port or None,
-        supervision=supervision,
+        supervision=supervision, allow_rollback=allow_rollback,
     )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -79,37 +82,95 @@ def _db(data_dir: Path) -> sqlite3.Connection:
     return conn
 
 
-@main.command()
-@_data_option
-@click.option("--json", "as_json", is_flag=True)
-def verify(data_dir: Path, as_json: bool) -> None:
-    """校验账本 / Re-check signatures, chains and the Merkle tree over the whole store."""
+def _hub_public_key(data_dir: Path) -> Any:
+    """The hub's Ed25519 public key from DATA/hub.key, or None when there is none."""
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
     from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
-    from hub.runtime import KEY_FILE
-    from hub.verify import verify_store
+    from provisioning.hubkey import KEY_FILE
 
-    conn = _db(data_dir)
-    keys = {str(a): bytes(k) for a, k in conn.execute("SELECT agent_id, public_key FROM agents")}
-    hub_key = None
     key_path = data_dir / KEY_FILE
     if key_path.exists():
         private = load_pem_private_key(key_path.read_bytes(), password=None)
         if isinstance(private, Ed25519PrivateKey):
-            hub_key = private.public_key()
+            return private.public_key()
+    return None
+
+
+@main.command()
+@_data_option
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--witness", "witness", type=click.Path(exists=True, path_type=Path), multiple=True,
+              help="also check the store against checkpoints kept elsewhere: a file from "
+                   "`checkpoint export` or a directory of them (repeatable)")
+def verify(data_dir: Path, as_json: bool, witness: tuple[Path, ...]) -> None:
+    """校验账本 / Re-check signatures, chains and the Merkle tree over the whole store."""
+    from hub.verify import verify_store, verify_witnesses
+
+    conn = _db(data_dir)
+    keys = {str(a): bytes(k) for a, k in conn.execute("SELECT agent_id, public_key FROM agents")}
+    hub_key = _hub_public_key(data_dir)
     report = verify_store(conn, keys.get, hub_key)
+    for path in witness:
+        verify_witnesses(conn, path, hub_key, report)
     conn.close()
     if as_json:
         click.echo(json.dumps(report.to_json(), ensure_ascii=False))
     else:
         click.echo(f"记录 records {report.records}, 流 streams {report.streams}, 批次 batches {report.batches}, "
-                   f"检查点 checkpoints {report.checkpoints}, 节点 nodes {report.nodes_checked}")
+                   f"检查点 checkpoints {report.checkpoints}, 节点 nodes {report.nodes_checked}"
+                   + (f", 见证 witnesses {report.witnesses}" if witness else ""))
         for problem in report.problems:
             click.echo(f"  ✗ {problem}")
         click.echo("校验通过 / verified: no tampering found" if report.ok
                    else f"校验失败 / FAILED: {len(report.problems)} problem(s)")
     sys.exit(0 if report.ok else 1)
+
+
+@main.group()
+def checkpoint() -> None:
+    """账本检查点 / The ledger's signed checkpoints."""
+
+
+@checkpoint.command("export")
+@_data_option
+@click.option("-o", "--output", "output", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="write the newest signed checkpoint here (keep it off this machine)")
+def checkpoint_export(data_dir: Path, output: Path) -> None:
+    """导出检查点 / Export the newest signed checkpoint, for `verify --witness` later."""
+    from hub.ledger_service import latest_checkpoint
+    from hub.witness import write_checkpoint_file
+
+    conn = _db(data_dir)
+    try:
+        cp = latest_checkpoint(conn)
+    finally:
+        conn.close()
+    if cp is None:
+        raise click.ClickException("the hub has not signed a checkpoint yet (it signs every 10 s while it runs)")
+    write_checkpoint_file(output, cp)
+    click.echo(f"已导出检查点 / exported: {output} (size {cp.size}, root {cp.root.hex()[:16]}…, {cp.timestamp})")
+
+
+@main.command()
+@_data_option
+@click.argument("case_id")
+@click.option("-o", "--output", "output", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="the evidence package to write (.zip)")
+def evidence(data_dir: Path, case_id: str, output: Path) -> None:
+    """证据包 / Export a case's evidence package (check it with xiaoneng-verify-evidence)."""
+    from hub.evidence import EvidenceError, build_package
+
+    conn = _db(data_dir)
+    try:
+        data = build_package(conn, data_dir, case_id)
+    except EvidenceError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        conn.close()
+    output.write_bytes(data)
+    click.echo(f"已导出证据包 / evidence package written: {output} ({len(data)} bytes); "
+               f"校验 / check it with: xiaoneng-verify-evidence {output}")
 
 
 @main.command()

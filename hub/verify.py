@@ -4,6 +4,10 @@ It recomputes, from the stored bytes alone: every record's hash and its link to 
 of its stream (from the stream's genesis), every batch signature and the head it vouches for, every
 ledger leaf and perfect-subtree node, the Merkle root at every signed checkpoint, and every
 checkpoint signature. Nothing is trusted that could have been edited in the database.
+
+That cannot show that the newest records were deleted and everything above them tidied away: with
+``--witness`` (:func:`verify_witnesses`) the store is also checked against checkpoints kept outside
+it (``hub.witness``, docs/ledger.md).
 """
 
 from __future__ import annotations
@@ -12,14 +16,17 @@ import json
 import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from hub.store import STORED_LEVEL, leaf_data
+from hub.store import STORED_LEVEL
+from hub.witness import check_store, load_witnesses
 from shared.batch import BatchHeader, verify_signature
 from shared.canonical import parse
 from shared.checkpoint import Checkpoint, verify_checkpoint
 from shared.errors import ProofError, RecordError, VerificationError
+from shared.ledger import leaf_data
 from shared.merkle import EMPTY_ROOT, CompactRange, leaf_hash, node_hash
 from shared.record import genesis_hash, link_fields, record_hash
 
@@ -42,6 +49,7 @@ class VerifyReport:
     batches: int = 0
     checkpoints: int = 0
     nodes_checked: int = 0
+    witnesses: int = 0
     problems: list[str] = field(default_factory=list)
     truncated: bool = False
 
@@ -59,7 +67,7 @@ class VerifyReport:
         return {
             "ok": self.ok, "records": self.records, "streams": self.streams, "batches": self.batches,
             "checkpoints": self.checkpoints, "nodes_checked": self.nodes_checked,
-            "problems": self.problems, "truncated": self.truncated,
+            "witnesses": self.witnesses, "problems": self.problems, "truncated": self.truncated,
         }
 
 
@@ -253,3 +261,21 @@ def _verify_checkpoints(
                 verify_checkpoint(cp, hub_key)
             except ProofError as exc:
                 report.add(f"{where}: {exc}")
+
+
+def verify_witnesses(
+    conn: sqlite3.Connection, path: Path, hub_key: Ed25519PublicKey | None, report: VerifyReport
+) -> None:
+    """Check the store against the checkpoints in ``path`` (a file or a directory of them); each
+    inconsistency, and each witness file that cannot be read, becomes a named problem."""
+    try:
+        found, bad = load_witnesses(path)
+    except RecordError as exc:
+        report.add(f"witness {path}: {exc}")
+        return
+    if not found and not bad:
+        report.add(f"witness {path}: no checkpoint files (*.json) found")
+    for result in [*bad, *check_store(conn, found, hub_key)]:
+        report.witnesses += 1
+        if not result.ok:
+            report.add(f"witness {result.source} (size {result.size}): {result.problem}")

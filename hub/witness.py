@@ -162,6 +162,12 @@ def startup_check(data_dir: Path, db_path: Path, hub_key: Ed25519PublicKey) -> C
         cp = read_checkpoint_file(path)
     except RecordError as exc:
         raise RolledBack(f"{exc}; if the file was damaged, investigate before starting") from None
+    if not db_path.exists():
+        raise RolledBack(
+            f"拒绝启动：数据库不存在，但本中心已发布过 {cp.size} 条的检查点 / refusing to start: {db_path} "
+            f"is missing but this hub already published a checkpoint of {cp.size} leaves ({path}). "
+            "Restore hub.sqlite; start anyway only knowingly, with --allow-rollback."
+        )
     conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
     try:
         result = check_checkpoint(conn, cp, hub_key, str(path))
