@@ -1,4 +1,5 @@
-"""``xiaoneng-agent``: run an agent, inspect its outbox, emit a test record, check its config."""
+"""``xiaoneng-agent``: run an agent, inspect its outbox, emit a test record, audit the hub's ledger,
+check its config."""
 
 from __future__ import annotations
 
@@ -101,6 +102,39 @@ def emit(config_path: str, type_: str, body: str) -> None:
     finally:
         outbox.close()
     click.echo(f"已写入 / appended: seq {seq}")
+
+
+@main.command()
+@click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False))
+@click.option("--full", is_flag=True, help="prove every acknowledged record the agent kept, not a sample")
+@click.option("--sample", default=32, show_default=True, type=click.IntRange(0, 100_000),
+              help="besides the newest, how many acknowledged records to prove (chosen at random)")
+@click.option("--timeout", default=30.0, show_default=True, type=float, help="seconds to wait for the hub")
+@click.option("--json", "as_json", is_flag=True)
+def audit(config_path: str, full: bool, sample: int, timeout: float, as_json: bool) -> None:
+    """审计中心账本 / Check the hub still holds every record it acknowledged (exit 1: it does not)."""
+    from agent.audit import AuditUnavailable, run_audit
+
+    cfg = _load(config_path)
+    setup_logging(cfg.log_level)
+    try:
+        verdict = run_audit(cfg, full=full, sample=sample, timeout=timeout)
+    except (AuditUnavailable, XiaonengError) as exc:
+        click.echo(f"无法审计 / cannot audit: {exc}", err=True)
+        sys.exit(2)
+    if as_json:
+        click.echo(json.dumps(verdict.to_json(), ensure_ascii=False))
+    else:
+        click.echo(f"代理 agent {verdict.agent}, 流 stream {verdict.stream}: 已证明 proved {verdict.checked} 条记录 "
+                   f"records, 待纳入检查点 pending {verdict.pending}; 中心检查点 hub checkpoint "
+                   f"{verdict.hub_size}; 保存的检查点 kept {verdict.kept_sizes}")
+        for problem in verdict.problems:
+            click.echo(f"  ✗ {problem}")
+        click.echo("审计通过：中心账本包含全部已确认记录，且与保存的检查点一致 / audit OK: the hub's ledger holds "
+                   "every record checked and extends the checkpoints kept" if verdict.ok else
+                   f"审计失败（安全告警已发出）/ AUDIT FAILED (security alert raised): {len(verdict.problems)} "
+                   "problem(s)")
+    sys.exit(0 if verdict.ok else 1)
 
 
 @main.command("validate-config")

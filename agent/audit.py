@@ -1,0 +1,246 @@
+"""``xiaoneng-agent audit``: check that the hub's ledger still holds what it acknowledged (§4.3).
+
+The agent asks the hub, over its own MQTT topics (``xn/v1/agents/{id}/audit/req`` →
+``.../audit/resp``), for RFC 6962 inclusion proofs of its acknowledged records (the newest, plus a
+random sample of the rest, or all it kept with ``--full``) against the hub's newest signed
+checkpoint, and for consistency proofs from the checkpoints it keeps (:mod:`agent.checkpoints`) to
+that one. It checks every proof itself with :mod:`shared.merkle`; the hub is not trusted. A record
+missing from the ledger, a proof that does not verify, or a current checkpoint smaller than (or
+inconsistent with) one the hub signed before means the hub's log lost or changed what it had
+acknowledged: the verdict fails, a security alert goes to the hub's alert path
+(``xn/v1/agents/{id}/alert``) and to the agent's log, and the command exits 1.
+
+:func:`judge` is the pure part (proofs in, verdict out); :func:`run_audit` does the I/O.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import random
+import secrets
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from agent.checkpoints import HubWitness, alert_payload, hub_key
+from agent.config import AgentConfig
+from agent.link import BrokerAddress, LinkDown, MqttLink
+from agent.outbox import Outbox
+from shared import topics
+from shared.checkpoint import Checkpoint, verify_checkpoint
+from shared.errors import ProofError, RecordError
+from shared.ledger import MAX_AUDIT_SEQS, AuditRequest, AuditResponse, leaf_data
+from shared.merkle import leaf_hash, verify_consistency, verify_inclusion
+from shared.timefmt import iso_local
+
+log = logging.getLogger("xiaoneng.agent.audit")
+
+
+class AuditUnavailable(Exception):
+    """The audit could not be made (no hub key configured, the hub did not answer): not a verdict."""
+
+
+@dataclass
+class AuditVerdict:
+    agent: str
+    stream: str
+    checked: int = 0
+    pending: int = 0
+    hub_size: int = 0
+    kept_sizes: list[int] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    newest: Checkpoint | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok, "agent": self.agent, "stream": self.stream, "records_checked": self.checked,
+            "records_pending": self.pending, "hub_checkpoint_size": self.hub_size,
+            "kept_checkpoints": self.kept_sizes, "problems": self.problems,
+        }
+
+
+def choose(acked: Sequence[tuple[int, bytes]], full: bool, sample: int, rng: random.Random) -> list[tuple[int, bytes]]:
+    """What to audit: all kept, or the newest plus ``sample`` others at random (oldest first)."""
+    if full or len(acked) <= sample + 1:
+        chosen = list(acked)
+    else:
+        chosen = [acked[0], *rng.sample(list(acked[1:]), sample)]
+    return sorted(chosen)
+
+
+def judge(
+    agent: str, stream: str, asked: Sequence[tuple[int, bytes]], kept: Sequence[Checkpoint],
+    responses: Sequence[AuditResponse], key: Ed25519PublicKey,
+) -> AuditVerdict:
+    """Check the hub's answers; every problem says what the hub's log lost or changed."""
+    v = AuditVerdict(agent, stream, kept_sizes=[k.size for k in kept])
+    hashes = dict(asked)
+    answered: set[int] = set()
+    for n, resp in enumerate(responses):
+        cp = resp.checkpoint
+        if cp is None:
+            v.problems.append(f"中心没有已签名的检查点 / the hub answered without a signed checkpoint: {resp.error}")
+            continue
+        try:
+            verify_checkpoint(cp, key)
+        except ProofError as exc:
+            v.problems.append(f"中心检查点签名无效 / the hub's current checkpoint is not validly signed: {exc}")
+            continue
+        if v.newest is None or cp.size > v.newest.size:
+            v.newest = cp
+        if n == 0:
+            _consistency(v, kept, cp, resp)
+        for answer in resp.proofs:
+            digest = hashes.get(answer.seq)
+            if digest is None or answer.seq in answered:
+                continue
+            answered.add(answer.seq)
+            where = f"seq {answer.seq}"
+            if answer.missing:
+                v.problems.append(
+                    f"记录丢失 / record {where} (acknowledged by the hub) is missing from its ledger")
+            elif answer.pending:
+                v.pending += 1
+            else:
+                try:
+                    assert answer.index is not None
+                    leaf = leaf_hash(leaf_data(agent, stream, answer.seq, digest))
+                    verify_inclusion(leaf, answer.index, cp.size, answer.proof, cp.root)
+                    v.checked += 1
+                except ProofError as exc:
+                    v.problems.append(f"记录不在已签名账本中 / record {where} is not in the signed ledger: {exc}")
+    for seq in sorted(set(hashes) - answered):
+        v.problems.append(f"中心未回答 / the hub gave no answer about record seq {seq}")
+    v.hub_size = v.newest.size if v.newest else 0
+    return v
+
+
+def _consistency(v: AuditVerdict, kept: Sequence[Checkpoint], cp: Checkpoint, resp: AuditResponse) -> None:
+    proofs = dict(resp.consistency)
+    for k in kept:
+        if k.size > cp.size:
+            v.problems.append(
+                f"账本被截断或回滚 / the hub's ledger was truncated or rolled back: it signed {k.size} leaves at "
+                f"{k.timestamp}, its current checkpoint has only {cp.size} ({cp.timestamp})")
+            continue
+        proof = proofs.get(k.size)
+        if proof is None:
+            v.problems.append(
+                f"中心无法证明一致性 / the hub gave no consistency proof from its checkpoint of {k.size} leaves "
+                f"({k.timestamp}) to {cp.size}: {resp.error or 'no reason given'}")
+            continue
+        try:
+            verify_consistency(k.size, cp.size, k.root, cp.root, proof)
+        except ProofError as exc:
+            v.problems.append(
+                f"账本被改写 / the hub's ledger was rewritten: its checkpoint of {k.size} leaves ({k.timestamp}) "
+                f"is not a prefix of the current one: {exc}")
+
+
+def run_audit(cfg: AgentConfig, full: bool = False, sample: int = 32, timeout: float = 30.0) -> AuditVerdict:
+    """Audit the hub now, over a connection of our own; raises :class:`AuditUnavailable`."""
+    if not cfg.hub_public_key:
+        raise AuditUnavailable(
+            "agent.yaml has no hub_public_key: re-provision the agent, or copy the hub's public key "
+            "(64 hex digits) into it")
+    key = hub_key(cfg.hub_public_key)
+    data = cfg.path(cfg.data_dir)
+    outbox = Outbox(data / "outbox.sqlite", cfg.agent_id, cfg.outbox)
+    stream = outbox.stream_id
+    outbox.close()
+    witness = HubWitness(data / "outbox.sqlite", key)
+    try:
+        return _audit(cfg, witness, key, stream, full, sample, timeout)
+    finally:
+        witness.close()
+
+
+def _audit(cfg: AgentConfig, witness: HubWitness, key: Ed25519PublicKey, stream: str, full: bool,
+           sample: int, timeout: float) -> AuditVerdict:
+    agent = cfg.agent_id
+    inbox: queue.Queue[tuple[str, bytes]] = queue.Queue()
+    b = cfg.broker
+    link = MqttLink(
+        BrokerAddress(b.host, b.port, b.username, b.password, keepalive=b.keepalive),
+        f"xn-audit-{agent}-{secrets.token_hex(3)}", [topics.audit_resp(agent), topics.CHECKPOINT],
+        lambda t, p: inbox.put((t, p)), lambda reason: None,
+    )
+    try:
+        link.connect()
+    except LinkDown as exc:
+        raise AuditUnavailable(f"无法连接消息服务器 / cannot reach the broker: {exc}") from None
+    try:
+        return _exchange(link, inbox, witness, key, agent, stream, full, sample, timeout)
+    finally:
+        link.close()
+
+
+def _exchange(link: MqttLink, inbox: queue.Queue[tuple[str, bytes]], witness: HubWitness,
+              key: Ed25519PublicKey, agent: str, stream: str, full: bool, sample: int,
+              timeout: float) -> AuditVerdict:
+    asked = choose(witness.acked(), full, sample, random.Random())
+    rollback_seen: list[str] = []
+    deadline = time.monotonic() + min(2.0, timeout)
+    while time.monotonic() < deadline:  # the retained checkpoint arrives first, if there is one
+        try:
+            topic, payload = inbox.get(timeout=0.1)
+        except queue.Empty:
+            continue
+        if topic == topics.CHECKPOINT:
+            problem = witness.offer(payload)
+            if problem:
+                rollback_seen.append(problem)
+            break
+    kept = witness.kept()
+    chunks = [asked[i:i + MAX_AUDIT_SEQS] for i in range(0, len(asked), MAX_AUDIT_SEQS)] or [[]]
+    ids: dict[str, int] = {}
+    for n, chunk in enumerate(chunks):
+        req = AuditRequest(secrets.token_hex(8), stream, tuple(chunk),
+                           tuple(k.size for k in kept) if n == 0 else ())
+        ids[req.id] = n
+        link.publish(topics.audit_req(agent), req.to_bytes(), qos=1)
+    responses: dict[int, AuditResponse] = {}
+    deadline = time.monotonic() + timeout
+    while len(responses) < len(chunks) and time.monotonic() < deadline:
+        try:
+            topic, payload = inbox.get(timeout=0.2)
+        except queue.Empty:
+            continue
+        if topic == topics.CHECKPOINT:
+            problem = witness.offer(payload)
+            if problem:
+                rollback_seen.append(problem)
+            continue
+        try:
+            resp = AuditResponse.parse(payload)
+        except RecordError as exc:
+            log.warning("unreadable audit answer", extra={"error": str(exc)})
+            continue
+        if resp.id in ids:
+            responses[ids[resp.id]] = resp
+    if len(responses) < len(chunks):
+        raise AuditUnavailable(
+            f"中心未在 {timeout:.0f} 秒内回答 / the hub did not answer {len(chunks) - len(responses)} of "
+            f"{len(chunks)} audit request(s) within {timeout:.0f} s: is it running and connected?")
+    verdict = judge(agent, stream, asked, kept, [responses[i] for i in sorted(responses)], key)
+    verdict.problems[:0] = [f"账本被回滚 / {p}" for p in rollback_seen]
+    if verdict.ok and verdict.newest is not None:
+        witness.advance(verdict.newest)
+    elif not verdict.ok:
+        detail = f"audit of the hub's ledger failed: {'; '.join(verdict.problems)[:1800]}"
+        log.error("SECURITY: audit of the hub's ledger failed", extra={
+            "security_alert": True, "problems": verdict.problems[:20]})
+        try:
+            link.publish(topics.alert(agent), alert_payload("ledger.audit_failed", detail, iso_local(time.time())),
+                         qos=1)
+        except LinkDown:
+            log.error("could not send the security alert to the hub (link down)")
+    return verdict
