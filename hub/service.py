@@ -12,17 +12,26 @@ heartbeats are still queued while the hub is busy (a history import, a supervisi
 never taken for silent. The network thread also keeps each agent's last ``catching_up`` flag
 (:meth:`IngestService.catching_up`): the supervision holds the time rules of those agents'
 departments.
+
+Hostile input (any agent login may publish anything): every callback boundary catches and counts
+what it raises (``counters["errors_<boundary>"]``); paho's network loop runs in a thread of ours
+that starts a fresh client if the loop ever dies (``loop_restarts``, a log line, an
+``alert.security`` event); record payloads are rejected by size and first byte before anything
+parses them; heartbeats and status are parsed by a strict, bounded schema (:mod:`hub.control`);
+each agent's record batches wait in a queue of its own, served round-robin and bounded (a flooding
+agent loses its own excess, counted, and is named in an alert); each batch is decided and written
+in its own savepoint inside the group's transaction; quarantine keeps the first
+``quarantine_keep`` messages per agent and reason per window and counts the rest.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import queue
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -33,15 +42,19 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from hub.ingest import Decision, decide
+from hub.control import MAX_CONTROL_BYTES, Rejected, parse_health, parse_status, shallow_object
+from hub.ingest import Decision, LookupFailed, decide
 from hub.store import Quarantined, Store
 from shared import topics
 from shared.checkpoint import sign_checkpoint
+from shared.rtcsignal import MAX_PAYLOAD as MAX_RTC_PAYLOAD
 from shared.timefmt import SHANGHAI, iso_local
 
 log = logging.getLogger("xiaoneng.hub.ingest")
 
 Listener = Callable[[str, dict[str, Any]], None]
+#: ``(kind, topic, payload, received)``: one message as the network thread queued it.
+Item = tuple[str, str, bytes, float]
 
 
 @dataclass(frozen=True)
@@ -68,8 +81,23 @@ class IngestConfig:
     history_interval_s: float = 60.0
     health_event_interval_s: float = 5.0  # at most one "link.health" event per agent per interval
     max_group: int = 64
-    max_payload: int = 16 * 1024 * 1024
+    #: The largest record batch accepted (the broker's ``max_packet_size`` is set a little above).
+    max_payload: int = 4 * 1024 * 1024
     shared_subscription: bool = False
+    #: Quarantine keeps the first ``quarantine_keep`` messages per agent and reason in every
+    #: ``quarantine_window_s``; the rest are counted (``quarantine_suppressed``), not stored.
+    quarantine_keep: int = 20
+    quarantine_window_s: float = 60.0
+    #: Record batches waiting per agent (count and bytes); beyond either, that agent's new batches
+    #: are dropped (``flood_dropped``; a well-behaved agent resends what was never acknowledged).
+    agent_queue_max: int = 20_000
+    agent_queue_bytes: int = 64 * 1024 * 1024
+    #: At most one "pong" per agent per interval (a ping flood gets no answer flood).
+    pong_interval_s: float = 0.25
+    #: At most one flood alert per agent per interval.
+    flood_alert_interval_s: float = 60.0
+    #: MQTT 5 Receive Maximum the hub asks for: QoS 1 messages the broker may send it unacknowledged.
+    receive_maximum: int = 1000
 
 
 class WriteTurn:
@@ -129,6 +157,76 @@ class KeyCache:
         return key
 
 
+class FairQueue:
+    """Each agent's record batches in a queue of its own, taken round-robin (one batch per agent
+    per turn), bounded per agent by count and bytes. Not thread-safe: the service holds its lock."""
+
+    def __init__(self, max_items: int, max_bytes: int):
+        self.max_items = max_items
+        self.max_bytes = max_bytes
+        self._queues: dict[str, deque[Item]] = {}
+        self._bytes: dict[str, int] = {}
+        self._turn: deque[str] = deque()  # agents with something waiting, in serving order
+        self.size = 0
+
+    def put(self, agent: str, item: Item) -> bool:
+        """Queue ``item``; False (not queued) if the agent's queue is full."""
+        q = self._queues.get(agent)
+        if q is None:
+            q = self._queues[agent] = deque()
+            self._bytes[agent] = 0
+        if len(q) >= self.max_items or self._bytes[agent] + len(item[2]) > self.max_bytes:
+            return False
+        if not q:
+            self._turn.append(agent)
+        q.append(item)
+        self._bytes[agent] += len(item[2])
+        self.size += 1
+        return True
+
+    def take(self, n: int) -> list[Item]:
+        """Up to ``n`` items, one per agent per round, each agent's in arrival order."""
+        out: list[Item] = []
+        while len(out) < n and self._turn:
+            agent = self._turn.popleft()
+            q = self._queues[agent]
+            item = q.popleft()
+            self._bytes[agent] -= len(item[2])
+            self.size -= 1
+            out.append(item)
+            if q:
+                self._turn.append(agent)
+            else:
+                del self._queues[agent], self._bytes[agent]
+        return out
+
+
+class RateLimit:
+    """Keep the first ``keep`` events per key in every ``window`` seconds; count the rest.
+
+    ``allow(key, now)`` is True for a kept event. ``suppressed`` counts the others; ``starts``
+    reports (once per key and window) when a key begins to be suppressed. Thread-safe."""
+
+    def __init__(self, keep: int, window: float):
+        self.keep = keep
+        self.window = window
+        self._seen: dict[tuple[str, str], tuple[float, int]] = {}
+        self._lock = threading.Lock()
+
+    def allow(self, key: tuple[str, str], now: float) -> tuple[bool, bool]:
+        """``(kept, first_suppressed)``: whether to keep this one; whether it is the first one of
+        its window that is not kept (the moment to raise an alert)."""
+        with self._lock:
+            start, count = self._seen.get(key, (now, 0))
+            if not 0 <= now - start < self.window:
+                start, count = now, 0
+            count += 1
+            self._seen[key] = (start, count)
+            if len(self._seen) > 10_000:  # keys come from agent logins; never let them pile up
+                self._seen = {k: v for k, v in self._seen.items() if now - v[0] < self.window}
+            return count <= self.keep, count == self.keep + 1
+
+
 class IngestService:
     def __init__(
         self,
@@ -145,14 +243,22 @@ class IngestService:
         self._hub_key = hub_key
         self._clock = clock
         self._keys = KeyCache(public_key_of, clock)
-        self._queue: queue.Queue[tuple[str, str, bytes, float]] = queue.Queue()
-        self._control: deque[tuple[str, str, bytes, float]] = deque()
+        self._lock = threading.Lock()
+        self._wake = threading.Condition(self._lock)
+        self._records = FairQueue(self.config.agent_queue_max, self.config.agent_queue_bytes)
+        self._control: dict[tuple[str, str], Item] = {}  # the latest status / heartbeat per agent
+        self._rejects: list[Quarantined] = []  # rejected before parsing, to be quarantined
+        self._alerts: deque[tuple[str, str | None, str]] = deque(maxlen=1000)  # (reason, agent, detail)
+        self._quarantine_limit = RateLimit(self.config.quarantine_keep, self.config.quarantine_window_s)
+        self._last_flood_alert: dict[str, float] = {}
+        self._last_pong: dict[str, float] = {}
         self._heard: dict[str, float] = {}
         self._catching: dict[str, bool] = {}
         #: Take a turn here around every write transaction on the hub database (see WriteTurn).
         self.write_turn = WriteTurn()
         self._stop = threading.Event()
         self._worker: threading.Thread | None = None
+        self._watch: threading.Thread | None = None
         self._client: mqtt.Client | None = None
         self._connected = threading.Event()
         self.listeners: list[Listener] = []
@@ -162,18 +268,38 @@ class IngestService:
         #: ``(topic filter, handler(topic, payload))``: subscribed at connect (QoS 1) and called
         #: from paho's network thread for matching messages (keep it short: queue the work).
         self.topic_handlers: list[tuple[str, Callable[[str, bytes], None]]] = []
+        #: Everything counted: outcomes, rejections (``rejected_<topic kind>_<reason>``), errors
+        #: caught at a boundary (``errors_<boundary>``), ``loop_restarts``, ``flood_dropped``,
+        #: ``quarantine_suppressed``, ``flood_alerts``, ``pongs_suppressed``. Thread-safe through
+        #: :meth:`count`.
         self.counters: Counter[str] = Counter()
+        self._count_lock = threading.Lock()
         self._last_history: dict[str, float] = {}
         self._last_health_event: dict[str, float] = {}
         self._last_checkpoint_size = -1
         self._next_checkpoint = 0.0
         self._next_offline_check = 0.0
 
+    def count(self, key: str, n: int = 1) -> None:
+        with self._count_lock:
+            self.counters[key] += n
+
     # -- lifecycle ------------------------------------------------------------------------------
 
     def start(self, connect_timeout: float = 15.0) -> None:
         self._worker = threading.Thread(target=self._work, name="xn-hub-ingest", daemon=True)
         self._worker.start()
+        self._client = self._new_client()
+        self._watch = threading.Thread(target=self._supervise, name="xn-hub-watch", daemon=True)
+        self._watch.start()
+        if not self._connected.wait(connect_timeout):
+            raise ConnectionError(
+                f"hub could not connect to the broker at {self.login.host}:{self.login.port} "
+                f"as {self.login.username!r} within {connect_timeout} s"
+            )
+
+    def _new_client(self) -> mqtt.Client:
+        """A paho client, connecting in its own network thread (``loop_start``)."""
         client = mqtt.Client(
             CallbackAPIVersion.VERSION2, client_id=self.login.client_id, protocol=mqtt.MQTTv5
         )
@@ -184,23 +310,24 @@ class IngestService:
         client.reconnect_delay_set(1, 5)
         props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         props.SessionExpiryInterval = 24 * 3600
-        self._client = client
+        props.ReceiveMaximum = self.config.receive_maximum
         client.connect_async(
             self.login.host, self.login.port, keepalive=self.login.keepalive, clean_start=False,
             properties=props,
         )
         client.loop_start()
-        if not self._connected.wait(connect_timeout):
-            raise ConnectionError(
-                f"hub could not connect to the broker at {self.login.host}:{self.login.port} "
-                f"as {self.login.username!r} within {connect_timeout} s"
-            )
+        return client
 
     def stop(self) -> None:
         self._stop.set()
+        if self._watch is not None:
+            self._watch.join(10)
+            self._watch = None
         if self._client is not None:
             self._client.disconnect()
             self._client.loop_stop()
+        with self._wake:
+            self._wake.notify_all()
         if self._worker is not None:
             self._worker.join(30)
             self._worker = None
@@ -209,8 +336,49 @@ class IngestService:
     def connected(self) -> bool:
         return self._connected.is_set()
 
+    def loop_alive(self) -> bool:
+        """True while paho's network thread runs (paho keeps it in ``Client._thread``)."""
+        thread = getattr(self._client, "_thread", None)
+        return isinstance(thread, threading.Thread) and thread.is_alive()
+
+    def _supervise(self) -> None:
+        """Restart paho's network loop, with a fresh client, if its thread ever dies; restart the
+        worker too. Checked twice a second."""
+        while not self._stop.wait(0.5):
+            try:
+                if not self.loop_alive() and not self._stop.is_set():
+                    self._restart_loop()
+                if self._worker is not None and not self._worker.is_alive() and not self._stop.is_set():
+                    self.count("worker_restarts")
+                    log.error("the ingest worker thread died; restarting it")
+                    self._worker = threading.Thread(target=self._work, name="xn-hub-ingest", daemon=True)
+                    self._worker.start()
+            except Exception:
+                self.count("errors_watch")
+                log.exception("the ingest watchdog failed; it goes on")
+
+    def _restart_loop(self) -> None:
+        old = self._client
+        self.count("loop_restarts")
+        self._connected.clear()
+        log.error("the MQTT network thread died; starting a new broker connection",
+                  extra={"loop_restarts": self.counters["loop_restarts"]})
+        self._alert("mqtt_loop_restarted", None,
+                    f"the hub's MQTT network thread died and was restarted "
+                    f"({self.counters['loop_restarts']} times since start)")
+        if old is not None:
+            try:
+                old.loop_stop()
+                sock = old.socket()
+                if sock is not None:
+                    sock.close()
+            except Exception:
+                log.exception("closing the dead MQTT client failed")
+        self._client = self._new_client()
+
     def backlog(self) -> int:
-        return self._queue.qsize() + len(self._control)
+        with self._lock:
+            return self._records.size + len(self._control) + len(self._rejects)
 
     def heard(self, agent_id: str) -> float | None:
         """When the broker last delivered anything from ``agent_id`` (this process's clock)."""
@@ -225,119 +393,229 @@ class IngestService:
         heard = dict(self._heard)
         return frozenset(a for a, on in flags.items() if on and heard.get(a, 0.0) >= limit)
 
-    # -- paho callbacks (network thread): queue, nothing else -----------------------------------
+    # -- paho callbacks (network thread): check cheaply, queue, nothing else -------------------
 
     def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
-        if reason.is_failure:
-            log.error("broker refused the hub", extra={"reason": str(reason)})
-            return
-        records = topics.SHARED_RECORDS if self.config.shared_subscription else topics.ALL_RECORDS
-        client.subscribe([(records, 1), (topics.ALL_STATUS, 1), (topics.ALL_HEALTH, 0),
-                          (topics.ALL_RTC_UP, 0), *[(f, 1) for f, _ in self.topic_handlers]])
-        self._connected.set()
-        log.info("hub connected to broker", extra={"session_present": bool(flags.session_present)})
+        try:
+            if reason.is_failure:
+                log.error("broker refused the hub", extra={"reason": str(reason)})
+                return
+            records = topics.SHARED_RECORDS if self.config.shared_subscription else topics.ALL_RECORDS
+            client.subscribe([(records, 1), (topics.ALL_STATUS, 1), (topics.ALL_HEALTH, 0),
+                              (topics.ALL_RTC_UP, 0), *[(f, 1) for f, _ in self.topic_handlers]])
+            self._connected.set()
+            log.info("hub connected to broker", extra={"session_present": bool(flags.session_present)})
+        except Exception:
+            self.count("errors_on_connect")
+            log.exception("on_connect failed")
 
     def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
-        self._connected.clear()
-        if not self._stop.is_set():
-            log.warning("hub lost the broker; paho reconnects", extra={"reason": str(reason)})
+        try:
+            if client is self._client:
+                self._connected.clear()
+            if not self._stop.is_set():
+                log.warning("hub lost the broker; paho reconnects", extra={"reason": str(reason)})
+        except Exception:
+            self.count("errors_on_disconnect")
+            log.exception("on_disconnect failed")
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
-        topic = msg.topic
+        try:
+            self._receive(client, msg.topic, bytes(msg.payload))
+        except Exception:
+            self.count("errors_on_message")
+            log.exception("a received message could not be handled; it is dropped",
+                          extra={"topic": str(getattr(msg, "topic", ""))[:200]})
+
+    def _receive(self, client: mqtt.Client, topic: str, payload: bytes) -> None:
         for pattern, on_topic in self.topic_handlers:
             if mqtt.topic_matches_sub(pattern, topic):
                 try:
-                    on_topic(topic, bytes(msg.payload))
+                    on_topic(topic, payload)
                 except Exception:
-                    log.exception("topic handler failed", extra={"topic": topic})
+                    self.count("errors_topic_handler")
+                    log.exception("topic handler failed", extra={"topic": topic[:200]})
                 return
-        if "/rtc/up/" in topic:
-            agent = topics.agent_of(topic)
-            leaf = topic.split("/rtc/up/", 1)[1]
-            for handler in list(self.rtc_handlers):
-                try:
-                    handler(agent or "", leaf, bytes(msg.payload))
-                except Exception:
-                    log.exception("rtc handler failed", extra={"topic": topic})
-            return
-        kind = topic.rsplit("/", 1)[-1]
         agent = topics.agent_of(topic)
         received = self._clock()
         if agent:
             self._heard[agent] = received
-        item = (kind, topic, bytes(msg.payload), received)
+        if "/rtc/up/" in topic:
+            leaf = topic.split("/rtc/up/", 1)[1]
+            try:
+                shallow_object(payload, MAX_RTC_PAYLOAD)
+            except Rejected as exc:
+                self._reject(agent, "rtc", exc.reason, exc.detail, topic, payload, received)
+                return
+            for handler in list(self.rtc_handlers):
+                try:
+                    handler(agent or "", leaf, payload)
+                except Exception:
+                    self.count("errors_rtc_handler")
+                    log.exception("rtc handler failed", extra={"topic": topic[:200]})
+            return
+        kind = topic.rsplit("/", 1)[-1]
+        item = (kind, topic, payload, received)
         if kind == "records":
-            self._queue.put(item)
+            if len(payload) > self.config.max_payload:
+                self._reject(agent, kind, "too_large", f"batch of {len(payload)} bytes exceeds the limit of "
+                             f"{self.config.max_payload}", topic, payload, received)
+            elif not payload.startswith(b'{"') or b"\n" not in payload:
+                self._reject(agent, kind, "not_batch", "not a header line of a JSON object followed by records",
+                             topic, payload, received)
+            elif agent is None:
+                self._reject(agent, kind, "no_agent", "not an agent's topic", topic, payload, received)
+            else:
+                with self._wake:
+                    queued = self._records.put(agent, item)
+                    if queued:
+                        self._wake.notify()
+                if not queued:
+                    self.count("flood_dropped")
+                    self._flood(agent, received, "records", "its queue of record batches is full; "
+                                "new batches are dropped until the hub catches up")
+            return
+        if kind not in ("health", "status") or agent is None:
+            self.count("ignored_messages")
             return
         try:
-            body = json.loads(msg.payload)
-        except ValueError:
-            body = None
-        if not isinstance(body, dict):
-            body = {}
+            if kind == "health":
+                health = parse_health(payload)
+            else:
+                status = parse_status(payload)
+        except Rejected as exc:
+            self._reject(agent, kind, exc.reason, exc.detail, topic, payload, received)
+            return
         if kind == "health":
             # Answer the agent's ping straight away, so its RTT measures the link, not our queue.
-            ping = body.get("ping")
-            if agent and isinstance(ping, int):
-                client.publish(topics.ack(agent), json.dumps({"pong": ping}).encode(), qos=0)
-            if agent:
-                self._catching[agent] = body.get("catching_up") is True
-        elif kind == "status" and agent and body.get("state") != "online":
+            if health.ping is not None:
+                last = self._last_pong.get(agent)
+                if last is None or not 0 <= received - last < self.config.pong_interval_s:
+                    self._last_pong[agent] = received
+                    client.publish(topics.ack(agent), json.dumps({"pong": health.ping}).encode(), qos=0)
+                else:
+                    self.count("pongs_suppressed")
+            self._catching[agent] = health.catching_up
+        elif not status.online:
             self._catching.pop(agent, None)
-        self._control.append(item)
-        self._queue.put(("wake", topic, b"", received))  # the worker may be waiting on the queue
+        with self._wake:
+            self._control[(agent, kind)] = item  # a newer one replaces a waiting one
+            self._wake.notify()
+
+    def _reject(self, agent: str | None, kind: str, reason: str, detail: str, topic: str, payload: bytes,
+                received: float) -> None:
+        """Count a message refused before parsing or by its schema; quarantine it within the limit."""
+        self.count(f"rejected_{kind}_{reason}")
+        kept, first_suppressed = self._quarantine_limit.allow((agent or "?", f"{kind}:{reason}"), received)
+        if not kept:
+            self.count("quarantine_suppressed")
+            if first_suppressed and agent:
+                self._flood(agent, received, kind, f"more than {self.config.quarantine_keep} {kind} messages "
+                            f"rejected ({reason}) within {self.config.quarantine_window_s:.0f} s; the rest are "
+                            "counted, not stored")
+            return
+        what = {"records": "record batch", "health": "heartbeat", "status": "status", "rtc": "video signalling"}
+        with self._wake:
+            self._rejects.append(Quarantined(iso_local(received), agent, topic, "malformed",
+                                             f"{what.get(kind, kind)} rejected ({reason}): {detail}"[:500], payload))
+            self._wake.notify()
+
+    def _flood(self, agent: str, now: float, kind: str, detail: str) -> None:
+        """Raise (at most once per agent per ``flood_alert_interval_s``) an alert naming the agent."""
+        last = self._last_flood_alert.get(agent)
+        if last is not None and 0 <= now - last < self.config.flood_alert_interval_s:
+            return
+        self._last_flood_alert[agent] = now
+        self.count("flood_alerts")
+        log.warning("agent flooding the hub", extra={"agent": agent, "topic_kind": kind, "detail": detail})
+        self._alert("flood", agent, f"agent {agent} floods the hub ({kind}): {detail}")
+
+    def _alert(self, reason: str, agent: str | None, detail: str) -> None:
+        """Queue a security alert: stored, published on the alerts topic and announced by the worker."""
+        with self._wake:
+            self._alerts.append((reason, agent, detail))
+            self._wake.notify()
 
     # -- the worker -----------------------------------------------------------------------------
 
     def _work(self) -> None:
-        while not self._stop.is_set() or not self._queue.empty() or self._control:
-            group = self._take()
-            if not group:
+        while True:
+            try:
+                if self._stop.is_set() and not self.backlog():
+                    return
+                group, rejects = self._take()
+                if group or rejects or self._alerts:
+                    self._process(group, rejects)
                 self._periodic()
-                continue
-            try:
-                self._process(group)
             except Exception:
-                # Nothing was acknowledged: agents resend after their ack timeout.
-                log.exception("ingest transaction failed; the group will be re-sent by the agents")
-            self._periodic()
+                # Nothing of a failed group was acknowledged: agents resend after their ack timeout.
+                self.count("errors_worker")
+                log.exception("ingest worker: a group failed; its batches will be re-sent by the agents")
+                self._stop.wait(0.05)  # a failing database is not retried in a busy loop
 
-    def _take(self) -> list[tuple[str, str, bytes, float]]:
-        """The next group: every waiting status and heartbeat first, then up to ``max_group``
-        record batches (empty after 0.2 s without any message)."""
-        group: list[tuple[str, str, bytes, float]] = []
-        batches = 0
-        while batches < self.config.max_group:
-            try:
-                item = self._queue.get(timeout=0.2) if not group and not self._control \
-                    else self._queue.get_nowait()
-            except queue.Empty:
-                break
-            if item[0] != "wake":
-                group.append(item)
-                batches += 1
-        while self._control:
-            group.insert(0, self._control.pop())  # oldest first, ahead of the records
-        return group
+    def _take(self) -> tuple[list[Item], list[Quarantined]]:
+        """The next group: every waiting status and heartbeat first (oldest first), then up to
+        ``max_group`` record batches taken round-robin across agents (empty after 0.2 s without any
+        message), and the rejected messages to quarantine."""
+        with self._wake:
+            if not (self._records.size or self._control or self._rejects or self._alerts) \
+                    and not self._stop.is_set():
+                self._wake.wait(0.2)
+            control = sorted(self._control.values(), key=lambda item: item[3])
+            self._control.clear()
+            rejects, self._rejects = self._rejects, []
+            return control + self._records.take(self.config.max_group), rejects
 
-    def _process(self, group: list[tuple[str, str, bytes, float]]) -> None:
+    def _process(self, group: list[Item], rejects: Sequence[Quarantined] = ()) -> None:
+        """Write a group in one transaction, each message in a savepoint of its own: one that
+        raises is undone alone (counted, logged, not acknowledged). Acknowledgements and events go
+        out after the commit."""
         outgoing: list[tuple[str, dict[str, Any]]] = []
         events: list[tuple[str, dict[str, Any]]] = []
+        with self._wake:
+            alerts = list(self._alerts)
+            self._alerts.clear()
         with self.write_turn, self.store.transaction() as store:
+            for reason, agent, detail in alerts:
+                at = iso_local(self._clock())
+                store.security_alert(at, agent, reason, detail)
+                events.append(("alert.security", {"reason": reason, "agent_id": agent, "detail": detail, "at": at}))
+            for item in rejects:
+                self.count("quarantine_malformed")
+                with store.savepoint():
+                    store.quarantine(item)
+                events.append(("quarantine.added", {"agent_id": item.agent_id, "reason": item.reason,
+                                                    "topic": item.topic, "detail": item.detail[:300]}))
             for kind, topic, payload, received in group:
                 agent = topics.agent_of(topic)
                 at = iso_local(received)
-                if kind == "records":
-                    decision = decide(
-                        payload, agent, self._keys, store.head, store.stored_hashes,
-                        datetime.fromtimestamp(received, SHANGHAI), self.config.replay_window_s,
-                        self.config.max_payload,
-                    )
-                    self._apply(store, decision, topic, payload, at, outgoing, events)
-                elif kind == "status" and agent:
-                    self._status(store, agent, payload, at, events)
-                elif kind == "health" and agent:
-                    self._health(store, agent, payload, at, received, events)
+                out: list[tuple[str, dict[str, Any]]] = []
+                ev: list[tuple[str, dict[str, Any]]] = []
+                try:
+                    with store.savepoint():
+                        if kind == "records":
+                            decision = decide(
+                                payload, agent, self._keys, store.head, store.stored_hashes,
+                                datetime.fromtimestamp(received, SHANGHAI), self.config.replay_window_s,
+                                self.config.max_payload,
+                            )
+                            self._apply(store, decision, topic, payload, received, out, ev)
+                        elif kind == "status" and agent:
+                            self._status(store, agent, payload, at, ev)
+                        elif kind == "health" and agent:
+                            self._health(store, agent, payload, at, received, ev)
+                except LookupFailed as exc:
+                    self.count("errors_lookup")
+                    log.error("a batch could not be decided: the hub's own lookup failed; not acknowledged",
+                              extra={"topic": topic, "error": str(exc)[:300]})
+                    continue
+                except Exception:
+                    self.count(f"errors_{kind}" if kind in ("records", "status", "health") else "errors_message")
+                    log.exception("a message failed and was undone alone; the rest of its group stands",
+                                  extra={"topic": topic[:200]})
+                    continue
+                outgoing += out
+                events += ev
         for agent, message in outgoing:
             self._publish(topics.ack(agent), message, qos=1)
         for kind, data in events:
@@ -346,14 +624,15 @@ class IngestService:
             self._notify(kind, data)
 
     def _apply(
-        self, store: Store, d: Decision, topic: str, payload: bytes, at: str,
+        self, store: Store, d: Decision, topic: str, payload: bytes, received: float,
         outgoing: list[tuple[str, dict[str, Any]]], events: list[tuple[str, dict[str, Any]]],
     ) -> None:
-        self.counters[f"batches_{d.kind}"] += 1
+        at = iso_local(received)
+        self.count(f"batches_{d.kind}")
         if d.kind == "store":
             assert d.header is not None and d.agent_id is not None
             store.add_batch(d.header, d.records, at)
-            self.counters["records_stored"] += len(d.records)
+            self.count("records_stored", len(d.records))
             outgoing.append((d.agent_id, {"stream": d.stream_id, "acked": d.ack_seq, "status": "ok"}))
             types = Counter(r.type for r in d.records)
             events.append(("record.ingested", {"agent_id": d.agent_id, "stream": d.stream_id, "count": len(d.records),
@@ -361,11 +640,19 @@ class IngestService:
         elif d.kind in ("duplicate", "gap"):
             assert d.agent_id is not None
             if d.kind == "duplicate" and d.header is not None:
-                self.counters["records_duplicate"] += d.header.last - d.header.first + 1
+                self.count("records_duplicate", d.header.last - d.header.first + 1)
             outgoing.append((d.agent_id, {"stream": d.stream_id, "acked": d.ack_seq,
                                           "status": "ok" if d.kind == "duplicate" else "gap"}))
         else:
-            self.counters[f"quarantine_{d.reason}"] += 1
+            self.count(f"quarantine_{d.reason}")
+            kept, first_suppressed = self._quarantine_limit.allow((d.agent_id or "?", f"batch:{d.reason}"), received)
+            if not kept:  # counted, not stored, not answered: a flood gets no flood of answers
+                self.count("quarantine_suppressed")
+                if first_suppressed and d.agent_id:
+                    self._flood(d.agent_id, received, "records",
+                                f"more than {self.config.quarantine_keep} batches quarantined ({d.reason}) within "
+                                f"{self.config.quarantine_window_s:.0f} s; the rest are counted, not stored")
+                return
             store.quarantine(Quarantined(at, d.agent_id, topic, d.reason, d.detail, payload))
             log.warning("batch quarantined", extra={"agent": d.agent_id, "reason": d.reason, "detail": d.detail})
             events.append(("quarantine.added", {"agent_id": d.agent_id, "reason": d.reason, "topic": topic,
@@ -383,10 +670,11 @@ class IngestService:
     def _status(self, store: Store, agent: str, payload: bytes, at: str,
                 events: list[tuple[str, dict[str, Any]]]) -> None:
         try:
-            state = json.loads(payload).get("state")
-        except (ValueError, AttributeError):
+            status = parse_status(payload)
+        except Rejected as exc:
+            self.count(f"rejected_status_{exc.reason}")
             return
-        online = 1 if state == "online" else 0
+        online = 1 if status.online else 0
         store.update_link(agent, {"online": online, "status_at": at}, history=True)
         events.append(("link.status", {"agent_id": agent, "online": bool(online), "at": at}))
 
@@ -395,23 +683,18 @@ class IngestService:
         """Store a heartbeat's link figures; queue a ``link.health`` event (sent after the commit)
         at most once per agent per ``health_event_interval_s``."""
         try:
-            h = json.loads(payload)
-        except ValueError:
+            h = parse_health(payload)
+        except Rejected as exc:
+            self.count(f"rejected_health_{exc.reason}")
             return
-        if not isinstance(h, dict):
-            return
-
-        def num(key: str) -> int | None:
-            value = h.get(key)
-            return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
-
+        body = json.dumps(h.body, ensure_ascii=False)
         fields: dict[str, Any] = {
-            "online": 1, "last_heartbeat_at": at, "rtt_ms": num("rtt_ms"), "reconnects": num("reconnects"),
-            "outbox_depth": num("outbox_depth"), "oldest_unacked_s": num("oldest_unacked_s"),
-            "acked_seq": num("acked_seq"), "cdc_lag_s": num("cdc_lag_s"),
-            "source_health": str(h.get("source_health", ""))[:200] or None,
-            "degraded": str(h.get("degraded", ""))[:500] or None,
-            "health_json": json.dumps(h, ensure_ascii=False)[:8000],
+            "online": 1, "last_heartbeat_at": at,
+            **{k: h.numbers[k] for k in ("rtt_ms", "reconnects", "outbox_depth", "oldest_unacked_s",
+                                         "acked_seq", "cdc_lag_s")},
+            "source_health": h.source_health[:200] if h.source_health else None,
+            "degraded": h.degraded,
+            "health_json": body if len(body) <= 4 * MAX_CONTROL_BYTES else None,
         }
         due = received - self._last_history.get(agent, 0) >= self.config.history_interval_s
         if due:
@@ -469,6 +752,7 @@ class IngestService:
             try:
                 listener(kind, data)
             except Exception:
+                self.count("errors_listener")
                 log.exception("event listener failed", extra={"kind": kind})
 
     def publish_raw(self, topic: str, payload: bytes, qos: int = 0, retain: bool = False) -> None:
@@ -477,5 +761,11 @@ class IngestService:
             self._client.publish(topic, payload, qos=qos, retain=retain)
 
     def _publish(self, topic: str, message: dict[str, Any], qos: int) -> None:
-        if self._client is not None:
-            self._client.publish(topic, json.dumps(message, ensure_ascii=False).encode(), qos=qos)
+        client = self._client
+        if client is None:
+            return
+        try:
+            client.publish(topic, json.dumps(message, ensure_ascii=False).encode(), qos=qos)
+        except Exception:  # the agent resends what is not acknowledged; the rest is in the store
+            self.count("errors_publish")
+            log.exception("publishing failed", extra={"topic": topic[:200]})
