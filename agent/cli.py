@@ -16,9 +16,11 @@ from agent.config import load_agent_config
 from shared.errors import XiaonengError
 from shared.logs import setup_logging
 from shared.timefmt import iso_local
+from shared.version import VERSION
 
 
 @click.group()
+@click.version_option(VERSION, prog_name="xiaoneng-agent", message="%(prog)s %(version)s")
 def main() -> None:
     """效能代理 / Xiaoneng hall agent."""
 

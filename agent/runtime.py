@@ -70,8 +70,13 @@ class Agent:
         # so that an agent without the video extra (OpenCV, aiortc) never imports it.
         self.cameras: Any = None
         if config.cameras:
-            from agent.camera.service import CameraService
-
+            try:
+                from agent.camera.service import CameraService
+            except ImportError as exc:
+                raise ConfigError(
+                    f"cameras are configured, but this agent has no video support ({exc}): use the "
+                    "xiaoneng-agent-video build (or install the [video] extra), or remove 'cameras'"
+                ) from None
             self.cameras = CameraService.from_config(config, self.outbox, self.uplink)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
