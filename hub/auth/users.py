@@ -218,3 +218,59 @@ def set_role(conn: sqlite3.Connection, username: str, role: Role | str, dept_cod
         )
         conn.execute("DELETE FROM web_sessions WHERE username = ?", (username,))
     return _require(conn, username)
+
+
+# -- contact fields (notifications: hub.notify) ----------------------------------------------------
+
+EMAIL_RE = re.compile(r"^[^@\s<>]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}$")
+PHONE_RE = re.compile(r"^\+?[0-9]{5,20}$")
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    """Where a user can be reached outside the UI (both optional)."""
+
+    email: str | None
+    phone: str | None
+
+
+def ensure_contact_fields(conn: sqlite3.Connection) -> None:
+    """Upgrade step: add ``users.email`` and ``users.phone`` to stores made before they existed."""
+    present = {row[1] for row in conn.execute("PRAGMA table_info(users)")}
+    with conn:
+        for column in ("email", "phone"):
+            if present and column not in present:
+                conn.execute(f"ALTER TABLE users ADD COLUMN {column} TEXT NULL")
+
+
+def check_contact(email: str | None, phone: str | None) -> Contact:
+    """The contact to store: blanks become None; a malformed address or number is refused."""
+    email = (email or "").strip() or None
+    phone = (phone or "").replace(" ", "").replace("-", "").strip() or None
+    if email is not None and not EMAIL_RE.match(email):
+        raise InvalidInputError(f"invalid e-mail address {email[:80]!r}: expected name@domain", "invalid_email")
+    if phone is not None and not PHONE_RE.match(phone):
+        raise InvalidInputError(
+            f"invalid phone number {phone[:40]!r}: digits only, optionally with a leading +", "invalid_phone"
+        )
+    return Contact(email, phone)
+
+
+def set_contact(conn: sqlite3.Connection, username: str, email: str | None, phone: str | None) -> Contact:
+    """Store a user's e-mail address and mobile number (blank clears one)."""
+    _require(conn, username)
+    contact = check_contact(email, phone)
+    ensure_contact_fields(conn)
+    with conn:
+        conn.execute("UPDATE users SET email = ?, phone = ? WHERE username = ?",
+                     (contact.email, contact.phone, username))  # fmt: skip
+    return contact
+
+
+def get_contact(conn: sqlite3.Connection, username: str) -> Contact:
+    """A user's contact (empty if the user has none or the store predates contacts)."""
+    present = {row[1] for row in conn.execute("PRAGMA table_info(users)")}
+    if "email" not in present:
+        return Contact(None, None)
+    row = conn.execute("SELECT email, phone FROM users WHERE username = ?", (username,)).fetchone()
+    return Contact(None, None) if row is None else Contact(row[0], row[1])
