@@ -184,7 +184,10 @@ def answer(conn: sqlite3.Connection, agent: str, req: AuditRequest) -> AuditResp
         if index >= cp.size:
             proofs.append(InclusionAnswer(seq, pending=True))
             continue
-        proofs.append(InclusionAnswer(seq, index, tuple(inclusion_proof(index, cp.size, nodes))))
+        try:
+            proofs.append(InclusionAnswer(seq, index, tuple(inclusion_proof(index, cp.size, nodes))))
+        except LookupError:  # the ledger below the checkpoint is incomplete: the leaf is not provable
+            proofs.append(InclusionAnswer(seq, missing=True))
     cons: list[tuple[int, tuple[bytes, ...]]] = []
     errors: list[str] = []
     for size in req.from_sizes:

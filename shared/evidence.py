@@ -27,8 +27,10 @@ import binascii
 import hashlib
 import io
 import json
+import struct
 import sys
 import zipfile
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -77,13 +79,34 @@ def write_package(
         "members": {name: hashlib.sha256(members[name]).hexdigest() for name in MEMBERS},
     })
     signature = base64.b64encode(key.sign(EVIDENCE_TAG + manifest)) + b"\n"
+    return _container([(MANIFEST, manifest), (SIGNATURE, signature), *((n, members[n]) for n in MEMBERS)])
+
+
+def _container(members: Sequence[tuple[str, bytes]]) -> bytes:
+    """The canonical zip of ``members``: stored (not compressed), fixed times and attributes, so
+    the same members always give the same bytes and a changed byte anywhere in the file — member
+    data or zip metadata — can be found by rebuilding it."""
     out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
-        for name, data in ((MANIFEST, manifest), (SIGNATURE, signature), *((n, members[n]) for n in MEMBERS)):
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as zf:
+        for name, data in members:
             info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))
-            info.compress_type = zipfile.ZIP_DEFLATED
+            info.compress_type = zipfile.ZIP_STORED
+            info.create_system = 3
+            info.external_attr = 0o644 << 16
             zf.writestr(info, data)
     return out.getvalue()
+
+
+def _region(canonical: bytes, offset: int) -> str:
+    """Which part of the canonical zip ``offset`` falls in (a member's header and data, or the
+    zip directory)."""
+    with zipfile.ZipFile(io.BytesIO(canonical)) as zf:
+        infos = sorted(zf.infolist(), key=lambda i: i.header_offset)
+        end = zf.start_dir
+    for info, nxt in zip(infos, [*(i.header_offset for i in infos[1:]), end]):
+        if info.header_offset <= offset < nxt:
+            return f"{info.filename} (its zip header)"
+    return "the zip directory"
 
 
 @dataclass
@@ -155,10 +178,11 @@ def _read_zip(data: bytes, report: EvidenceReport) -> dict[str, bytes]:
             for name in names:
                 try:
                     members[name] = zf.read(name)
-                except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError,
+                except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, OSError, EOFError, ValueError,
                         NotImplementedError) as exc:
                     report.problems.append(f"{name}: 压缩包中该成员已损坏 / damaged in the zip container ({exc})")
-    except zipfile.BadZipFile as exc:
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, OSError, EOFError, ValueError,
+            NotImplementedError, struct.error) as exc:
         report.problems.append(f"zip: 不是完整的证据包 / not an intact zip file ({exc})")
         raise _Stop from None
     expected = {MANIFEST, SIGNATURE, *MEMBERS}
@@ -170,6 +194,18 @@ def _read_zip(data: bytes, report: EvidenceReport) -> dict[str, bytes]:
     if report.problems:
         raise _Stop
     return members
+
+
+def _check_container(data: bytes, members: dict[str, bytes], report: EvidenceReport) -> None:
+    """With every member intact, the file must still be byte for byte the zip the hub wrote."""
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        order = zf.namelist()
+    canonical = _container([(name, members[name]) for name in order])
+    if canonical != data:
+        offset = next((i for i, (a, b) in enumerate(zip(canonical, data)) if a != b), min(len(canonical), len(data)))
+        report.problems.append(
+            f"zip: 第 {offset} 字节被改动（{_region(canonical, offset)}）/ byte {offset} changed, in "
+            f"{_region(canonical, offset)}: the container is not as the hub wrote it")
 
 
 def _verify(data: bytes, pinned: bytes | None, report: EvidenceReport) -> None:
@@ -214,6 +250,7 @@ def _verify(data: bytes, pinned: bytes | None, report: EvidenceReport) -> None:
                 f"{name}: 内容已被改动 / changed: its SHA-256 differs from the signed manifest")
     if report.problems:
         raise _Stop
+    _check_container(data, members, report)
     _verify_contents(members, manifest, hub_key, report)
 
 
