@@ -24,6 +24,7 @@ import yaml
 from hub.broker import MosquittoBroker
 from hub.runtime import DB_FILE, hub_login
 from provisioning.broker_files import broker_dir, write_broker_files
+from provisioning.hubkey import hub_public_key
 from provisioning.identity import BrokerLogin, generate_key, public_key_bytes, write_bundle
 from provisioning.registry import Registry
 from simulator.catalogue import HALL
@@ -142,6 +143,7 @@ class LocalCluster:
             bundle = write_bundle(
                 self.agent_dir(agent_id), agent_id=agent_id, site_id=self.site_id, key=key,
                 broker=BrokerLogin("127.0.0.1", self.port, agent_id, password),
+                hub_public_key=hub_public_key(self.hub_dir),
             )
             if self.uplink:
                 cfg = yaml.safe_load(bundle.config_file.read_text())
