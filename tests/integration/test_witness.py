@@ -119,8 +119,8 @@ def test_tail_truncation_is_caught_by_witnesses_start_up_and_the_agents_audit(
     def alerted() -> bool:
         conn = c.hub_db()
         try:
-            return conn.execute("SELECT COUNT(*) FROM security_alerts WHERE agent_id = 'a1' AND kind = "
-                                "'ledger.audit_failed'").fetchone()[0] > 0
+            return int(conn.execute("SELECT COUNT(*) FROM security_alerts WHERE agent_id = 'a1' AND kind = "
+                                "'ledger.audit_failed'").fetchone()[0]) > 0
         finally:
             conn.close()
 
