@@ -45,6 +45,18 @@ PID_FILE = "mosquitto.pid"
 DEBIAN_EXECUTABLE = "/usr/sbin/mosquitto"
 BACKOFF_MIN = 0.5  # seconds before the supervisor's first restart; doubles per crash
 BACKOFF_MAX = 30.0
+#: Limits for every client (Mosquitto 2.0 has no per-client or per-listener form of these): an
+#: agent's largest record batch is ``IngestConfig.max_payload`` (4 MiB) — a bigger packet gets its
+#: sender disconnected at the broker, before the hub sees a byte of it.
+MAX_PACKET_SIZE = 4 * 1024 * 1024 + 64 * 1024
+#: QoS 1 messages the broker sends a client before it acknowledges (MQTT 3 clients; an MQTT 5
+#: client such as the hub asks for its own Receive Maximum, and is sent that many).
+MAX_INFLIGHT_MESSAGES = 100
+#: QoS 1 messages queued per client beyond those in flight, and their bytes: the hub's session
+#: must hold every agent's batches while a flood is rejected (QoS 0 messages to a client whose
+#: socket is that far behind are dropped: a flood sent with QoS 0 never pushes out a QoS 1 batch).
+MAX_QUEUED_MESSAGES = 100_000
+MAX_QUEUED_BYTES = 512 * 1024 * 1024
 
 
 class MosquittoBroker:
@@ -64,7 +76,10 @@ class MosquittoBroker:
         executable: str = "mosquitto",
         persistence: bool = True,
         autosave_interval: int = 5,
-        max_queued_messages: int = 10000,
+        max_queued_messages: int = MAX_QUEUED_MESSAGES,
+        max_queued_bytes: int = MAX_QUEUED_BYTES,
+        max_packet_size: int = MAX_PACKET_SIZE,
+        max_inflight_messages: int = MAX_INFLIGHT_MESSAGES,
         extra_config: Sequence[str] = (),
         supervise: bool = False,
         start_timeout: float = 10.0,
@@ -86,6 +101,9 @@ class MosquittoBroker:
         self.persistence = persistence
         self.autosave_interval = autosave_interval
         self.max_queued_messages = max_queued_messages
+        self.max_queued_bytes = max_queued_bytes
+        self.max_packet_size = max_packet_size
+        self.max_inflight_messages = max_inflight_messages
         self.extra_config = tuple(extra_config)
         self.supervise = supervise
         self.start_timeout = start_timeout
@@ -148,6 +166,9 @@ class MosquittoBroker:
             f"acl_file {self.acl_file}",
             f"pid_file {self.pid_file}",
             f"max_queued_messages {self.max_queued_messages}",
+            f"max_queued_bytes {self.max_queued_bytes}",
+            f"max_packet_size {self.max_packet_size}",
+            f"max_inflight_messages {self.max_inflight_messages}",
             f"log_dest file {self.log_file}",
             "log_type error",
             "log_type warning",
