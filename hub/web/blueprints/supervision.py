@@ -7,12 +7,15 @@ The 预警纠错, 绩效排名 and 报表 screens live in :mod:`cards`, :mod:`ra
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, abort, g, render_template, request
+from flask import Blueprint, Response, abort, g, render_template, request
 
 from hub.web import filters
 from hub.web.access import CASE_READERS, allow
+from hub.web.audit import audit_action
 from hub.web.db import get_db
 from hub.web.pagination import PageRequest
 from hub.web.queries.supervision import NotAvailable
@@ -69,3 +72,26 @@ def case(case_id: str) -> str:
         "case.html", case=record, clock=clock,
         timeline=list(record.get("timeline") or []), cards=list(record.get("cards") or []),
     )
+
+
+@bp.get("/cases/<case_id>/evidence.zip")
+@allow(*CASE_READERS)
+def case_evidence(case_id: str) -> Response:
+    """The case's evidence package (hub.evidence; check it with xiaoneng-verify-evidence)."""
+    from hub.evidence import EvidenceError, build_package
+
+    state = web_state()
+    try:
+        found = state.supervision.case(get_db(), case_id, g.principal.dept_scope)
+    except NotAvailable:
+        found = None
+    if found is None:
+        abort(404)
+    try:
+        data = build_package(get_db(), Path(state.config.database).parent, case_id)
+    except EvidenceError as exc:
+        return Response(f"{exc}\n", status=409, mimetype="text/plain")
+    audit_action("case.evidence", target=case_id, detail={"bytes": len(data)})
+    name = re.sub(r"[^A-Za-z0-9_.-]", "_", case_id)[:80]
+    return Response(data, mimetype="application/zip",
+                    headers={"Content-Disposition": f'attachment; filename="evidence-{name}.zip"'})
