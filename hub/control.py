@@ -31,6 +31,7 @@ MAX_TEXT = 500
 REASONS = ("too_large", "not_object", "not_utf8", "too_deep", "not_json", "bad_number", "bad_field")
 
 _STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_EMPTY_PAIR = re.compile(rb"\[\]|\{\}")
 _NOT_BRACKET = bytes(b for b in range(256) if b not in b"[]{}")
 
 
@@ -57,7 +58,7 @@ def nesting_depth(payload: bytes, limit: int = MAX_DEPTH) -> int:
     while brackets:
         if depth > limit:
             return limit + 1
-        shorter = brackets.replace(b"[]", b"").replace(b"{}", b"")
+        shorter = _EMPTY_PAIR.sub(b"", brackets)
         if len(shorter) == len(brackets):
             return limit + 1  # unbalanced: no JSON the parser would take
         brackets, depth = shorter, depth + 1

@@ -578,12 +578,21 @@ class IngestService:
         with self.write_turn, self.store.transaction() as store:
             for reason, agent, detail in alerts:
                 at = iso_local(self._clock())
-                store.security_alert(at, agent, reason, detail)
+                try:
+                    with store.savepoint():
+                        store.security_alert(at, agent, reason, detail)
+                except Exception:
+                    self.count("errors_alert")
+                    log.exception("a security alert could not be stored", extra={"reason": reason})
                 events.append(("alert.security", {"reason": reason, "agent_id": agent, "detail": detail, "at": at}))
             for item in rejects:
-                self.count("quarantine_malformed")
-                with store.savepoint():
-                    store.quarantine(item)
+                try:
+                    with store.savepoint():
+                        store.quarantine(item)
+                except Exception:
+                    self.count("errors_quarantine")
+                    log.exception("a rejected message could not be quarantined", extra={"topic": item.topic[:200]})
+                    continue
                 events.append(("quarantine.added", {"agent_id": item.agent_id, "reason": item.reason,
                                                     "topic": item.topic, "detail": item.detail[:300]}))
             for kind, topic, payload, received in group:
