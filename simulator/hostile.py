@@ -274,6 +274,7 @@ class HostileResult:
     loop_restarts: int
     legit_sent: int
     legit_stored: int
+    legit_acked: int
     legit_lost: int
     legit_in_order: bool
     legit_resends: int
@@ -444,6 +445,7 @@ def _measure(r: _Running, payloads: int, qos1_share: float, records_before: int,
             loop_restarts=counters.get("loop_restarts", 0),
             legit_sent=during,
             legit_stored=len(seqs),
+            legit_acked=legit.acked,
             legit_lost=during - len(set(seqs) & set(range(1, during + 1))),
             legit_in_order=seqs == list(range(1, len(seqs) + 1)),
             legit_resends=legit.resends,
