@@ -39,6 +39,9 @@ from shared.timefmt import iso_local
 
 log = logging.getLogger("xiaoneng.agent.audit")
 
+#: Audit requests in flight at once (the hub queues at most 16 per agent).
+WINDOW = 8
+
 
 class AuditUnavailable(Exception):
     """The audit could not be made (no hub key configured, the hub did not answer): not a verdict."""
@@ -202,14 +205,16 @@ def _exchange(link: MqttLink, inbox: queue.Queue[tuple[str, bytes]], witness: Hu
     kept = witness.kept()
     chunks = [asked[i:i + MAX_AUDIT_SEQS] for i in range(0, len(asked), MAX_AUDIT_SEQS)] or [[]]
     ids: dict[str, int] = {}
-    for n, chunk in enumerate(chunks):
-        req = AuditRequest(secrets.token_hex(8), stream, tuple(chunk),
-                           tuple(k.size for k in kept) if n == 0 else ())
-        ids[req.id] = n
-        link.publish(topics.audit_req(agent), req.to_bytes(), qos=1)
+    sent = 0
     responses: dict[int, AuditResponse] = {}
     deadline = time.monotonic() + timeout
     while len(responses) < len(chunks) and time.monotonic() < deadline:
+        while sent < len(chunks) and sent - len(responses) < WINDOW:  # the hub queues a few per agent
+            req = AuditRequest(secrets.token_hex(8), stream, tuple(chunks[sent]),
+                               tuple(k.size for k in kept) if sent == 0 else ())
+            ids[req.id] = sent
+            link.publish(topics.audit_req(agent), req.to_bytes(), qos=1)
+            sent += 1
         try:
             topic, payload = inbox.get(timeout=0.2)
         except queue.Empty:
@@ -224,8 +229,9 @@ def _exchange(link: MqttLink, inbox: queue.Queue[tuple[str, bytes]], witness: Hu
         except RecordError as exc:
             log.warning("unreadable audit answer", extra={"error": str(exc)})
             continue
-        if resp.id in ids:
+        if resp.id in ids and ids[resp.id] not in responses:
             responses[ids[resp.id]] = resp
+            deadline = max(deadline, time.monotonic() + min(timeout, 10.0))  # progress: keep going
     if len(responses) < len(chunks):
         raise AuditUnavailable(
             f"中心未在 {timeout:.0f} 秒内回答 / the hub did not answer {len(chunks) - len(responses)} of "

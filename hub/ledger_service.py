@@ -10,8 +10,9 @@
   records.
 - It records the security alerts agents raise on ``xn/v1/agents/{id}/alert`` (e.g. a failed audit).
 
-Requests are queued by paho's network thread (bounded: a flood is dropped and counted, never
-waited for) and answered by one worker thread from its own read-only connection to the store.
+Requests are queued by paho's network thread (bounded, at most ``PER_AGENT_PENDING`` per agent: a
+flood is dropped and counted, never waited for, and one agent cannot crowd out the others' audits)
+and answered by one worker thread from its own read-only connection to the store.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from shared.timefmt import iso_local
 log = logging.getLogger("xiaoneng.hub.ledger")
 
 QUEUE_LIMIT = 256
+PER_AGENT_PENDING = 16
 ALERT_LIMIT = 4096
 ALERT_INTERVAL_S = 10.0
 
@@ -53,6 +55,8 @@ class LedgerService:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._last_alert: dict[str, float] = {}
+        self._pending: Counter[str] = Counter()
+        self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
 
     def attach(self) -> None:
@@ -93,9 +97,17 @@ class LedgerService:
         self._put("alert", topic, payload)
 
     def _put(self, kind: str, topic: str, payload: bytes) -> None:
+        agent = topics.agent_of(topic) or ""
+        with self._lock:
+            if self._pending[agent] >= PER_AGENT_PENDING:  # one agent cannot crowd out the others
+                self.counters[f"{kind}_dropped"] += 1
+                return
+            self._pending[agent] += 1
         try:
             self._queue.put_nowait((kind, topic, payload))
         except queue.Full:
+            with self._lock:
+                self._pending[agent] -= 1
             self.counters[f"{kind}_dropped"] += 1
 
     # -- the worker -----------------------------------------------------------------------------
@@ -107,6 +119,8 @@ class LedgerService:
             except queue.Empty:
                 continue
             agent = topics.agent_of(topic)
+            with self._lock:
+                self._pending[agent or ""] -= 1
             if agent is None:
                 continue
             try:

@@ -30,10 +30,12 @@ from shared.checkpoint import Checkpoint
 from shared.errors import RecordError
 from shared.topics import valid_id
 
-MAX_AUDIT_SEQS = 512
+#: Records per audit request: an answer stays far below the broker's packet limit (128 proofs of
+#: up to 53 hashes each, hex: < 1 MB).
+MAX_AUDIT_SEQS = 128
 MAX_AUDIT_FROM = 4
 MAX_REQUEST_BYTES = 64 * 1024
-MAX_RESPONSE_BYTES = 4 * 1024 * 1024
+MAX_RESPONSE_BYTES = 1024 * 1024
 MAX_PROOF_HASHES = 64
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _REQ_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
