@@ -4,7 +4,8 @@
 procedures / suspensions), extensions (kind-1 special procedures) and completion — and answers the
 questions rules ask: the promised and the statutory due date, remaining days, the reminder date, the
 outcome. Answers are computed by :mod:`hub.engine.clock`; :attr:`CaseClock.revision` changes with
-every event so holders of cached answers know when to recompute.
+every event that moves a due date (not with the completion) so holders of cached due dates know when
+to recompute.
 
 补正 handling is configurable (:class:`SupplementMode`): ``PAUSE`` stops the clock from the notice to
 the receipt (both dates included); ``RESTART`` stops it too but, on receipt, counting starts again
@@ -122,9 +123,9 @@ class CaseClock:
         return True
 
     def complete(self, on: date) -> None:
-        """办结 on ``on``."""
+        """办结 on ``on``. The due dates do not depend on the completion, so the revision (which
+        invalidates the case's cached deadlines) stays: a completion costs no recomputation."""
         self.completed = on
-        self.revision += 1
 
     # -- questions -----------------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import partial
 from typing import Any, NamedTuple
 
@@ -128,7 +128,7 @@ def late_report(
     if event.reported_at is None:
         return None
     delay = event.reported_at - event.at
-    if delay <= timedelta(hours=th.report_delay_hours):
+    if delay.total_seconds() <= th.report_delay_hours * 3600:
         return None
     hours = int(delay.total_seconds() // 3600)
     return decide(

@@ -62,6 +62,12 @@ class Scheduler:
         entry = self._entries.get(key)
         return None if entry is None else datetime.fromtimestamp(entry[0], LOCAL_TZ)
 
+    def timestamp_of(self, key: str) -> float | None:
+        """The POSIX timestamp ``key`` is scheduled at, if any (no datetime is built: the engine
+        asks this once per event)."""
+        entry = self._entries.get(key)
+        return None if entry is None else entry[0]
+
     def pop_due(self, now: datetime, limit: int | None = None) -> list[str]:
         """Remove and return the keys whose moment is at or before ``now`` (earliest first),
         at most ``limit`` of them."""

@@ -221,9 +221,12 @@ class Supervision:
         monitoring room (raised) stays theirs to follow up; it no longer escalates.
         Returns ``fresh`` (the cards raised by this step) in their resulting state; the other cards
         changed go to :meth:`take_changed`."""
+        ids = self.cards_of.get(subject)
+        if not ids:
+            return fresh  # the usual event: a subject without cards (fresh ones are in cards_of)
         fresh_ids = {c.card_id for c in fresh}
         out: dict[str, Card | None] = {c.card_id: c for c in fresh}
-        for card_id in list(self.cards_of.get(subject, ())):
+        for card_id in list(ids):
             card = self.cards.get(card_id)
             if card is None or card.state not in (S.RAISED, S.NOTIFIED, S.UPHELD):
                 continue
@@ -378,8 +381,8 @@ class Supervision:
         """Before an event changes a subject, raise what its time rules decided up to the
         event's own time: a record that arrives late (hub or link down) must not erase a card
         the subject earned before it happened."""
-        scheduled = self.scheduler.moment_of(subject)
-        if scheduled is None or scheduled > until:
+        scheduled = self.scheduler.timestamp_of(subject)
+        if scheduled is None or scheduled > until.timestamp():
             return []
         return self._fire(self._pending(subject), until, hub_now)
 

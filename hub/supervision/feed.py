@@ -25,7 +25,7 @@ from hub.engine.config import EngineConfig, Level
 from hub.engine.localtime import local_date
 from hub.engine.supervision import Supervision
 from hub.supervision.rows import CaseRow, compute_row, next_change
-from hub.supervision.store import Changes, iso, load_rows
+from hub.supervision.store import Changes, iso, load_rows, read_state
 from hub.supervision.timing import StatusClock
 from shared.canonical import parse
 from shared.errors import RecordError, XiaonengError
@@ -37,6 +37,9 @@ RecordRow = tuple[int, str, str, str, str, bytes, bytes]  # id, agent, stream, t
 SELECT_RECORDS = "SELECT id, agent_id, stream_id, type, ts, hash, raw FROM records"
 PENDING_RED = frozenset({CardState.RAISED, CardState.NOTIFIED, CardState.UPHELD})
 _AT_FIELDS = ("at", "accepted_at", "started_at")
+#: Case rows the service keeps after writing them (a case's next record, usually a few chunks
+#: later, finds its stored row without a query); beyond this the memory starts afresh.
+ROW_CACHE_SIZE = 100_000
 
 
 def parse_body(raw: bytes | str) -> dict[str, Any]:
@@ -80,6 +83,10 @@ class Feeder:
         self.sup = Supervision(config, calendar)
         self.status = StatusClock()
         self.window_dept: dict[str, str | None] = {}
+        # the rows as this service last wrote them, valid while sup_state.version is the one of
+        # its own last write (anyone else writing the tables makes the version move on)
+        self._row_cache: dict[str, CaseRow] = {}
+        self._cache_version: str | None = None
 
     @property
     def config(self) -> EngineConfig:
@@ -88,6 +95,34 @@ class Feeder:
     @property
     def calendar(self) -> WorkCalendar:
         return self.sup.calendar
+
+    # -- stored rows -----------------------------------------------------------------------------
+
+    def stored_rows(self, case_ids: Iterable[str]) -> dict[str, CaseRow]:
+        """The stored rows of ``case_ids`` (absent ones are missing): from the rows this service
+        wrote last when nobody else wrote since, the others in one query per 500 cases."""
+        cache = self._row_cache
+        if cache and read_state(self.conn, "version") != self._cache_version:
+            cache.clear()
+        found: dict[str, CaseRow] = {}
+        missing = []
+        for case_id in case_ids:
+            row = cache.get(case_id)
+            if row is None:
+                missing.append(case_id)
+            else:
+                found[case_id] = row
+        if missing:
+            found.update(load_rows(self.conn, missing))
+        return found
+
+    def written(self, changes: Changes) -> None:
+        """Note the rows of ``changes`` after they were committed (see :meth:`stored_rows`)."""
+        if len(self._row_cache) + len(changes.rows) > ROW_CACHE_SIZE:
+            self._row_cache.clear()
+        for _old, new in changes.rows.values():
+            self._row_cache[new.case_id] = new
+        self._cache_version = read_state(self.conn, "version")
 
     # -- records ---------------------------------------------------------------------------------
 
@@ -106,7 +141,7 @@ class Feeder:
             case_id = _text(body, "case_id")
             if case_id is not None and case_id not in step.rows:
                 wanted.add(case_id)
-        found = load_rows(self.conn, wanted)
+        found = self.stored_rows(wanted)
         for case_id in wanted:
             step.rows[case_id] = found.get(case_id)
         step.stored.update(c for c in found if c not in self.sup.cases)
@@ -131,7 +166,11 @@ class Feeder:
         for card in cards:
             self.raised(card, step)
         self.retracted(step)
-        at = next((v for k in _AT_FIELDS if isinstance(v := body.get(k), str)), None)
+        at = None
+        for name in _AT_FIELDS:
+            if isinstance(value := body.get(name), str):
+                at = value
+                break
         if case_id is not None:
             self._case_record(case_id, rid, type_, at, body, step)
         elif family == "complaint" and (cid := _text(body, "complaint_id")):
@@ -227,14 +266,13 @@ class Feeder:
         """Recompute the rows of the cases ``step`` touched, and the other subjects' rows."""
         changes = step.changes
         known = step.rows
-        old_rows = load_rows(self.conn, [c for c in step.cases if c not in known])
+        old_rows = self.stored_rows([c for c in step.cases if c not in known])
         for case_id, rid in step.cases.items():
             case = self.sup.cases.get(case_id)
             if case is None:
                 continue
             old = known[case_id] if case_id in known else old_rows.get(case_id)
-            names = dict(step.names.get(case_id, {}))
-            new = compute_row(case, self.calendar, today, old=old, names=names,
+            new = compute_row(case, self.calendar, today, old=old, names=step.names.get(case_id),
                               red_card=self._red(case_id), last_record_id=rid, now=now)  # fmt: skip
             if not new.same_as(old):
                 changes.row(old, new)

@@ -338,6 +338,8 @@ class SupervisorService:
             try:
                 with self._write_turn:  # the ingest's transactions take turns with ours
                     written = write(self._conn, changes, now)
+                if self._feeder is not None:
+                    self._feeder.written(changes)
                 break
             except sqlite3.OperationalError as exc:
                 if self._stop.is_set():
