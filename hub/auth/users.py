@@ -238,7 +238,7 @@ def ensure_contact_fields(conn: sqlite3.Connection) -> None:
     """Upgrade step: add ``users.email`` and ``users.phone`` to stores made before they existed."""
     present = {row[1] for row in conn.execute("PRAGMA table_info(users)")}
     with conn:
-        for column in ("email", "phone"):
+        for column in "email phone".split():
             if present and column not in present:
                 conn.execute(f"ALTER TABLE users ADD COLUMN {column} TEXT NULL")
 

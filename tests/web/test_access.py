@@ -67,6 +67,11 @@ EXPECTED: dict[str, tuple[str, set[str] | None]] = {
     "api_supervision.report": ("GET", CASES),
     "api_supervision.report_pdf": ("GET", CASES),
     "api_supervision.report_xlsx": ("GET", CASES),
+    "inbox.inbox": ("GET", ALL),
+    "inbox.read": ("POST", ALL),
+    "inbox.read_all": ("POST", ALL),
+    "inbox.settings": ("GET", ALL),
+    "inbox.save_settings": ("POST", ALL),
     "stream.stream": ("GET", ALL),
     "metrics.metrics": ("GET", OPS),
     "static": ("GET", PUBLIC),
@@ -80,6 +85,7 @@ SAMPLE_ARGS = {
     "username": "victim",
     "token_id": "0" * 12,
     "filename": "css/app.css",
+    "item_id": 1,
 }
 POST_BODIES = {
     "admin.create_user_view": {"username": "", "password": "", "role": "monitor"},
