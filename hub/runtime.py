@@ -13,6 +13,7 @@ import psutil
 
 from hub.broker import MosquittoBroker
 from hub.ledger_service import LedgerService
+from hub.notify.service import NotifyService, start_notifier
 from hub.service import BrokerLogin, IngestConfig, IngestService
 from hub.store import Store
 from hub.supervision.service import SupervisorService, start_supervision
@@ -104,6 +105,7 @@ class Hub:
         self.web: WebServer | None = None
         self.video: Any = None  # hub.video.relay.VideoRelay, when the video extra is installed
         self.supervision: SupervisorService | None = None
+        self.notifier: NotifyService | None = None
 
     def start(self) -> None:
         o = self.options
@@ -135,6 +137,7 @@ class Hub:
         self.video = start_video(self.data_dir, self.ingest)
         if o.supervision:
             self.supervision = start_supervision(self.data_dir, self.ingest)
+            self.notifier = start_notifier(self.data_dir, self.supervision)  # cards, 督办, the monthly report
         if o.http_port is not None:
             self.web = WebServer(self.data_dir, o.http_host, o.http_port, self.ingest, supervision=self.supervision)
             if self.video is not None:
@@ -159,6 +162,8 @@ class Hub:
             self.web.stop()
         if self.video is not None:
             self.video.stop()  # tells the agents to stop streaming, before the broker link goes
+        if self.notifier is not None:
+            self.notifier.stop()
         if self.supervision is not None:
             self.supervision.stop()
         if self.ingest is not None:
