@@ -36,6 +36,19 @@ def _data_option(f: Any) -> Any:
 @click.option("--mqtt-password", default=None, envvar="XN_MQTT_PASSWORD")
 @click.option("--http-host", default="127.0.0.1", show_default=True, help="web UI address")
 @click.option("--http-port", default=8080, show_default=True, type=int, help="web UI port (0: none)")
+@click.option("--tls-cert", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="serve the web UI over HTTPS with this PEM certificate (chain) ...")
+@click.option("--tls-key", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="... and its unencrypted PEM private key")
+@click.option("--tls-self-issued", is_flag=True,
+              help="HTTPS with a certificate from the hub's own CA (DATA/web-tls/ca.pem: import it into the browsers)")
+@click.option("--tls-name", "tls_names", multiple=True,
+              help="a host name or IP the self-issued certificate covers (repeat; default: localhost, 127.0.0.1,"
+                   " this host's name, --http-host)")
+@click.option("--trust-proxy", is_flag=True,
+              help="take the client address and scheme from X-Forwarded-For/-Proto of the reverse proxy")
+@click.option("--proxy-address", "proxy_addresses", multiple=True,
+              help="the reverse proxy's address or network (repeat; default: 127.0.0.1 and ::1)")
 @click.option("--name", default="xiaoneng-hub", show_default=True, help="checkpoint origin name")
 @click.option("--supervision/--no-supervision", default=True, show_default=True,
               help="run the supervision engine here (off: an ingest-only worker)")
@@ -44,18 +57,24 @@ def _data_option(f: Any) -> Any:
               help="start even if the store is behind the newest checkpoint this hub published "
                    "(DATA/witness/published.json): only after investigating, see docs/ledger.md")
 def run(data_dir: Path, broker: str, mqtt_host: str, mqtt_port: int, mqtt_username: str | None,
-        mqtt_password: str | None, http_host: str, http_port: int, name: str, supervision: bool,
-        log_level: str, allow_rollback: bool) -> None:
+        mqtt_password: str | None, http_host: str, http_port: int, tls_cert: Path | None, tls_key: Path | None,
+        tls_self_issued: bool, tls_names: tuple[str, ...], trust_proxy: bool, proxy_addresses: tuple[str, ...],
+        name: str, supervision: bool, log_level: str, allow_rollback: bool) -> None:
     """运行中心 / Run the hub (and its broker) until SIGTERM or Ctrl-C."""
     from hub.runtime import Hub, HubOptions
     from hub.service import IngestConfig
 
     setup_logging(log_level)
+    try:
+        web = _web_options(data_dir, http_host, tls_cert, tls_key, tls_self_issued, tls_names, trust_proxy,
+                           proxy_addresses)
+    except XiaonengError as exc:
+        raise click.ClickException(str(exc)) from None
     options = HubOptions(
         data_dir=data_dir, embedded_broker=broker == "embedded", mqtt_host=mqtt_host, mqtt_port=mqtt_port,
         mqtt_username=mqtt_username, mqtt_password=mqtt_password, name=name,
         ingest=IngestConfig(origin=name), http_host=http_host, http_port=http_port or None,
-        supervision=supervision, allow_rollback=allow_rollback,
+        supervision=supervision, allow_rollback=allow_rollback, web=web,
     )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -69,6 +88,34 @@ def run(data_dir: Path, broker: str, mqtt_host: str, mqtt_port: int, mqtt_userna
         stop.wait()
     finally:
         hub.stop()
+
+
+def _web_options(data_dir: Path, http_host: str, tls_cert: Path | None, tls_key: Path | None, self_issued: bool,
+                 tls_names: tuple[str, ...], trust_proxy: bool, proxy_addresses: tuple[str, ...]) -> Any:
+    """``run``'s HTTPS and reverse-proxy options as :class:`hub.webserver.WebOptions` (checked)."""
+    from hub.web.proxy import LOOPBACK, parse_networks
+    from hub.webserver import WebOptions
+    from hub.webtls import TlsFiles, check_tls_files, default_names
+    from hub.webtls import self_issued as issue
+
+    if (tls_cert is None) != (tls_key is None):
+        raise click.UsageError("--tls-cert and --tls-key go together")
+    if self_issued and tls_cert is not None:
+        raise click.UsageError("choose --tls-cert/--tls-key or --tls-self-issued, not both")
+    if tls_names and not self_issued:
+        raise click.UsageError("--tls-name names what a --tls-self-issued certificate covers")
+    if proxy_addresses and not trust_proxy:
+        raise click.UsageError("--proxy-address needs --trust-proxy")
+    tls = None
+    if tls_cert is not None and tls_key is not None:
+        tls = TlsFiles(tls_cert, tls_key)
+        check_tls_files(tls)
+    elif self_issued:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        tls = issue(data_dir, list(tls_names) or default_names(http_host))
+    networks = ",".join(proxy_addresses) if proxy_addresses else LOOPBACK
+    parse_networks(networks, "--proxy-address")
+    return WebOptions(tls=tls, trust_proxy=trust_proxy, proxy_networks=networks)
 
 
 def _db(data_dir: Path) -> sqlite3.Connection:

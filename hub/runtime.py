@@ -17,7 +17,7 @@ from hub.notify.service import NotifyService, start_notifier
 from hub.service import BrokerLogin, IngestConfig, IngestService
 from hub.store import Store
 from hub.supervision.service import SupervisorService, start_supervision
-from hub.webserver import WebServer
+from hub.webserver import WebOptions, WebServer
 from hub.witness import RolledBack, startup_check
 from provisioning.broker_files import broker_dir, running_broker_pid, write_broker_files
 from provisioning.hubkey import KEY_FILE, load_or_create_key
@@ -44,6 +44,7 @@ class HubOptions:
     ingest: IngestConfig = IngestConfig()
     http_host: str = "127.0.0.1"
     http_port: int | None = 8080  # None: no web server (tests of ingest alone)
+    web: WebOptions = WebOptions()  # HTTPS and reverse-proxy settings of the web UI
     #: Run the supervision engine in this process. An extra ingest-only worker (several hubs on one
     #: store behind a shared subscription, DESIGN.md §4.5) runs without it; so does the ingest bench.
     supervision: bool = True
@@ -139,14 +140,15 @@ class Hub:
             self.supervision = start_supervision(self.data_dir, self.ingest)
             self.notifier = start_notifier(self.data_dir, self.supervision)  # cards, 督办, the monthly report
         if o.http_port is not None:
-            self.web = WebServer(self.data_dir, o.http_host, o.http_port, self.ingest, supervision=self.supervision)
+            self.web = WebServer(self.data_dir, o.http_host, o.http_port, self.ingest, supervision=self.supervision,
+                                 options=o.web)
             if self.video is not None:
                 from hub.video.service import attach
 
                 attach(self.web.app, self.video)
             self.web.start()
         log.info("hub running", extra={"data": str(self.data_dir), "mqtt": f"{o.mqtt_host}:{o.mqtt_port}",
-                                       "http": f"{o.http_host}:{o.http_port}" if o.http_port else None})
+                                       "http": self.web.url if self.web is not None else None})
 
     def _check_rollback(self) -> None:
         """Refuse a store behind the newest checkpoint this hub published (hub.witness)."""

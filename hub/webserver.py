@@ -1,7 +1,21 @@
-"""Serving the web UI from the hub process: the Flask app on a threaded WSGI server, fed by ingest.
+"""Serving the web UI from the hub process: the Flask app on cheroot, fed by ingest.
 
-Each open live-update stream (SSE) holds a thread, so the server is threaded; a monitoring room has
-tens of browsers, not thousands.
+Why cheroot (checked on this machine, 2026-12-03, cheroot 11.1, waitress 3.0, gunicorn 27):
+
+* it is a production HTTP/1.1 server in pure Python that runs *inside* the hub process, beside
+  ingest and the supervision engine, whose event bus feeds the live-update streams. gunicorn forks
+  worker processes: they would not share that bus (nor the ingest counters the metrics read);
+* it has TLS built in (the standard library's ``ssl`` through its builtin adapter), so
+  ``--tls-cert/--tls-key`` need no reverse proxy. waitress has no TLS at all;
+* streamed responses are written as they are yielded: a Server-Sent Events frame reached the
+  client 1 ms after the app yielded it (waitress 3.0 also streams promptly, it is not buffering
+  that ruled it out);
+* ``stop()`` is prompt: the listening socket closes at once, idle workers end, and a worker still
+  in a request is given :data:`SHUTDOWN_TIMEOUT_S` before its socket is shut down.
+
+cheroot's worker pool does not grow: each open live stream (SSE) holds one worker, so the pool is
+``sse_max_clients`` + :data:`REQUEST_THREADS` workers, which keeps :data:`REQUEST_THREADS` free for
+pages and API calls even when every stream slot is taken (216 idle workers: 4 MB, started in 17 ms).
 """
 
 from __future__ import annotations
@@ -10,9 +24,12 @@ import logging
 import os
 import secrets
 import threading
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from werkzeug.serving import BaseWSGIServer, make_server
+from cheroot import wsgi
+from cheroot.ssl.builtin import BuiltinSSLAdapter
 
 from hub.service import IngestService
 from hub.supervision.metrics import supervision_collector
@@ -22,10 +39,17 @@ from hub.web.app import create_app, shutdown
 from hub.web.config import WebConfig
 from hub.web.events import EventBus
 from hub.web.metrics import REGISTRY, Family
+from hub.web.proxy import LOOPBACK
+from hub.webtls import TlsFiles, check_tls_files
 
 log = logging.getLogger("xiaoneng.hub.web")
 
 SECRET_FILE = "web-secret"  # noqa: S105 - a file name, not a secret
+SERVER_NAME = "xiaoneng"  # the Server header: no product version, no Python version
+REQUEST_THREADS = 16  # workers kept for pages and API calls beside the live streams
+SHUTDOWN_TIMEOUT_S = 3  # how long stop() lets a request in progress finish
+SOCKET_TIMEOUT_S = 10  # a client that sends nothing (or reads nothing) for this long is dropped
+MAX_HEADER_BYTES = 64 * 1024  # request line and headers; bodies are limited by the app (1 MiB)
 
 
 def web_secret(data_dir: Path) -> str:
@@ -63,32 +87,101 @@ def ingest_collector(ingest: IngestService) -> list[Family]:
     ]
 
 
+class _Server(wsgi.Server):
+    """cheroot's WSGI server with its messages in the hub's log instead of on stderr."""
+
+    def error_log(self, msg: str = "", level: int = logging.INFO, traceback: bool = False) -> None:
+        log.log(level, "web server: %s", msg, exc_info=traceback)
+
+
+class AppServer:
+    """One WSGI application on cheroot: plain HTTP, or HTTPS with ``tls`` (PEM certificate and key).
+
+    ``port`` 0 picks a free port (read :attr:`port` after construction). The socket is bound in
+    the constructor, so an address in use fails here, before :meth:`start`.
+    """
+
+    def __init__(self, app: Any, host: str, port: int, *, tls: TlsFiles | None = None,
+                 threads: int = REQUEST_THREADS) -> None:
+        self.host = host
+        self.tls = tls
+        self._server = _Server((host, port), app, numthreads=max(1, threads), server_name=SERVER_NAME,
+                               timeout=SOCKET_TIMEOUT_S, shutdown_timeout=SHUTDOWN_TIMEOUT_S)
+        self._server.software = SERVER_NAME  # SERVER_SOFTWARE in the WSGI environ
+        self._server.max_request_header_size = MAX_HEADER_BYTES
+        if tls is not None:
+            check_tls_files(tls)
+            self._server.ssl_adapter = BuiltinSSLAdapter(str(tls.cert), str(tls.key))
+        self._server.prepare()  # binds and listens
+        self.port = int(self._server.bind_addr[1])
+        self._thread: threading.Thread | None = None
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.tls is not None else "http"
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{self.scheme}://{host}:{self.port}/"
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._server.serve, name="xn-web", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop accepting, let requests in progress finish (:data:`SHUTDOWN_TIMEOUT_S` at most), join."""
+        self._server.stop()
+        if self._thread is not None:
+            self._thread.join(SHUTDOWN_TIMEOUT_S + SOCKET_TIMEOUT_S)
+
+
+@dataclass(frozen=True, slots=True)
+class WebOptions:
+    """How the hub serves its web UI beyond host and port (``xiaoneng-hub run --tls-… --trust-proxy``).
+
+    ``tls`` serves HTTPS (the session cookie is then ``Secure`` and responses carry HSTS);
+    ``trust_proxy`` takes the client address and scheme from the ``X-Forwarded-For`` /
+    ``X-Forwarded-Proto`` headers of a reverse proxy at one of ``proxy_networks``
+    (docs/deployment-web.md).
+    """
+
+    tls: TlsFiles | None = None
+    trust_proxy: bool = False
+    proxy_networks: str = LOOPBACK
+
+
 class WebServer:
+    """The hub's web UI: the Flask app fed by ingest (and supervision), served by :class:`AppServer`."""
+
     def __init__(self, data_dir: Path, host: str, port: int, ingest: IngestService,
-                 supervision: SupervisorService | None = None):
+                 supervision: SupervisorService | None = None, options: WebOptions = WebOptions()):
         self.bus = EventBus()
-        config = WebConfig(database=data_dir / "hub.sqlite", secret_key=web_secret(data_dir))
+        config = WebConfig(database=data_dir / "hub.sqlite", secret_key=web_secret(data_dir),
+                           trust_proxy=options.trust_proxy, proxy_networks=options.proxy_networks)
         provider = SupervisionProvider(supervision) if supervision is not None else None
         self.app = create_app(config, bus=self.bus, metrics=REGISTRY, supervision=provider)
+        # bound first: a port in use or an unusable certificate fails before anything is wired
+        self._server = AppServer(self.app, host, port, tls=options.tls,
+                                 threads=config.sse_max_clients + REQUEST_THREADS)
+        self.port = self._server.port
         REGISTRY.add_collector(lambda: ingest_collector(ingest))
         if supervision is not None:
             supervision.listeners.append(self.bus.publish)
             REGISTRY.add_collector(lambda: supervision_collector(supervision))
         ingest.listeners.append(self._forward)
-        self._server: BaseWSGIServer = make_server(host, port, self.app, threaded=True)
-        self._thread: threading.Thread | None = None
-        self.port = self._server.server_port
+
+    @property
+    def url(self) -> str:
+        return self._server.url
 
     def _forward(self, kind: str, data: dict[str, object]) -> None:
         self.bus.publish(kind, data)
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._server.serve_forever, name="xn-web", daemon=True)
-        self._thread.start()
-        log.info("web UI listening", extra={"url": f"http://{self._server.host}:{self.port}/"})
+        self._server.start()
+        log.info("web UI listening", extra={"url": self._server.url})
 
     def stop(self) -> None:
-        shutdown(self.app)
-        self._server.shutdown()
-        if self._thread is not None:
-            self._thread.join(10)
+        shutdown(self.app)  # ends the live streams first, so their workers are free to stop
+        self._server.stop()

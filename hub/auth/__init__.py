@@ -34,7 +34,7 @@ from hub.auth.sessions import (
     resolve_session,
     start_session,
 )
-from hub.auth.throttle import LoginThrottle, ThrottlePolicy
+from hub.auth.throttle import LoginThrottle, SprayPolicy, ThrottlePolicy
 from hub.auth.tokens import (
     ApiToken,
     create_token,
@@ -65,6 +65,7 @@ __all__ = [
     "Role",
     "ScryptParams",
     "SessionPolicy",
+    "SprayPolicy",
     "ThrottlePolicy",
     "UnknownUserError",
     "User",

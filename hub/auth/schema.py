@@ -1,7 +1,9 @@
 """The tables the auth package owns in the hub database, and how to open that database.
 
 ``users``, ``api_tokens`` and ``audit_log`` are the contract other code reads; ``web_sessions`` and
-``login_throttle`` are private to the web login.
+``login_failures`` are private to the web login (the older ``login_throttle`` table, keyed by
+strings that could not tell which usernames failed from an address, is dropped: it only held
+throttle state, which starts afresh).
 """
 
 from __future__ import annotations
@@ -47,12 +49,16 @@ CREATE TABLE IF NOT EXISTS web_sessions (
     ip           TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS web_sessions_username ON web_sessions(username);
-CREATE TABLE IF NOT EXISTS login_throttle (
-    key             TEXT PRIMARY KEY,
+DROP TABLE IF EXISTS login_throttle;
+CREATE TABLE IF NOT EXISTS login_failures (
+    address         TEXT NOT NULL,
+    username        TEXT NOT NULL,
     failures        INTEGER NOT NULL,
     last_failure_at TEXT NOT NULL,
-    locked_until    TEXT NULL
+    locked_until    TEXT NULL,
+    PRIMARY KEY (address, username)
 );
+CREATE INDEX IF NOT EXISTS login_failures_at ON login_failures(last_failure_at);
 """
 
 

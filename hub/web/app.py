@@ -12,15 +12,15 @@ from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Flask, g, request
-from werkzeug.middleware.proxy_fix import ProxyFix
+from flask import Flask, g, has_request_context, request
+from flask.sessions import SecureCookieSessionInterface
 from werkzeug.wrappers import Response
 
 from hub.auth.clock import Clock, utcnow
 from hub.auth.passwords import DEFAULT_PARAMS, ScryptParams
 from hub.auth.schema import connect, ensure_schema
 from hub.auth.sessions import SessionPolicy
-from hub.auth.throttle import ThrottlePolicy
+from hub.auth.throttle import SprayPolicy, ThrottlePolicy
 from hub.web import blueprints, templating
 from hub.web.config import WebConfig
 from hub.web.db import close_db
@@ -30,6 +30,7 @@ from hub.web.guard import guard
 from hub.web.i18n import Catalogue
 from hub.web.language import remember_language, select_language
 from hub.web.metrics import REGISTRY, Registry
+from hub.web.proxy import TrustedProxies
 from hub.web.queries.supervision import SupervisionQueries, Unavailable
 from hub.web.security import add_security_headers
 from hub.web.state import WebMetrics, WebState
@@ -87,10 +88,11 @@ def create_app(
         XN_DATABASE=str(cfg.database),
         TESTING=testing,
     )
+    app.session_interface = _SessionInterface()
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.json.sort_keys = False  # type: ignore[attr-defined]
     if cfg.trust_proxy:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1)  # type: ignore[method-assign]
+        app.wsgi_app = TrustedProxies(app.wsgi_app, cfg.proxy_networks)  # type: ignore[method-assign]
 
     registry = metrics if metrics is not None else REGISTRY
     app.extensions["xiaoneng"] = WebState(
@@ -105,7 +107,8 @@ def create_app(
         scrypt=scrypt,
         sessions=SessionPolicy(cfg.session_lifetime_s, cfg.session_idle_s),
         pair_throttle=ThrottlePolicy(cfg.login_free_failures, cfg.login_base_lockout_s, cfg.login_max_lockout_s),
-        address_throttle=ThrottlePolicy(cfg.login_free_failures * 6, cfg.login_base_lockout_s, cfg.login_max_lockout_s),
+        address_throttle=SprayPolicy(cfg.login_spray_users, cfg.login_spray_window_s, cfg.login_base_lockout_s,
+                                     cfg.login_max_lockout_s),
         version=VERSION,
     )
 
@@ -120,6 +123,17 @@ def create_app(
     return app
 
 
+class _SessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie session, ``Secure`` whenever the request came over HTTPS.
+
+    HTTPS means the hub's own TLS, or a trusted reverse proxy's ``X-Forwarded-Proto: https``
+    (``trust_proxy``); ``cookie_secure`` makes the cookie ``Secure`` on every response.
+    """
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return bool(app.config["SESSION_COOKIE_SECURE"]) or (has_request_context() and request.is_secure)
+
+
 def _start_request() -> None:
     offered = request.headers.get("X-Request-Id", "")
     g.request_id = offered if _REQUEST_ID.match(offered) else secrets.token_hex(8)
@@ -131,7 +145,7 @@ def _finish_request(response: Response) -> Response:
 
     state = web_state()
     remember_language(response)  # type: ignore[arg-type]
-    add_security_headers(response, static=request.endpoint == "static", https=state.config.cookie_secure)
+    add_security_headers(response, static=request.endpoint == "static", https=request.is_secure)
     response.headers["X-Request-Id"] = g.get("request_id", "")
     endpoint = request.endpoint or "unmatched"
     state.metrics.requests.labels(endpoint=endpoint, code=str(response.status_code)).inc()

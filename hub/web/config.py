@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from hub.web.proxy import parse_networks
 from shared.errors import ConfigError
 
 LANGUAGES = ("zh", "en")
@@ -26,18 +27,21 @@ class WebConfig:
     secret_key: str
     default_language: str = "zh"
     timezone: str = "Asia/Shanghai"
-    cookie_secure: bool = False  # set True when the hub is served over HTTPS
+    cookie_secure: bool = False  # always Secure; without it, Secure whenever the request came over HTTPS
     session_lifetime_s: int = 12 * 3600
     session_idle_s: int = 2 * 3600
     login_free_failures: int = 5
     login_base_lockout_s: int = 30
     login_max_lockout_s: int = 3600
+    login_spray_users: int = 10  # distinct usernames failing from one address in the window lock it
+    login_spray_window_s: int = 900
     sse_heartbeat_s: float = 15.0
     sse_max_clients: int = 200
     sse_max_duration_s: float = 3600.0  # a stream ends after this; the browser reconnects
     per_page_default: int = 50
     per_page_max: int = 500
-    trust_proxy: bool = False  # honour X-Forwarded-For from one reverse proxy in front
+    trust_proxy: bool = False  # honour X-Forwarded-For/-Proto from one reverse proxy in front
+    proxy_networks: str = "127.0.0.1/32,::1/128"  # the proxy's addresses (comma-separated), when trust_proxy
     source: str = "<config>"  # where the values came from, for error messages
 
     def __post_init__(self) -> None:
@@ -51,13 +55,16 @@ class WebConfig:
         except (ZoneInfoNotFoundError, ValueError):
             raise ConfigError(f"{where}: web.timezone {self.timezone!r} is not a known time zone") from None
         for name in ("session_lifetime_s", "session_idle_s", "login_free_failures", "login_base_lockout_s",
-                     "login_max_lockout_s", "sse_max_clients", "per_page_default", "per_page_max"):
+                     "login_max_lockout_s", "login_spray_users", "login_spray_window_s", "sse_max_clients",
+                     "per_page_default", "per_page_max"):
             if int(getattr(self, name)) < 1:
                 raise ConfigError(f"{where}: web.{name} must be a positive integer")
         if not 0.01 <= self.sse_heartbeat_s <= 300:
             raise ConfigError(f"{where}: web.sse_heartbeat_s must be between 0.01 and 300 seconds")
         if self.per_page_default > self.per_page_max:
             raise ConfigError(f"{where}: web.per_page_default exceeds web.per_page_max")
+        if self.trust_proxy:
+            parse_networks(self.proxy_networks, f"{where}: web.proxy_networks")
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any], source: str = "<config>") -> WebConfig:

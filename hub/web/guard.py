@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
-from urllib.parse import urlencode
+import unicodedata
+from urllib.parse import urlencode, urlsplit
 
 from flask import Response, current_app, g, redirect, request, session
+from werkzeug.urls import iri_to_uri
 
 from hub.auth.sessions import resolve_session
 from hub.auth.tokens import user_for_token
@@ -43,9 +45,24 @@ def load_principal() -> Principal | Response | None:
     return None
 
 
+NEXT_MAX = 2048
+
+
 def safe_next(target: str | None) -> str | None:
-    """``target`` if it is a path on this site (no open redirects)."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+    """``target`` if it is a path on this site, else None (the caller falls back to the home page).
+
+    A path here: starts with one ``/``; has no ``//`` and no backslash anywhere (browsers read
+    ``/\\host``, and ``/<tab>/host`` as ``//host``: another host); no control, format or whitespace character
+    (browsers drop tabs and newlines from URLs); no scheme or host; at most :data:`NEXT_MAX` long.
+    """
+    if not target or len(target) > NEXT_MAX or not target.startswith("/"):
+        return None
+    if "//" in target or "\\" in target:
+        return None
+    if any(unicodedata.category(ch)[0] in "CZ" for ch in target):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
         return None
     return target
 
@@ -72,7 +89,7 @@ def guard() -> Response | None:
     if loaded is None:
         if request.path.startswith("/api/") or request.path == "/metrics":
             return json_error(401, "sign in or send 'Authorization: Bearer <token>'")
-        target = request.full_path if request.query_string else request.path
+        target = iri_to_uri(request.full_path if request.query_string else request.path)  # %-encoded: passes safe_next
         response = redirect("/login?" + urlencode({"next": target}))
         return response  # type: ignore[return-value]
     if loaded.role not in roles:

@@ -27,7 +27,8 @@ def remember_language(response: Response) -> Response:
     """after_request: store a language chosen by ``?lang=``."""
     if g.get("remember_lang"):
         response.set_cookie(
-            COOKIE, g.lang, max_age=365 * 86400, httponly=True, samesite="Lax", secure=web_state().config.cookie_secure
+            COOKIE, g.lang, max_age=365 * 86400, httponly=True, samesite="Lax",
+            secure=web_state().config.cookie_secure or request.is_secure,
         )
     return response
 

@@ -10,7 +10,7 @@ from flask import current_app
 from hub.auth.clock import Clock
 from hub.auth.passwords import ScryptParams
 from hub.auth.sessions import SessionPolicy
-from hub.auth.throttle import ThrottlePolicy
+from hub.auth.throttle import SprayPolicy, ThrottlePolicy
 from hub.web.config import WebConfig
 from hub.web.events import EventBus
 from hub.web.i18n import Catalogue
@@ -56,7 +56,7 @@ class WebState:
     scrypt: ScryptParams
     sessions: SessionPolicy
     pair_throttle: ThrottlePolicy
-    address_throttle: ThrottlePolicy
+    address_throttle: SprayPolicy
     version: str
 
 

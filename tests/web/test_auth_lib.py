@@ -15,6 +15,7 @@ from hub.auth import (
     InvalidInputError,
     LoginThrottle,
     SessionPolicy,
+    SprayPolicy,
     ThrottlePolicy,
     UnknownUserError,
     UserExistsError,
@@ -37,7 +38,7 @@ from hub.auth import (
     user_for_token,
 )
 from hub.auth.passwords import ScryptParams, hash_password, needs_rehash, verify_password
-from hub.auth.throttle import ThrottleState, after_failure, lockout_seconds, remaining
+from hub.auth.throttle import ThrottleState, after_failure, lockout_seconds, remaining, spray_lockout
 from tests.web.conftest import FAST, NOW, FakeClock
 
 
@@ -185,7 +186,7 @@ def test_throttle_state_only_resets_after_a_quiet_period(gaps: list[int]) -> Non
 def test_login_throttle_exponential_lockout(conn: sqlite3.Connection) -> None:
     clock = FakeClock()
     policy = ThrottlePolicy(free_failures=3, base_lockout_s=30, max_lockout_s=100)
-    throttle = LoginThrottle(conn, policy, ThrottlePolicy(free_failures=1000), clock=clock)
+    throttle = LoginThrottle(conn, policy, SprayPolicy(distinct_users=1000), clock=clock)
     assert [throttle.failure("wang", "10.0.0.1") for _ in range(5)] == [0, 0, 30, 60, 100]
     assert throttle.check("wang", "10.0.0.1") == 100
     assert throttle.check("wang", "10.0.0.2") == 0, "another address is not locked"
@@ -196,12 +197,42 @@ def test_login_throttle_exponential_lockout(conn: sqlite3.Connection) -> None:
     assert throttle.failure("wang", "10.0.0.1") == 0
 
 
-def test_address_key_stops_password_spraying(conn: sqlite3.Connection) -> None:
-    throttle = LoginThrottle(conn, ThrottlePolicy(free_failures=100), ThrottlePolicy(free_failures=5),
-                             clock=FakeClock())
-    for i in range(5):
+def test_address_is_locked_only_by_many_distinct_usernames(conn: sqlite3.Connection) -> None:
+    clock = FakeClock()
+    throttle = LoginThrottle(conn, ThrottlePolicy(free_failures=100), SprayPolicy(distinct_users=5, window_s=900),
+                             clock=clock)
+    for _ in range(50):
+        throttle.failure("same-user", "10.9.9.9")
+    assert throttle.check("fresh-user", "10.9.9.9") == 0, "one username failing often does not lock the address"
+    for i in range(3):
         throttle.failure(f"user{i}", "10.9.9.9")
-    assert throttle.check("fresh-user", "10.9.9.9") > 0
+    assert throttle.check("fresh-user", "10.9.9.9") == 0, "four distinct usernames: below the threshold"
+    assert throttle.failure("user3", "10.9.9.9") == 30, "the fifth distinct username locks the address"
+    assert throttle.check("fresh-user", "10.9.9.9") == 30 and throttle.check("x", "10.9.9.8") == 0
+    clock.advance(30)
+    assert throttle.failure("user4", "10.9.9.9") == 60, "each further username doubles the lock"
+    clock.advance(60)
+    throttle.success("user4", "10.9.9.9")
+    throttle.success("user3", "10.9.9.9")
+    assert throttle.failure("user0", "10.9.9.9") == 0, "usernames that signed in no longer count"
+    clock.advance(901)
+    for i in range(5, 9):
+        throttle.failure(f"user{i}", "10.9.9.9")
+    assert throttle.check("fresh-user", "10.9.9.9") == 0, "failures older than the window are forgotten"
+
+
+@given(st.lists(st.integers(min_value=0, max_value=2000), max_size=40), st.integers(min_value=1, max_value=12))
+def test_spray_lockout_needs_the_threshold_within_the_window(offsets: list[int], threshold: int) -> None:
+    policy = SprayPolicy(distinct_users=threshold, window_s=900, base_lockout_s=30, max_lockout_s=3600)
+    now = NOW + timedelta(seconds=2000)
+    times = [NOW + timedelta(seconds=o) for o in offsets]
+    wait = spray_lockout(times, now, policy)
+    recent = [t for t in times if now - t < timedelta(seconds=900)]
+    if len(recent) < threshold:
+        assert wait == 0
+    else:
+        assert 0 <= wait <= 3600
+        assert wait == 0 or now < max(recent) + timedelta(seconds=3600)
 
 
 def test_audit_log(conn: sqlite3.Connection) -> None:

@@ -39,8 +39,11 @@ def index() -> Response:
 @bp.route("/login", methods=["GET", "POST"])
 @public
 def login() -> Response | str | tuple[str, int, dict[str, str]]:
-    """The sign-in form; throttled per (username, address) and per address."""
-    if request.method == "GET":
+    """The sign-in form; throttled per (username, address) and per address (hub.auth.throttle).
+
+    Only a POST is an attempt: GET and HEAD (uptime probes) show the form and touch nothing.
+    """
+    if request.method != "POST":
         if g.get("principal") is not None:
             return redirect(home_url())
         return render_template("login.html", next=safe_next(request.args.get("next")), username="")
