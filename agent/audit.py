@@ -211,7 +211,7 @@ def _exchange(link: MqttLink, inbox: queue.Queue[tuple[str, bytes]], witness: Hu
     while len(responses) < len(chunks) and time.monotonic() < deadline:
         while sent < len(chunks) and sent - len(responses) < WINDOW:  # the hub queues a few per agent
             req = AuditRequest(secrets.token_hex(8), stream, tuple(chunks[sent]),
-                               tuple(k.size for k in kept) if sent == 0 else ())
+                               tuple(kept) if sent == 0 else ())
             ids[req.id] = sent
             link.publish(topics.audit_req(agent), req.to_bytes(), qos=1)
             sent += 1

@@ -7,7 +7,9 @@
   proofs of the asked records against the newest signed checkpoint, and consistency proofs from the
   checkpoints the agent keeps (:mod:`shared.ledger` has the format). The agent id comes from the
   topic (the broker's ACL lets an agent write only its own), so an agent learns only about its own
-  records.
+  records. The checkpoints the agent reports keeping are checked and the largest is kept in
+  ``DATA/witness/agents/{id}.json``, so ``xiaoneng-hub verify --witness DATA/witness`` checks the
+  store against them as well.
 - It records the security alerts agents raise on ``xn/v1/agents/{id}/alert`` (e.g. a failed audit).
 
 Requests are queued by paho's network thread (bounded, at most ``PER_AGENT_PENDING`` per agent: a
@@ -29,10 +31,11 @@ from typing import Any
 
 from hub.service import IngestService
 from hub.store import NodeStore
-from hub.witness import published_path, write_checkpoint_file
+from hub.witness import WITNESS_DIR, published_path, read_checkpoint_file, write_checkpoint_file
+from provisioning.hubkey import KEY_FILE, load_or_create_key
 from shared import topics
-from shared.checkpoint import Checkpoint
-from shared.errors import RecordError
+from shared.checkpoint import Checkpoint, verify_checkpoint
+from shared.errors import ProofError, RecordError
 from shared.ledger import AuditRequest, AuditResponse, InclusionAnswer
 from shared.merkle import consistency_proof, inclusion_proof
 from shared.timefmt import iso_local
@@ -48,6 +51,7 @@ ALERT_INTERVAL_S = 10.0
 class LedgerService:
     def __init__(self, ingest: IngestService, data_dir: Path, db_path: Path):
         self.ingest = ingest
+        self._public_key = load_or_create_key(data_dir / KEY_FILE).public_key()
         self.data_dir = data_dir
         self.db_path = db_path
         self.counters: Counter[str] = Counter()
@@ -147,6 +151,29 @@ class LedgerService:
             return
         resp = answer(self._db(), agent, req)
         self.ingest.publish_raw(topics.audit_resp(agent), resp.to_bytes(), qos=1)
+        self._keep_reported(agent, req.kept)
+
+    def _keep_reported(self, agent: str, kept: tuple[Checkpoint, ...]) -> None:
+        """Keep the largest checkpoint of ours an agent reported (``DATA/witness/agents/{id}.json``):
+        ``xiaoneng-hub verify --witness DATA/witness`` then checks the store against it too."""
+        path = self.data_dir / WITNESS_DIR / "agents" / f"{agent}.json"
+        best = None
+        for cp in kept:
+            try:
+                verify_checkpoint(cp, self._public_key)
+            except ProofError:
+                self.counters["reported_checkpoints_invalid"] += 1
+                continue
+            if best is None or cp.size > best.size:
+                best = cp
+        if best is None:
+            return
+        try:
+            if read_checkpoint_file(path).size >= best.size:
+                return
+        except RecordError:
+            pass  # none yet (or unreadable: replaced by a valid one)
+        write_checkpoint_file(path, best)
 
     def _alert(self, agent: str, payload: bytes) -> None:
         now = time.time()

@@ -9,14 +9,15 @@ The audit is request/response over MQTT on the agent's own topics (``xn/v1/agent
 and ``.../audit/resp``). Both messages are small JSON objects parsed strictly and with bounds, since
 either side may be hostile:
 
-request  ``{"id": str, "stream": str, "seqs": [[seq, hash_hex], ...], "from": [size, ...]}``
+request  ``{"id": str, "stream": str, "seqs": [[seq, hash_hex], ...], "kept": [{signed checkpoint}, ...]}``
 response ``{"id": str, "checkpoint": {signed checkpoint}, "proofs": [{"seq", "index", "proof"} |
 {"seq", "missing": true} | {"seq", "pending": true}], "consistency": [{"from", "proof"}],
 "error": str (optional)}``
 
-``from`` are the sizes of the checkpoints the agent keeps: the hub answers with consistency proofs
-from each to its current checkpoint (or ``"error"`` when it cannot, e.g. a kept size larger than
-its log: the log was truncated).
+``kept`` are the checkpoints the agent keeps (the hub signed them): the hub answers with consistency
+proofs from each to its current checkpoint (or ``"error"`` when it cannot, e.g. a kept size larger
+than its log: the log was truncated), and keeps the largest one each agent reported as a witness
+(``DATA/witness/agents/{id}.json``).
 """
 
 from __future__ import annotations
@@ -76,35 +77,39 @@ class AuditRequest:
     id: str
     stream: str
     seqs: tuple[tuple[int, bytes], ...]
-    from_sizes: tuple[int, ...]
+    kept: tuple[Checkpoint, ...]
+
+    @property
+    def from_sizes(self) -> tuple[int, ...]:
+        return tuple(k.size for k in self.kept)
 
     def to_bytes(self) -> bytes:
         return json.dumps({
             "id": self.id, "stream": self.stream,
-            "seqs": [[s, h.hex()] for s, h in self.seqs], "from": list(self.from_sizes),
+            "seqs": [[s, h.hex()] for s, h in self.seqs], "kept": [k.to_json() for k in self.kept],
         }).encode()
 
     @classmethod
     def parse(cls, payload: bytes) -> "AuditRequest":
         """Strict, bounded parse (raises only :class:`RecordError`)."""
         v = _object(payload, MAX_REQUEST_BYTES, "audit request")
-        if set(v) != {"id", "stream", "seqs", "from"}:
-            raise RecordError("audit request needs exactly id, stream, seqs, from")
+        if set(v) != {"id", "stream", "seqs", "kept"}:
+            raise RecordError("audit request needs exactly id, stream, seqs, kept")
         if not isinstance(v["id"], str) or not _REQ_ID.match(v["id"]):
             raise RecordError("audit request id must be 1-64 of A-Za-z0-9_.-")
         if not isinstance(v["stream"], str) or not valid_id(v["stream"]):
             raise RecordError("audit request stream is not a valid id")
-        seqs, froms = v["seqs"], v["from"]
+        seqs, kept = v["seqs"], v["kept"]
         if not isinstance(seqs, list) or len(seqs) > MAX_AUDIT_SEQS:
             raise RecordError(f"audit request seqs must be a list of at most {MAX_AUDIT_SEQS}")
-        if not isinstance(froms, list) or len(froms) > MAX_AUDIT_FROM:
-            raise RecordError(f"audit request from must be a list of at most {MAX_AUDIT_FROM}")
+        if not isinstance(kept, list) or len(kept) > MAX_AUDIT_FROM:
+            raise RecordError(f"audit request kept must be a list of at most {MAX_AUDIT_FROM} checkpoints")
         pairs: list[tuple[int, bytes]] = []
         for item in seqs:
             if not isinstance(item, list) or len(item) != 2:
                 raise RecordError("audit request seqs entries must be [seq, hash]")
             pairs.append((_int(item[0], "seq", 1), _hex32(item[1], "record hash")))
-        return cls(v["id"], v["stream"], tuple(pairs), tuple(_int(f, "from size") for f in froms))
+        return cls(v["id"], v["stream"], tuple(pairs), tuple(Checkpoint.from_json(k) for k in kept))
 
 
 @dataclass(frozen=True)

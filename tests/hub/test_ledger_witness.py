@@ -168,7 +168,7 @@ def test_start_up_check_passes_a_store_ahead_of_its_published_checkpoint(hub: Hu
 
 def audit(hub: Hub, stream: str, kept: list[Checkpoint], full: bool = True) -> list[str]:
     asked = choose(hub.acked(stream), full, 3, random.Random(1))
-    req = AuditRequest("r1", stream, tuple(asked), tuple(k.size for k in kept))
+    req = AuditRequest("r1", stream, tuple(asked), tuple(kept))
     conn = hub.conn()
     try:
         resp = AuditResponse.parse(answer(conn, "a1", AuditRequest.parse(req.to_bytes())).to_bytes())

@@ -102,6 +102,11 @@ def test_tail_truncation_is_caught_by_witnesses_start_up_and_the_agents_audit(
     problems = witnessed["problems"]
     assert code == 1 and isinstance(problems, list) and len(problems) == 1, witnessed
     assert "truncated" in problems[0] and f"has only {total - removed}" in problems[0], problems
+    code, own = verify(c, "--witness", str(c.hub_dir / "witness"))  # published.json + what a1 reported
+    problems = own["problems"]
+    assert code == 1 and isinstance(problems, list) and own["witnesses"] == 2, own
+    assert all("truncated" in str(p) for p in problems) and len(problems) == 2, problems
+    assert any("agents/a1.json" in str(p) for p in problems), problems
 
     refused = cli("hub.cli", "run", "--data", str(c.hub_dir), "--broker", "external", "--mqtt-port", str(c.port),
                   "--http-port", "0", timeout=60)
