@@ -28,6 +28,7 @@ class SmtpSink:
     attempts: int = 0
     replies: list[str] = field(default_factory=list)
     hold: threading.Event | None = None
+    hold_from: int = 1  # with ``hold``: the attempt number from which DATA waits
     holding: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -35,7 +36,7 @@ class SmtpSink:
         with self.lock:
             self.attempts += 1
             reply = self.replies.pop(0) if self.replies else "250 OK"
-            hold = self.hold
+            hold = self.hold if self.attempts >= self.hold_from else None
         if hold is not None:
             self.holding.set()
             import asyncio
