@@ -53,6 +53,8 @@ from shared.timefmt import SHANGHAI, iso_local
 log = logging.getLogger("xiaoneng.hub.ingest")
 
 Listener = Callable[[str, dict[str, Any]], None]
+#: The hub's broker connections (see ``IngestService._clients``).
+ROLES = ("records", "control")
 #: ``(kind, topic, payload, received)``: one message as the network thread queued it.
 Item = tuple[str, str, bytes, float]
 
@@ -97,7 +99,7 @@ class IngestConfig:
     #: At most one flood alert per agent per interval.
     flood_alert_interval_s: float = 60.0
     #: MQTT 5 Receive Maximum the hub asks for: QoS 1 messages the broker may send it unacknowledged.
-    receive_maximum: int = 1000
+    receive_maximum: int = 65535
 
 
 class WriteTurn:
@@ -259,8 +261,12 @@ class IngestService:
         self._stop = threading.Event()
         self._worker: threading.Thread | None = None
         self._watch: threading.Thread | None = None
-        self._client: mqtt.Client | None = None
-        self._connected = threading.Event()
+        #: Two broker connections, each with its own paho network thread: "records" (record
+        #: batches, QoS 1, the persistent session ``login.client_id``) and "control" (status,
+        #: heartbeats, video signalling, ``topic_handlers``; ``login.client_id + "-control"``). A
+        #: flood on one kind of topic never queues in front of the other at the broker.
+        self._clients: dict[str, mqtt.Client] = {}
+        self._ready = {role: threading.Event() for role in ROLES}
         self.listeners: list[Listener] = []
         #: ``handler(agent_id, leaf, payload)`` for messages on ``xn/v1/agents/{id}/rtc/up/{leaf}``,
         #: called from paho's network thread (WebRTC signalling: keep it short).
@@ -289,19 +295,25 @@ class IngestService:
     def start(self, connect_timeout: float = 15.0) -> None:
         self._worker = threading.Thread(target=self._work, name="xn-hub-ingest", daemon=True)
         self._worker.start()
-        self._client = self._new_client()
+        for role in ROLES:
+            self._clients[role] = self._new_client(role)
         self._watch = threading.Thread(target=self._supervise, name="xn-hub-watch", daemon=True)
         self._watch.start()
-        if not self._connected.wait(connect_timeout):
-            raise ConnectionError(
-                f"hub could not connect to the broker at {self.login.host}:{self.login.port} "
-                f"as {self.login.username!r} within {connect_timeout} s"
-            )
+        deadline = time.monotonic() + connect_timeout
+        for role in ROLES:
+            if not self._ready[role].wait(max(0.0, deadline - time.monotonic())):
+                raise ConnectionError(
+                    f"hub could not connect to the broker at {self.login.host}:{self.login.port} "
+                    f"as {self.login.username!r} within {connect_timeout} s ({role} connection)"
+                )
 
-    def _new_client(self) -> mqtt.Client:
-        """A paho client, connecting in its own network thread (``loop_start``)."""
+    def _client_id(self, role: str) -> str:
+        return self.login.client_id if role == "records" else f"{self.login.client_id}-{role}"
+
+    def _new_client(self, role: str) -> mqtt.Client:
+        """A paho client for ``role``, connecting in its own network thread (``loop_start``)."""
         client = mqtt.Client(
-            CallbackAPIVersion.VERSION2, client_id=self.login.client_id, protocol=mqtt.MQTTv5
+            CallbackAPIVersion.VERSION2, client_id=self._client_id(role), protocol=mqtt.MQTTv5, userdata=role,
         )
         client.username_pw_set(self.login.username, self.login.password)
         client.on_connect = self._on_connect
@@ -323,9 +335,9 @@ class IngestService:
         if self._watch is not None:
             self._watch.join(10)
             self._watch = None
-        if self._client is not None:
-            self._client.disconnect()
-            self._client.loop_stop()
+        for client in self._clients.values():
+            client.disconnect()
+            client.loop_stop()
         with self._wake:
             self._wake.notify_all()
         if self._worker is not None:
@@ -334,20 +346,24 @@ class IngestService:
 
     @property
     def connected(self) -> bool:
-        return self._connected.is_set()
+        return all(ready.is_set() for ready in self._ready.values())
 
-    def loop_alive(self) -> bool:
-        """True while paho's network thread runs (paho keeps it in ``Client._thread``)."""
-        thread = getattr(self._client, "_thread", None)
+    def loop_alive(self, role: str | None = None) -> bool:
+        """True while paho's network thread of ``role`` (default: of both connections) runs
+        (paho keeps it in ``Client._thread``)."""
+        if role is None:
+            return all(self.loop_alive(r) for r in ROLES)
+        thread = getattr(self._clients.get(role), "_thread", None)
         return isinstance(thread, threading.Thread) and thread.is_alive()
 
     def _supervise(self) -> None:
-        """Restart paho's network loop, with a fresh client, if its thread ever dies; restart the
-        worker too. Checked twice a second."""
+        """Restart a connection's network loop, with a fresh client, if its thread ever dies;
+        restart the worker too. Checked twice a second."""
         while not self._stop.wait(0.5):
             try:
-                if not self.loop_alive() and not self._stop.is_set():
-                    self._restart_loop()
+                for role in ROLES:
+                    if not self.loop_alive(role) and not self._stop.is_set():
+                        self._restart_loop(role)
                 if self._worker is not None and not self._worker.is_alive() and not self._stop.is_set():
                     self.count("worker_restarts")
                     log.error("the ingest worker thread died; restarting it")
@@ -357,14 +373,14 @@ class IngestService:
                 self.count("errors_watch")
                 log.exception("the ingest watchdog failed; it goes on")
 
-    def _restart_loop(self) -> None:
-        old = self._client
+    def _restart_loop(self, role: str) -> None:
+        old = self._clients.get(role)
         self.count("loop_restarts")
-        self._connected.clear()
+        self._ready[role].clear()
         log.error("the MQTT network thread died; starting a new broker connection",
-                  extra={"loop_restarts": self.counters["loop_restarts"]})
+                  extra={"connection": role, "loop_restarts": self.counters["loop_restarts"]})
         self._alert("mqtt_loop_restarted", None,
-                    f"the hub's MQTT network thread died and was restarted "
+                    f"the hub's MQTT network thread ({role}) died and was restarted "
                     f"({self.counters['loop_restarts']} times since start)")
         if old is not None:
             try:
@@ -374,7 +390,7 @@ class IngestService:
                     sock.close()
             except Exception:
                 log.exception("closing the dead MQTT client failed")
-        self._client = self._new_client()
+        self._clients[role] = self._new_client(role)
 
     def backlog(self) -> int:
         with self._lock:
@@ -400,19 +416,26 @@ class IngestService:
             if reason.is_failure:
                 log.error("broker refused the hub", extra={"reason": str(reason)})
                 return
-            records = topics.SHARED_RECORDS if self.config.shared_subscription else topics.ALL_RECORDS
-            client.subscribe([(records, 1), (topics.ALL_STATUS, 1), (topics.ALL_HEALTH, 0),
-                              (topics.ALL_RTC_UP, 0), *[(f, 1) for f, _ in self.topic_handlers]])
-            self._connected.set()
-            log.info("hub connected to broker", extra={"session_present": bool(flags.session_present)})
+            control = [(topics.ALL_STATUS, 1), (topics.ALL_HEALTH, 0), (topics.ALL_RTC_UP, 0),
+                       *[(f, 1) for f, _ in self.topic_handlers]]
+            if userdata == "records":
+                records = topics.SHARED_RECORDS if self.config.shared_subscription else topics.ALL_RECORDS
+                client.subscribe([(records, 1)])
+                # a session kept from a hub version with one connection: its control topics go
+                client.unsubscribe([f for f, _ in control])
+            else:
+                client.subscribe(control)
+            self._ready[userdata].set()
+            log.info("hub connected to broker", extra={"connection": userdata,
+                                                       "session_present": bool(flags.session_present)})
         except Exception:
             self.count("errors_on_connect")
             log.exception("on_connect failed")
 
     def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
         try:
-            if client is self._client:
-                self._connected.clear()
+            if client is self._clients.get(userdata):
+                self._ready[userdata].clear()
             if not self._stop.is_set():
                 log.warning("hub lost the broker; paho reconnects", extra={"reason": str(reason)})
         except Exception:
@@ -766,11 +789,12 @@ class IngestService:
 
     def publish_raw(self, topic: str, payload: bytes, qos: int = 0, retain: bool = False) -> None:
         """Publish on the hub's broker connection (e.g. WebRTC signalling down to an agent)."""
-        if self._client is not None:
-            self._client.publish(topic, payload, qos=qos, retain=retain)
+        client = self._clients.get("control")
+        if client is not None:
+            client.publish(topic, payload, qos=qos, retain=retain)
 
     def _publish(self, topic: str, message: dict[str, Any], qos: int) -> None:
-        client = self._client
+        client = self._clients.get("records")
         if client is None:
             return
         try:

@@ -38,7 +38,7 @@ def hub(tmp_path: Path) -> tuple[IngestService, dict[str, Ed25519PrivateKey], Fa
                             Ed25519PrivateKey.generate(), BrokerLogin("127.0.0.1", 1, "hub", "x"),
                             IngestConfig(quarantine_keep=3), clock=lambda: T0)
     client = FakeClient()
-    service._client = client  # type: ignore[assignment]
+    service._clients = {"records": client, "control": client}  # type: ignore[dict-item]
     return service, keys, client
 
 

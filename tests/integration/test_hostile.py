@@ -66,35 +66,53 @@ def hub(tmp_path: Path) -> Iterator[tuple[RunningBroker, IngestService]]:
         broker.close()
 
 
+def _kill_on_next_packet(client: object) -> threading.Event:
+    """Make paho's network thread of ``client`` die on the next packet it reads, as an exception
+    escaping a callback would."""
+    killed = threading.Event()
+
+    def die(*args: object, **kwargs: object) -> None:
+        killed.set()
+        raise RecursionError("maximum recursion depth exceeded while decoding a JSON array")
+
+    client._packet_handle = die  # type: ignore[attr-defined]
+    return killed
+
+
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")  # the death is the point
-def test_a_dead_network_thread_is_restarted_and_ingest_goes_on(hub: tuple[RunningBroker, IngestService]) -> None:
+def test_a_dead_network_thread_is_restarted_and_nothing_is_lost(hub: tuple[RunningBroker, IngestService]) -> None:
     broker, service = hub
     agent = broker.probe("a1")
     agent.subscribe(topics.ack("a1"))
     watcher = broker.probe("hub")
     watcher.subscribe(topics.ALERTS)
-    client = service._client
-    assert client is not None and service.loop_alive()
-    killed = threading.Event()
+    assert service.loop_alive()
 
-    def die(*args: object, **kwargs: object) -> None:  # what an escaped exception does to paho
-        killed.set()
-        raise RecursionError("maximum recursion depth exceeded while decoding a JSON array")
-
-    client._packet_handle = die  # type: ignore[method-assign,assignment]
+    # the control connection dies on a heartbeat; a new one answers the next ping
+    control = service._clients["control"]
+    killed = _kill_on_next_packet(control)
     agent.publish(topics.health("a1"), b'{"ping": 1}', qos=0)
-    wait_until(killed.is_set, 10, message="the network thread to read the next packet")
-    wait_until(lambda: service.counters["loop_restarts"] == 1, 10, message="the loop restarted")
-    wait_until(lambda: service.connected and service.loop_alive(), 15, message="the new connection")
-    assert service._client is not client
+    wait_until(killed.is_set, 10, message="the control thread to read the heartbeat")
+    wait_until(lambda: service.counters["loop_restarts"] == 1, 10, message="the control loop restarted")
+    wait_until(lambda: service.connected and service.loop_alive(), 15, message="the new control connection")
+    assert service._clients["control"] is not control
+    agent.publish(topics.health("a1"), b'{"ping": 2}', qos=0)
+    agent.wait_for(topics.ack("a1"), b'{"pong": 2}', timeout=10)
 
+    # the records connection dies on a batch: the batch (never acknowledged to the broker) comes
+    # again on the new connection of the same session, and is stored and acknowledged
+    records = service._clients["records"]
+    killed = _kill_on_next_packet(records)
     builder = ChainBuilder("a1", "s1")
     now = datetime.now(SHANGHAI).isoformat()
-    records = [builder.append("case.step", now, {"case_id": f"C{i}"}) for i in range(3)]
-    agent.publish(topics.records("a1"), bytes(sign_batch(broker.keys["a1"], "a1", "s1", records, 1, now)))
+    batch = [builder.append("case.step", now, {"case_id": f"C{i}"}) for i in range(3)]
+    agent.publish(topics.records("a1"), bytes(sign_batch(broker.keys["a1"], "a1", "s1", batch, 1, now)))
+    wait_until(killed.is_set, 10, message="the records thread to read the batch")
+    wait_until(lambda: service.counters["loop_restarts"] == 2, 10, message="the records loop restarted")
     wait_until(lambda: any(json.loads(m.payload).get("acked") == 3 for m in agent.received(topics.ack("a1"))),
-               15, message="the batch acknowledged after the restart")
-    alert = watcher.wait_for(topics.ALERTS, timeout=10)
-    assert json.loads(alert.payload)["reason"] == "mqtt_loop_restarted"
+               20, message="the batch stored and acknowledged after the restart")
+    assert service._clients["records"] is not records
+    wait_until(lambda: len(watcher.received(topics.ALERTS)) == 2, 10, message="two alerts")
+    assert {json.loads(m.payload)["reason"] for m in watcher.received(topics.ALERTS)} == {"mqtt_loop_restarted"}
     rows = list(service.store.query("SELECT kind FROM security_alerts"))
-    assert rows == [("mqtt_loop_restarted",)]
+    assert rows == [("mqtt_loop_restarted",)] * 2
