@@ -339,5 +339,15 @@ def _attach_supervision_commands() -> None:
 
 _attach_supervision_commands()
 
+
+def _attach_notify_commands() -> None:
+    """``notify check|status|contact|retry`` (owned by hub.notify)."""
+    from hub.notify.cli import notify_group
+
+    main.add_command(notify_group, "notify")
+
+
+_attach_notify_commands()
+
 if __name__ == "__main__":  # pragma: no cover
     main()
