@@ -37,6 +37,7 @@ EXPECTED: dict[str, tuple[str, set[str] | None]] = {
     "video.leave": ("POST", READERS),
     "supervision.cases": ("GET", CASES),
     "supervision.case": ("GET", CASES),
+    "supervision.case_evidence": ("GET", CASES),
     "cards.queue": ("GET", CASES),
     "cards.card": ("GET", CASES),
     "cards.act": ("POST", ACTORS),
