@@ -156,6 +156,9 @@ def run_audit(cfg: AgentConfig, full: bool = False, sample: int = 32, timeout: f
             "(64 hex digits) into it")
     key = hub_key(cfg.hub_public_key)
     data = cfg.path(cfg.data_dir)
+    if not (data / "outbox.sqlite").exists():
+        raise AuditUnavailable(
+            f"{data / 'outbox.sqlite'} does not exist: this agent has not run yet, nothing was acknowledged")
     outbox = Outbox(data / "outbox.sqlite", cfg.agent_id, cfg.outbox)
     stream = outbox.stream_id
     outbox.close()
