@@ -57,3 +57,22 @@ def test_acknowledged_records_leave_their_hashes_behind(tmp_path: Path) -> None:
     assert ob.stats().depth == 3
     w.close()
     ob.close()
+
+
+def test_audit_without_a_hub_key_or_an_outbox_says_why(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from agent.cli import main
+    from provisioning.identity import BrokerLogin, generate_key, write_bundle
+
+    plain = write_bundle(tmp_path / "old", agent_id="a1", site_id="s", key=generate_key(),
+                         broker=BrokerLogin("127.0.0.1", 1, "a1", "pw"))
+    out = CliRunner().invoke(main, ["audit", "--config", str(plain.config_file)])
+    assert out.exit_code == 2 and "hub_public_key" in out.output
+    keyed = write_bundle(tmp_path / "new", agent_id="a1", site_id="s", key=generate_key(),
+                         broker=BrokerLogin("127.0.0.1", 1, "a1", "pw"),
+                         hub_public_key=HUB.public_key().public_bytes_raw())
+    assert "hub_public_key: " + HUB.public_key().public_bytes_raw().hex() in keyed.config_file.read_text()
+    out = CliRunner().invoke(main, ["audit", "--config", str(keyed.config_file)])
+    assert out.exit_code == 2 and "has not run yet" in out.output
+    assert not (tmp_path / "new" / "data" / "outbox.sqlite").exists()
