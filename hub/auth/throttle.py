@@ -6,12 +6,12 @@ The numbers are the web config's (defaults in brackets; docs/ui.md says the same
   address cost nothing; the 5th locks that pair for ``base_lockout_s`` [30 s], every further
   failure doubles it, up to ``max_lockout_s`` [1 h]. A success clears the pair; so does
   ``reset_after_s`` [1 h] without a failure. Other users at the same address are not affected.
-* **address alone** (password spraying): only when failures for at least ``distinct_users`` [10]
-  *different* usernames come from one address within ``window_s`` [15 min] is the address locked,
-  for everyone: ``base_lockout_s`` [30 s] after the failure that reached the threshold, doubling
-  with each further distinct username in the window, up to ``max_lockout_s``. A username that
-  then signs in successfully from the address no longer counts, so a room behind one proxy
-  address is never locked out by its own typing mistakes unless ten people make them.
+* **address alone** (password spraying): only while at least ``distinct_users`` [10] *different*
+  usernames have failed from one address within ``window_s`` [15 min] is the address locked, for
+  everyone: each failure then locks it for ``base_lockout_s`` × 2^(distinct usernames −
+  ``distinct_users``) [30 s, 60 s, …], up to ``max_lockout_s``. A username that signs in
+  successfully from the address no longer counts, so a room behind one proxy address is not
+  locked out by its own typing mistakes unless ten people make them and none gets in.
 
 While locked, an attempt is refused before the password is checked and counts as nothing.
 :func:`after_failure` and :func:`spray_lockout` are the pure rules; :class:`LoginThrottle` keeps
