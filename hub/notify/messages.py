@@ -76,7 +76,7 @@ def card_message(card: Mapping[str, Any], kind: str, *, action_id: int | None = 
         lead_zh = f"监控室对 {dept} 的{lzh}（{rule}）发出督办：{title}{case_zh}。"
         lead_en = f"The monitoring room sent {dept} a supervision notice (督办) on a {len_.lower()} ({rule}){case_en}."
         if note:
-            lead_zh += f"督办意见：{note}"
+            lead_zh += f"督办意见：{note.rstrip('。')}。"
             lead_en += f" Note: {note}"
     else:
         raise ValueError(f"unknown card notification kind {kind!r}")

@@ -135,3 +135,7 @@ def channels_config(smtp_port: int, sms_url: str, **retry: float) -> dict[str, A
         "retry": {"max_attempts": 4, "base_s": 10, "max_s": 60, **retry},
         "base_url": "http://hub.example.cn:8080",
     }
+
+
+# the browser tests' fixtures (Debian's Chromium through Playwright, the web app on a free port)
+from tests.browser.conftest import artifacts, browser, fake_hub, watched  # noqa: E402, F401
