@@ -36,7 +36,7 @@ from hub.web.metrics import Registry  # noqa: E402
 from hub.webserver import REQUEST_THREADS, AppServer  # noqa: E402
 from hub.webtls import TlsFiles  # noqa: E402
 
-PASSWORD = "benchmark password 1"
+PASSWORD = "benchmark password 1"  # noqa: S105 - a throwaway user in a temporary database
 
 
 def certificate(directory: Path) -> TlsFiles:
