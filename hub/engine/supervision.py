@@ -363,12 +363,13 @@ class Supervision:
         reminders are for the living (DOMAIN.md §4); nor once the due date has passed at the hub's
         clock (an R2 is due instead). A live tick raises a reminder still worth sending."""
         decisions = []
-        pending = list(pending)
+        pending = pending if isinstance(pending, list) else list(pending)
         grace = timedelta(minutes=self.config.thresholds.reminder_grace_minutes)
         late = hub_now - until > grace  # judging facts that reached the hub after their time
         overdue = any(p.key.startswith("R2|") and p.moment <= hub_now for p in pending)
+        raised = self.raised
         for p in pending:
-            if p.moment <= until and p.key not in self.raised:
+            if p.moment <= until and p.key not in raised:
                 if (late or overdue) and p.key.startswith("R1|"):
                     self.raised.add(p.key)  # never remind of a moment long gone, nor too late
                     continue
@@ -466,10 +467,13 @@ class Supervision:
         """Raise cards at the hub's clock: the 督办 deadline counts from the day the hub tells
         the department (``hub_now``), never from the moment (DOMAIN.md §4)."""
         out = []
+        start = None
         for decision in decisions:
             if decision.key in self.raised:
                 continue
-            deadline, provisional = self._deadline(decision, local_date(hub_now))
+            if start is None:
+                start = local_date(hub_now)
+            deadline, provisional = self._deadline(decision, start)
             card = Card.raise_(decision, hub_now, deadline, provisional)
             self._store(card)
             out.append(card)
