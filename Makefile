@@ -6,13 +6,13 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_DATA ?= demo-data
 
-.PHONY: demo test lint typecheck bench screenshots system-deps venv clean
+.PHONY: demo test lint typecheck bench screenshots agent-binary system-deps venv clean
 
 $(STAMP): setup.cfg pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "需要 Python 3.11 / Python 3.11 is required: apt-get install python3.11 python3.11-venv"; exit 1; }
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,video,reports,db]'
+	$(BIN)/python -m pip install --quiet -e '.[test,video,reports,db,package]'
 	@touch $(STAMP)
 
 venv: $(STAMP)
@@ -25,7 +25,7 @@ demo: $(STAMP) system-deps
 	$(BIN)/python -m simulator.demo --data $(DEMO_DATA)
 
 lint: $(STAMP)
-	$(BIN)/ruff check shared commonio agent hub provisioning simulator tests bench
+	$(BIN)/ruff check shared commonio agent hub provisioning simulator tests bench deploy
 	$(BIN)/lint-imports --config setup.cfg
 
 typecheck: $(STAMP)
@@ -34,6 +34,11 @@ typecheck: $(STAMP)
 # XIAONENG_STRICT: a missing browser, tool or database server fails the suite instead of skipping.
 test: $(STAMP) system-deps lint typecheck
 	XIAONENG_STRICT=1 $(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+# The one-file agent for hall machines without Python: dist/xiaoneng-agent (database capture) and
+# dist/xiaoneng-agent-video (with cameras), each also as a tarball with install.sh and the systemd unit.
+agent-binary: $(STAMP) system-deps
+	$(BIN)/python deploy/agent/build.py --dist dist
 
 # The documentation's pictures (docs/screenshots/), made by the browser tests; `make test` never writes them.
 screenshots: $(STAMP) system-deps

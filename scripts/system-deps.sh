@@ -14,6 +14,8 @@ command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v pdftotext >/dev/null 2>&1 || need+=(poppler-utils)
 # promtool (from Debian's prometheus package) checks our /metrics exposition in the tests.
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
+# objdump (binutils): PyInstaller and deploy/agent/build.py read the one-file agent's libraries.
+command -v objdump >/dev/null 2>&1 || need+=(binutils)
 # Database servers for the capture tests: used where one already answers (XN_TEST_PG_URL,
 # XN_TEST_MYSQL_URL), otherwise the suite starts throwaway instances of its own from these packages.
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || need+=(postgresql)
