@@ -245,7 +245,7 @@ def test_thousands_of_malformed_payloads(hub: LocalCluster, a1: tuple[Client, St
             payloads.append(b'{"v":1}\n' + b"{}" * rng.randint(1, 50))
         else:
             payloads.append(b"\n".join([valid.split(b"\n", 1)[0], b"[1,2,3]", b"null", b"1e999"]))
-    payloads.append(b"{" * (17 * 1024 * 1024))  # a huge message over the hub's limit
+    payloads.append(b"{" * (4 * 1024 * 1024 + 1))  # over the hub's limit (the broker's is a little higher)
     def reasons() -> dict[str, int]:
         conn = hub.hub_db()
         try:
@@ -257,15 +257,16 @@ def test_thousands_of_malformed_payloads(hub: LocalCluster, a1: tuple[Client, St
     before = reasons()
     for p in payloads:
         client.c.publish(topics.records("a1"), p, qos=1)
-    wait_for(lambda: sum(reasons().values()) - sum(before.values()) >= len(payloads), 120,
-             "every malformed payload to be quarantined")
-    added = {r: n - before.get(r, 0) for r, n in reasons().items() if n != before.get(r, 0)}
-    assert set(added) <= {"malformed", "bad_signature", "identity_mismatch"}, added
-    assert added["malformed"] > 1000
-    # ... and the hub still serves good batches
+    # an agent's batches are decided in arrival order: once a good batch sent after the flood is
+    # stored, every malformed payload before it was decided
     start = head(hub, "a1", "s-attack")
     client.publish(topics.records("a1"), stream.batch(stream.records(2)))
-    wait_for(lambda: head(hub, "a1", "s-attack") == start + 2, 30, "a good batch after the flood")
+    wait_for(lambda: head(hub, "a1", "s-attack") == start + 2, 120, "a good batch after the flood")
+    added = {r: n - before.get(r, 0) for r, n in reasons().items() if n != before.get(r, 0)}
+    assert set(added) <= {"malformed", "bad_signature", "identity_mismatch"}, added
+    # quarantine keeps the first 20 per agent and reason (before parsing: per rejection reason) in
+    # each minute and counts the rest: thousands of payloads, a bounded number of rows
+    assert 20 <= added["malformed"] <= 20 * 6, added
 
 
 def test_quarantine_names_every_reason(hub: LocalCluster, a1: tuple[Client, Stream]) -> None:
