@@ -19,8 +19,9 @@ import logging
 import queue
 import random
 import secrets
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -184,18 +185,18 @@ def _audit(cfg: AgentConfig, witness: HubWitness, key: Ed25519PublicKey, stream:
     except LinkDown as exc:
         raise AuditUnavailable(f"无法连接消息服务器 / cannot reach the broker: {exc}") from None
     try:
-        return _exchange(link, inbox, witness, key, agent, stream, full, sample, timeout)
+        rollback_seen: list[str] = []
+        _await_retained_checkpoint(inbox, witness, rollback_seen, min(2.0, timeout))
+        return exchange(link.publish, inbox, witness, key, agent, stream, full, sample, timeout, rollback_seen)
     finally:
         link.close()
 
 
-def _exchange(link: MqttLink, inbox: queue.Queue[tuple[str, bytes]], witness: HubWitness,
-              key: Ed25519PublicKey, agent: str, stream: str, full: bool, sample: int,
-              timeout: float) -> AuditVerdict:
-    asked = choose(witness.acked(), full, sample, random.Random())
-    rollback_seen: list[str] = []
-    deadline = time.monotonic() + min(2.0, timeout)
-    while time.monotonic() < deadline:  # the retained checkpoint arrives first, if there is one
+def _await_retained_checkpoint(inbox: queue.Queue[tuple[str, bytes]], witness: HubWitness,
+                               rollback_seen: list[str], wait: float) -> None:
+    """The broker sends the retained checkpoint right after subscribing, if there is one."""
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
         try:
             topic, payload = inbox.get(timeout=0.1)
         except queue.Empty:
@@ -204,7 +205,17 @@ def _exchange(link: MqttLink, inbox: queue.Queue[tuple[str, bytes]], witness: Hu
             problem = witness.offer(payload)
             if problem:
                 rollback_seen.append(problem)
-            break
+            return
+
+
+def exchange(publish: Callable[[str, bytes, int], None], inbox: queue.Queue[tuple[str, bytes]],
+             witness: HubWitness, key: Ed25519PublicKey, agent: str, stream: str, full: bool, sample: int,
+             timeout: float, rollback_seen: list[str] | None = None,
+             stop: threading.Event | None = None) -> AuditVerdict:
+    """One audit: requests through ``publish(topic, payload, qos)``, answers (and checkpoints) from
+    ``inbox``; the verdict, with a security alert published and logged when it fails."""
+    asked = choose(witness.acked(), full, sample, random.Random())
+    rollback_seen = list(rollback_seen or [])
     kept = witness.kept()
     chunks = [asked[i:i + MAX_AUDIT_SEQS] for i in range(0, len(asked), MAX_AUDIT_SEQS)] or [[]]
     ids: dict[str, int] = {}
@@ -212,11 +223,13 @@ def _exchange(link: MqttLink, inbox: queue.Queue[tuple[str, bytes]], witness: Hu
     responses: dict[int, AuditResponse] = {}
     deadline = time.monotonic() + timeout
     while len(responses) < len(chunks) and time.monotonic() < deadline:
+        if stop is not None and stop.is_set():
+            raise AuditUnavailable("the agent is stopping")
         while sent < len(chunks) and sent - len(responses) < WINDOW:  # the hub queues a few per agent
             req = AuditRequest(secrets.token_hex(8), stream, tuple(chunks[sent]),
                                tuple(kept) if sent == 0 else ())
             ids[req.id] = sent
-            link.publish(topics.audit_req(agent), req.to_bytes(), qos=1)
+            publish(topics.audit_req(agent), req.to_bytes(), 1)
             sent += 1
         try:
             topic, payload = inbox.get(timeout=0.2)
@@ -248,8 +261,55 @@ def _exchange(link: MqttLink, inbox: queue.Queue[tuple[str, bytes]], witness: Hu
         log.error("SECURITY: audit of the hub's ledger failed", extra={
             "security_alert": True, "problems": verdict.problems[:20]})
         try:
-            link.publish(topics.alert(agent), alert_payload("ledger.audit_failed", detail, iso_local(time.time())),
-                         qos=1)
+            publish(topics.alert(agent), alert_payload("ledger.audit_failed", detail, iso_local(time.time())), 1)
         except LinkDown:
             log.error("could not send the security alert to the hub (link down)")
     return verdict
+
+
+class PeriodicAudit:
+    """The running agent audits the hub by itself every ``interval`` seconds (``audit_interval_s``
+    in agent.yaml; the first one a random part of an interval after start, so that agents do not
+    all ask at once). Requests go out through the uplink (the one publishing owner); answers come
+    back through its topic handler. A failed audit raises the security alert as the command does;
+    an audit that cannot be made (link down, hub silent) is logged and tried again next time."""
+
+    def __init__(self, uplink: Any, witness: HubWitness, key: Ed25519PublicKey, interval: float,
+                 sample: int = 32, timeout: float = 60.0):
+        self.uplink = uplink
+        self.witness = witness
+        self.key = key
+        self.interval = interval
+        self.sample = sample
+        self.timeout = timeout
+        self.inbox: queue.Queue[tuple[str, bytes]] = queue.Queue(64)
+        self.last: AuditVerdict | None = None
+        uplink.on_topic(topics.audit_resp(uplink.agent_id), self._on_answer)
+
+    def _on_answer(self, topic: str, payload: bytes) -> None:
+        try:
+            self.inbox.put_nowait((topic, payload))
+        except queue.Full:
+            log.warning("audit answers are piling up; dropped one")
+
+    def _publish(self, topic: str, payload: bytes, qos: int) -> None:
+        self.uplink.publish_side(topic, payload, qos=qos)
+
+    def run(self, stop: threading.Event) -> None:
+        wait = random.uniform(0.1, 1.0) * self.interval
+        while not stop.wait(wait):
+            wait = self.interval
+            while not self.inbox.empty():  # late answers to an earlier audit
+                self.inbox.get_nowait()
+            try:
+                self.last = exchange(self._publish, self.inbox, self.witness, self.key, self.uplink.agent_id,
+                                     self.uplink.stream_id, False, self.sample, self.timeout, stop=stop)
+            except AuditUnavailable as exc:
+                log.warning("periodic audit of the hub's ledger not possible now", extra={"reason": str(exc)})
+                continue
+            except Exception:
+                log.exception("periodic audit failed unexpectedly")
+                continue
+            if self.last.ok:
+                log.info("periodic audit of the hub's ledger: OK", extra={
+                    "checked": self.last.checked, "pending": self.last.pending, "hub_size": self.last.hub_size})

@@ -52,6 +52,8 @@ class AgentConfig:
     #: The hub's checkpoint key (64 hex digits, written by provisioning): the agent keeps the
     #: hub's signed checkpoints only when they verify with it, and ``xiaoneng-agent audit`` needs it.
     hub_public_key: str = ""
+    #: The running agent audits the hub's ledger this often (seconds; 0: only ``xiaoneng-agent audit``).
+    audit_interval_s: float = 3600.0
     #: Where this file was read from; relative paths in it are relative to its folder.
     base_dir: str = "."
 
@@ -79,6 +81,8 @@ def load_agent_config(path: str | Path) -> AgentConfig:
         raise ConfigError(f"{p}: uplink.batch_records and uplink.window_batches must be >= 1")
     if cfg.hub_public_key and not re.fullmatch(r"[0-9a-f]{64}", cfg.hub_public_key):
         raise ConfigError(f"{p}: hub_public_key must be 64 lowercase hex digits (the hub's Ed25519 key)")
+    if cfg.audit_interval_s < 0 or 0 < cfg.audit_interval_s < 1:
+        raise ConfigError(f"{p}: audit_interval_s must be 0 (off) or >= 1 second")
     if cfg.outbox.keep_acked < 1:
         raise ConfigError(f"{p}: outbox.keep_acked must be >= 1")
     _check_cameras(cfg, p)

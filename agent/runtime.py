@@ -11,6 +11,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
+from agent.audit import PeriodicAudit
 from agent.checkpoints import HubWitness, hub_key, watch_checkpoints
 from agent.config import AgentConfig
 from agent.link import BrokerAddress, Link, MqttLink
@@ -54,7 +55,7 @@ class Agent:
             return MqttLink(
                 address, f"xn-agent-{config.agent_id}",
                 [topics.ack(config.agent_id), topics.config(config.agent_id),
-                 topics.rtc(config.agent_id, "down/#"), topics.CHECKPOINT],
+                 topics.rtc(config.agent_id, "down/#"), topics.CHECKPOINT, topics.audit_resp(config.agent_id)],
                 on_message, on_down, will,
             )
 
@@ -64,6 +65,11 @@ class Agent:
         if config.hub_public_key:
             self.witness = HubWitness(data / "outbox.sqlite", hub_key(config.hub_public_key))
             watch_checkpoints(self.uplink, self.witness, time.time)
+        self.auditor: PeriodicAudit | None = None
+        if config.hub_public_key and config.audit_interval_s > 0:
+            key = hub_key(config.hub_public_key)
+            self.auditor = PeriodicAudit(self.uplink, HubWitness(data / "outbox.sqlite", key), key,
+                                         config.audit_interval_s)
         self._catch_up: list[Callable[[], tuple[bool, int]]] = []
         self.uplink.add_health_provider(lambda: {"catching_up": self.catching_up()})
         # Cameras (presence records, feed state in the heartbeat, live video): only when configured,
@@ -87,6 +93,8 @@ class Agent:
         if self.cameras is not None:
             self.cameras.start()
         self.uplink.start()
+        if self.auditor is not None:
+            self.add_thread(self.auditor.run, "xn-audit")
 
     def add_thread(self, target: Callable[[threading.Event], None], name: str) -> None:
         """Run ``target(stop_event)`` in a thread for the agent's lifetime."""
@@ -148,4 +156,6 @@ class Agent:
         self.uplink.stop()
         if self.witness is not None:
             self.witness.close()
+        if self.auditor is not None:
+            self.auditor.witness.close()
         self.outbox.close()

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 from simulator.cluster import LocalCluster, wait_for
 from tests.support.truncate import truncate_tail
@@ -30,6 +31,10 @@ FAST = {"ack_timeout": 3.0, "heartbeat_interval": 2.0, "backoff_initial": 0.2, "
 def cluster(tmp_path: Path) -> Iterator[LocalCluster]:
     c = LocalCluster(tmp_path, ["a1"], uplink=FAST)
     c.setup()
+    bundle = c.agent_dir("a1") / "agent.yaml"
+    cfg = yaml.safe_load(bundle.read_text())
+    cfg["audit_interval_s"] = 2.0  # the running agent audits by itself too
+    bundle.write_text(yaml.safe_dump(cfg, allow_unicode=True))
     c.start_broker()
     c.start_hub()
     c.start_agent("a1", synthetic_rate=100)
@@ -82,9 +87,12 @@ def test_tail_truncation_is_caught_by_witnesses_start_up_and_the_agents_audit(
     total = stored(c)
     wait_for(lambda: kept_size(c) >= total, 40, f"the agent to keep a checkpoint covering all {total} records")
 
+    wait_for(lambda: "periodic audit of the hub's ledger: OK" in c.agents["a1"].tail(400), 30,
+             "the running agent's own audit")
     code, clean = audit(c)
     assert code == 0 and clean["ok"], clean
     assert clean["records_checked"] == total and clean["records_pending"] == 0, clean
+    assert "SECURITY" not in (c.root / "logs" / "agent-a1.log").read_text()
     witness = tmp_path / "witness" / "exported.json"
     out = cli("hub.cli", "checkpoint", "export", "--data", str(c.hub_dir), "-o", str(witness))
     assert out.returncode == 0, out.stderr
@@ -130,3 +138,9 @@ def test_tail_truncation_is_caught_by_witnesses_start_up_and_the_agents_audit(
             conn.close()
 
     wait_for(alerted, 30, "the hub to record the agent's security alert")
+
+    agent = c.start_agent("a1")  # the running agent sees the smaller checkpoint and audits by itself
+    wait_for(lambda: "SECURITY: hub ledger rolled back or forked" in agent.tail(400), 30,
+             "the running agent to flag the smaller checkpoint")
+    wait_for(lambda: "SECURITY: audit of the hub's ledger failed" in agent.tail(400), 30,
+             "the running agent's own audit to fail")
