@@ -285,3 +285,26 @@ def test_evidence_needs_a_known_case_and_a_covering_checkpoint(hub: Hub) -> None
             build_package(conn, hub.dir, "C1")
     finally:
         conn.close()
+
+
+def test_hub_commands_export_verify_and_evidence(hub: Hub, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from hub.cli import main
+
+    hub.store.close()
+    run = CliRunner().invoke
+    data = ["--data", str(hub.dir)]
+    out = run(main, ["checkpoint", "export", *data, "-o", str(tmp_path / "w" / "cp.json")])
+    assert out.exit_code == 0 and "已导出检查点 / exported" in out.output, out.output
+    out = run(main, ["verify", *data, "--witness", str(tmp_path / "w")])
+    assert out.exit_code == 0 and "见证 witnesses 1" in out.output and "校验通过" in out.output, out.output
+    out = run(main, ["evidence", "C1", *data, "-o", str(tmp_path / "case.zip")])
+    assert out.exit_code == 0 and "xiaoneng-verify-evidence" in out.output, out.output
+    assert verify_main([str(tmp_path / "case.zip"), "--hub-key", hub.key.public_key().public_bytes_raw().hex()]) == 0
+    out = run(main, ["evidence", "NOPE", *data, "-o", str(tmp_path / "nope.zip")])
+    assert out.exit_code == 1 and "no records" in out.output and not (tmp_path / "nope.zip").exists()
+    truncate_tail(hub.db, 1)
+    out = run(main, ["verify", *data, "--json", "--witness", str(tmp_path / "w" / "cp.json")])
+    report = json.loads(out.output)
+    assert out.exit_code == 1 and report["witnesses"] == 1 and "truncated" in report["problems"][0], report
