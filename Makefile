@@ -54,6 +54,7 @@ bench: $(STAMP) system-deps
 	$(BIN)/python bench/demo.py --json
 	$(BIN)/python bench/video.py --json
 	$(BIN)/python bench/web.py --json
+	$(BIN)/python bench/hostile.py --json
 
 clean:
 	rm -rf $(VENV) $(DEMO_DATA) *.egg-info

@@ -50,6 +50,7 @@ REQUEST_THREADS = 16  # workers kept for pages and API calls beside the live str
 SHUTDOWN_TIMEOUT_S = 3  # how long stop() lets a request in progress finish
 SOCKET_TIMEOUT_S = 10  # a client that sends nothing (or reads nothing) for this long is dropped
 MAX_HEADER_BYTES = 64 * 1024  # request line and headers; bodies are limited by the app (1 MiB)
+LISTEN_BACKLOG = 128  # connections waiting for accept(): a room of browsers reconnecting at once (cheroot's default: 5)
 
 
 def web_secret(data_dir: Path) -> str:
@@ -73,9 +74,33 @@ def ingest_collector(ingest: IngestService) -> list[Family]:
     quarantined = Family("xiaoneng_ingest_quarantined_total", "Batches quarantined since start, by reason",
                          "counter")
     for key, value in sorted(counters.items()):
-        if key.startswith("quarantine_"):
+        if key.startswith("quarantine_") and key != "quarantine_suppressed":
             quarantined.add(value, reason=key.removeprefix("quarantine_"))
+    rejected = Family("xiaoneng_ingest_rejected_total",
+                      "Messages refused before parsing or by their schema, by topic kind and reason", "counter")
+    errors = Family("xiaoneng_ingest_errors_total", "Exceptions caught at a boundary of the ingest service", "counter")
+    for key, value in sorted(counters.items()):
+        if key.startswith("rejected_"):
+            kind, _, reason = key.removeprefix("rejected_").partition("_")
+            rejected.add(value, topic=kind, reason=reason)
+        elif key.startswith("errors_"):
+            errors.add(value, boundary=key.removeprefix("errors_"))
+    hostile = [
+        Family(f"xiaoneng_ingest_{key}_total", text, "counter").add(counters.get(key, 0))
+        for key, text in (
+            ("loop_restarts", "MQTT network threads found dead and restarted"),
+            ("quarantine_suppressed", "Quarantines counted but not stored (over the per-agent limit)"),
+            ("flood_dropped", "Record batches dropped because the sending agent's queue was full"),
+            ("flood_alerts", "Alerts naming a flooding agent"),
+            ("pongs_suppressed", "Pings not answered (more than one per agent per interval)"),
+        )
+    ]
     return [
+        rejected,
+        errors,
+        *hostile,
+        Family("xiaoneng_mqtt_loop_alive", "1 while the hub's MQTT network threads run", "gauge").add(
+            1 if ingest.loop_alive() else 0),
         Family("xiaoneng_ingest_records_total", "Records stored since start", "counter").add(
             counters.get("records_stored", 0)),
         batches,
@@ -106,7 +131,8 @@ class AppServer:
         self.host = host
         self.tls = tls
         self._server = _Server((host, port), app, numthreads=max(1, threads), server_name=SERVER_NAME,
-                               timeout=SOCKET_TIMEOUT_S, shutdown_timeout=SHUTDOWN_TIMEOUT_S)
+                               timeout=SOCKET_TIMEOUT_S, shutdown_timeout=SHUTDOWN_TIMEOUT_S,
+                               request_queue_size=LISTEN_BACKLOG)
         self._server.software = SERVER_NAME  # SERVER_SOFTWARE in the WSGI environ
         self._server.max_request_header_size = MAX_HEADER_BYTES
         if tls is not None:

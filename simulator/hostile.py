@@ -285,6 +285,7 @@ class HostileResult:
     hub_rss_peak_mb: float
     hub_rss_growth_mb: float
     broker_dropped_for_hub: bool
+    broker_dropped_for_hub_control: bool
     quarantined_rows: int
     pongs: int
     counters: dict[str, int] = field(default_factory=dict)
@@ -455,7 +456,8 @@ def _measure(r: _Running, payloads: int, qos1_share: float, records_before: int,
             hub_rss_before_mb=round(rss_before / 2**20, 1),
             hub_rss_peak_mb=round(sampler.rss_peak / 2**20, 1),
             hub_rss_growth_mb=round(max(0, sampler.rss_peak - rss_before) / 2**20, 1),
-            broker_dropped_for_hub="Outgoing messages are being dropped for client xn-hub" in log_text,
+            broker_dropped_for_hub="dropped for client xn-hub." in log_text,
+            broker_dropped_for_hub_control="dropped for client xn-hub-control." in log_text,
             quarantined_rows=quarantined,
             pongs=legit.pongs,
             counters=counters,

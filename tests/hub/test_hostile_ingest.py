@@ -172,3 +172,18 @@ def test_rate_limit_keeps_the_first_per_window() -> None:
     assert results == [(True, False), (True, False), (False, True), (False, False)]
     assert limit.allow(("b", "r"), T0) == (True, False)  # per key
     assert limit.allow(("a", "r"), T0 + 61) == (True, False)  # a new window
+
+
+def test_the_counters_reach_the_metrics(hub: tuple[IngestService, Any, FakeClient]) -> None:
+    from hub.webserver import ingest_collector
+
+    service, _keys, client = hub
+    service._receive(client, topics.status("a1"), b'{"state": 5}')  # type: ignore[arg-type]
+    service.count("quarantine_suppressed", 4)
+    service.count("loop_restarts")
+    text = "\n".join(f.render() for f in ingest_collector(service))
+    assert 'xiaoneng_ingest_rejected_total{reason="bad_field",topic="status"} 1' in text
+    assert "xiaoneng_ingest_quarantine_suppressed_total 4" in text
+    assert "xiaoneng_ingest_loop_restarts_total 1" in text
+    assert 'reason="suppressed"' not in text
+    assert "xiaoneng_mqtt_loop_alive 0" in text  # never started here
