@@ -118,11 +118,17 @@ class Feeder:
 
     def written(self, changes: Changes) -> None:
         """Note the rows of ``changes`` after they were committed (see :meth:`stored_rows`)."""
-        if len(self._row_cache) + len(changes.rows) > ROW_CACHE_SIZE:
-            self._row_cache.clear()
-        for _old, new in changes.rows.values():
-            self._row_cache[new.case_id] = new
-        self._cache_version = read_state(self.conn, "version")
+        cache = self._row_cache
+        try:
+            version: str | None = read_state(self.conn, "version")
+        except sqlite3.Error:  # busy: forget the rows rather than trust them
+            version = None
+        if version is None or len(cache) + len(changes.rows) > ROW_CACHE_SIZE:
+            cache.clear()
+        if version is not None:
+            for _old, new in changes.rows.values():
+                cache[new.case_id] = new
+        self._cache_version = version
 
     # -- records ---------------------------------------------------------------------------------
 

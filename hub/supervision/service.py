@@ -343,8 +343,6 @@ class SupervisorService:
             try:
                 with self._write_turn:  # the ingest's transactions take turns with ours
                     written = write(self._conn, changes, now)
-                if self._feeder is not None:
-                    self._feeder.written(changes)
                 break
             except sqlite3.OperationalError as exc:
                 if self._stop.is_set():
@@ -352,6 +350,8 @@ class SupervisorService:
                 log.warning("supervision write failed; retrying", extra={"error": str(exc)})
                 time.sleep(delay)
                 delay = min(delay * 2, 5.0)
+        if self._feeder is not None:  # committed: never retried from here on
+            self._feeder.written(changes)
         self.counters["cards"] += len(written.raised)
         # historical cards (imported history) count in their period, but reach no live listener
         self.publisher.raised([c for c in written.raised if not c.historical])
