@@ -44,11 +44,13 @@ class NotifyOptions:
 
 
 class NotifyService:
-    """See the module docstring. ``clock`` is the hub's clock (aware datetimes)."""
+    """See the module docstring. ``clock`` is the hub's clock (aware datetimes); ``transports``
+    replaces channels by name (tests script their failures; the hub builds them from the config)."""
 
     def __init__(self, data_dir: Path, database: Path | None = None, *, clock: Callable[[], datetime] = _now,
                  options: NotifyOptions | None = None, render: Renderer | None = None,
-                 calendar: Callable[[], WorkCalendar] | None = None) -> None:
+                 calendar: Callable[[], WorkCalendar] | None = None,
+                 transports: Mapping[str, Channel] | None = None) -> None:
         self.data_dir = Path(data_dir)
         self.database = database or self.data_dir / "hub.sqlite"
         self.clock = clock
@@ -61,6 +63,7 @@ class NotifyService:
         self.feed.prime()
         self.monthly = MonthlyReport(self.conn, self.data_dir, calendar or self._calendar,
                                      render or build_files(self.database, self.data_dir))  # fmt: skip
+        self.transports = dict(transports or {})
         self.counters: dict[str, int] = {"sent": 0, "failed": 0, "gave_up": 0, "errors": 0}
         self._next_report_check = 0.0
         self._wake = threading.Event()
@@ -151,7 +154,7 @@ class NotifyService:
             out["email"] = EmailChannel(cfg.smtp, cfg.base_url)
         if cfg.sms is not None:
             out["sms"] = SmsChannel(cfg.sms, cfg.base_url)
-        return out
+        return {**out, **self.transports}
 
     def _calendar(self) -> WorkCalendar:
         return build_calendar(directory=self.data_dir / "calendar")
