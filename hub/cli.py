@@ -199,6 +199,22 @@ def checkpoint_export(data_dir: Path, output: Path) -> None:
     click.echo(f"已导出检查点 / exported: {output} (size {cp.size}, root {cp.root.hex()[:16]}…, {cp.timestamp})")
 
 
+@checkpoint.command("key")
+@_data_option
+def checkpoint_key(data_dir: Path) -> None:
+    """中心公钥 / Print the hub's public key (agents' hub_public_key; xiaoneng-verify-evidence --hub-key)."""
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    from shared.evidence import fingerprint
+
+    key = _hub_public_key(data_dir)
+    if key is None:
+        raise click.ClickException(f"{data_dir}/hub.key does not exist: the hub has not been set up here")
+    raw = key.public_bytes(Encoding.Raw, PublicFormat.Raw)
+    click.echo(raw.hex())
+    click.echo(f"指纹 / fingerprint {fingerprint(raw)}", err=True)
+
+
 @main.command()
 @_data_option
 @click.argument("case_id")

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from hub.engine.wording import event_name
+from hub.engine.wording import event_name, when
 from hub.store import NodeStore
 from provisioning.hubkey import KEY_FILE, load_or_create_key
 from shared.checkpoint import Checkpoint
@@ -113,15 +113,15 @@ def _summary(case_id: str, created: str, cp: Checkpoint, case_rows: list[Any],
     lines = [
         f"效能 证据包 — 案件 {case_id}",
         "",
-        f"生成时间：{created}",
-        f"账本：{cp.origin}，检查点 {cp.size} 条（签名时间 {cp.timestamp}）",
+        f"生成时间：{when(created)}",
+        f"账本：{cp.origin}，检查点 {cp.size} 条（签名时间 {when(cp.timestamp)}）",
         f"检查点根哈希：{cp.root.hex()}",
         f"中心公钥指纹：{fingerprint(hub_raw)}",
         "",
         f"本案记录 {len(case_rows)} 条（另含 {total - len(case_rows)} 条链接至批次签名的相邻记录）：",
     ]
     for rid, agent, stream, seq, _, type_, ts in case_rows:
-        lines.append(f"  {ts}  {event_name(str(type_))}（{type_}）  代理 {agent} 流 {stream} 序号 {seq}  "
+        lines.append(f"  {when(str(ts))}  {event_name(str(type_))}（{type_}）  代理 {agent} 流 {stream} 序号 {seq}  "
                      f"账本位置 {rid - 1}")
     lines += ["", "代理公钥指纹："]
     lines += [f"  {a}：{fingerprint(bytes.fromhex(k))}" for a, k in sorted(agent_keys.items())]
@@ -129,6 +129,7 @@ def _summary(case_id: str, created: str, cp: Checkpoint, case_rows: list[Any],
         "",
         "如何校验：在任意电脑上运行",
         "  xiaoneng-verify-evidence 本文件.zip --hub-key <中心公钥>",
+        "（中心公钥由中心管理员用 xiaoneng-hub checkpoint key 给出，也写在每个代理的 agent.yaml 中）",
         "它检查：清单的中心签名与每个文件的哈希；检查点签名；每条记录的哈希链直到代理签名的批次；",
         "每条本案记录在已签名账本中的包含证明（RFC 6962）。任何一个字节被改动都会失败，并指出被改动的文件。",
         "中心公钥应向中心核实（指纹见上），而不只是相信包内所附的公钥。",

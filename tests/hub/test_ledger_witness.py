@@ -302,6 +302,8 @@ def test_hub_commands_export_verify_and_evidence(hub: Hub, tmp_path: Path) -> No
     out = run(main, ["evidence", "C1", *data, "-o", str(tmp_path / "case.zip")])
     assert out.exit_code == 0 and "xiaoneng-verify-evidence" in out.output, out.output
     assert verify_main([str(tmp_path / "case.zip"), "--hub-key", hub.key.public_key().public_bytes_raw().hex()]) == 0
+    out = run(main, ["checkpoint", "key", *data])
+    assert out.exit_code == 0 and hub.key.public_key().public_bytes_raw().hex() in out.output
     out = run(main, ["evidence", "NOPE", *data, "-o", str(tmp_path / "nope.zip")])
     assert out.exit_code == 1 and "no records" in out.output and not (tmp_path / "nope.zip").exists()
     truncate_tail(hub.db, 1)
