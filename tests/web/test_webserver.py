@@ -364,3 +364,57 @@ def test_many_live_streams_leave_workers_for_pages(tmp_path: Path) -> None:
         server.stop()
         for conn_, _response in held:
             conn_.close()
+
+
+@pytest.mark.broker
+@pytest.mark.slow
+def test_hub_run_with_a_self_issued_certificate(tmp_path: Path) -> None:
+    """``xiaoneng-hub run --tls-self-issued`` as a process: HTTPS the hub CA vouches for, and a prompt stop."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from tests.support.ports import free_port
+    from tests.support.required import need_tool
+    from tests.support.wait import wait_until
+
+    need_tool("mosquitto", "mosquitto")
+    data, http_port = tmp_path / "hub", free_port()
+    argv = [sys.executable, "-m", "hub.cli", "run", "--data", str(data), "--mqtt-port", str(free_port()),
+            "--http-port", str(http_port), "--tls-self-issued", "--no-supervision"]
+    log = tmp_path / "hub.log"
+    with log.open("wb") as sink:
+        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=sink, env={**os.environ})
+    try:
+        ca = data / "web-tls" / "ca.pem"
+
+        def answer() -> http.client.HTTPResponse | None:
+            if proc.poll() is not None:
+                raise AssertionError(f"the hub exited: {log.read_text(errors='replace')[-2000:]}")
+            if not ca.exists():
+                return None
+            conn = http.client.HTTPSConnection("localhost", http_port, timeout=DEADLINE_S,
+                                               context=ssl.create_default_context(cafile=str(ca)))
+            try:
+                conn.request("GET", "/login")
+                response = conn.getresponse()
+                response.read()
+                return response
+            except OSError:
+                return None
+            finally:
+                conn.close()
+
+        response = wait_until(answer, timeout=60, message="the hub never answered over HTTPS")
+        assert response.status == 200 and response.getheader("Server") == SERVER_NAME
+        assert "Secure" in (response.getheader("Set-Cookie") or "")
+        assert response.getheader("Strict-Transport-Security") == "max-age=31536000"
+        started = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+        assert time.monotonic() - started < 10
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
