@@ -1,10 +1,11 @@
 """Serving the web UI from the hub process: the Flask app on cheroot, fed by ingest.
 
-Why cheroot (checked on this machine, 2026-12-03, cheroot 11.1, waitress 3.0, gunicorn 27):
+Why cheroot (cheroot 11.1 and waitress 3.0 tried on this machine, 2026-12-03):
 
 * it is a production HTTP/1.1 server in pure Python that runs *inside* the hub process, beside
-  ingest and the supervision engine, whose event bus feeds the live-update streams. gunicorn forks
-  worker processes: they would not share that bus (nor the ingest counters the metrics read);
+  ingest and the supervision engine, whose event bus feeds the live-update streams. gunicorn is a
+  process manager of its own: its master forks the worker processes that run the app, and those
+  would not share that bus (nor the ingest counters the metrics read);
 * it has TLS built in (the standard library's ``ssl`` through its builtin adapter), so
   ``--tls-cert/--tls-key`` need no reverse proxy. waitress has no TLS at all;
 * streamed responses are written as they are yielded: a Server-Sent Events frame reached the

@@ -19,7 +19,7 @@ from hub.web.state import web_state
 
 
 def client_address() -> str:
-    """The client's address (after ProxyFix when ``trust_proxy`` is on)."""
+    """The client's address: the TCP peer, or with ``trust_proxy`` the address the trusted proxy forwarded."""
     return request.remote_addr or ""
 
 
