@@ -128,15 +128,20 @@ class NotifyService:
         """Attempt every row that is due now; returns how many were sent."""
         sent = 0
         channels = self._channels()
+        down: set[str] = set()  # a channel whose server failed this pass: its other rows wait for the next
         for row in outbox.due(self.conn, self.clock(), self.options.batch):
             if self._stop.is_set():
                 break
+            if row.channel in down:
+                continue
             channel = channels.get(row.channel)
             try:
                 if channel is None:
                     raise DeliveryError(f"the {row.channel} channel is not configured in {CONFIG_FILE}")
                 channel.send(row)
             except DeliveryError as exc:
+                if not exc.permanent:
+                    down.add(row.channel)  # a dead mail server must not hold up the inbox and SMS
                 state = outbox.mark_failed(self.conn, row, exc.outcome(), self.clock(), self.config.retry)
                 self.counters["gave_up" if state == "gave_up" else "failed"] += 1
                 log.warning("notification not delivered", extra={"row": row.id, "channel": row.channel,

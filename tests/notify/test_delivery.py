@@ -153,12 +153,36 @@ def test_gives_up_after_max_attempts_and_at_once_on_a_permanent_refusal(store: S
         notifier.turn()
         sms = [r for r in store.outbox() if r["channel"] == "sms"]
         assert sms[0]["state"] == "gave_up" and sms[0]["attempts"] == 1  # 400: retrying cannot help
-        clock.advance(120)
-        notifier.send_due()
+        for _ in range(3):  # one e-mail attempt per pass while the server fails (the others wait)
+            clock.advance(120)
+            notifier.send_due()
+        assert sink.attempts == 4
         mails = [r for r in store.outbox() if r["channel"] == "email"]
         assert {r["state"] for r in mails} == {"gave_up"} and {r["attempts"] for r in mails} == {2}
         gave_up = store.audit("notify.gave_up")
         assert len(gave_up) == 3 and any("permanent" in g["error"] for g in gave_up)
+    finally:
+        notifier.stop()
+
+
+def test_a_dead_mail_server_does_not_hold_up_the_other_channels(store: Store, gateway) -> None:  # type: ignore[no-untyped-def]
+    """Nothing listens on the SMTP port: one e-mail attempt fails per pass, the others wait, and the
+    inbox and SMS rows of the same cards go out at once."""
+    from tests.support.ports import free_port
+
+    gw, url = gateway
+    store.write_config(channels_config(free_port(), url))
+    notifier = service(store, FakeClock())
+    try:
+        for card in ("D1", "D2", "D3"):
+            store.raise_card(card)
+        notifier.turn()
+        rows = store.outbox()
+        emails = [r for r in rows if r["channel"] == "email"]
+        assert sorted(r["attempts"] for r in emails) == [0, 0, 0, 0, 0, 1]
+        assert "unreachable" in next(r["last_error"] for r in emails if r["attempts"])
+        assert all(r["state"] == "sent" for r in rows if r["channel"] != "email")
+        assert len(gw.delivered()) == 3
     finally:
         notifier.stop()
 
