@@ -5,6 +5,7 @@ Mosquitto configured by ``hub.broker`` and the hub's ingest service. Prints one 
 
     python bench/hostile.py --json
     python bench/hostile.py --payloads 200000 --qos1-share 0.5 --json
+    python bench/hostile.py --only records --qos1-share 1 --json   # the worst case for the records path
 
 ``hub_loop_deaths`` counts the hub's MQTT loop found dead (sampled every 50 ms) plus its restarts;
 ``legit_lost`` the legitimate records never stored; ``legit_p99_ms_during_flood`` the 99th
@@ -32,13 +33,15 @@ def main() -> int:
     ap.add_argument("--payloads", type=int, default=100_000, help="malformed payloads to publish (default 100000)")
     ap.add_argument("--qos1-share", type=float, default=0.2,
                     help="share of the record-topic garbage sent with QoS 1 (default 0.2)")
+    ap.add_argument("--only", choices=("records", "health", "status", "answer"), default=None,
+                    help="flood one topic only (default: every topic an agent may publish)")
     ap.add_argument("--json", action="store_true", help="print one JSON object (the default output)")
     ap.add_argument("--details", action="store_true", help="also print the hub's counters")
     args = ap.parse_args()
     logging.disable(logging.WARNING)  # the hub logs every kept quarantine; the counters say it all
     with tempfile.TemporaryDirectory(prefix="xn-hostile-") as tmp:
-        r = run(Path(tmp), payloads=args.payloads, qos1_share=args.qos1_share)
-    result = r.to_json()
+        r = run(Path(tmp), payloads=args.payloads, qos1_share=args.qos1_share, only=args.only)
+    result = {"flooded_topics": args.only or "all", "qos1_share": args.qos1_share, **r.to_json()}
     if not args.details:
         result.pop("counters")
     print(json.dumps(result))

@@ -119,9 +119,11 @@ def garbage(agent: str, seed: int = 7) -> list[tuple[str, bytes, str]]:
     return items
 
 
-def flood(host: str, port: int, username: str, password: str, count: int, qos1_share: float) -> dict[str, Any]:
-    """Publish ``count`` malformed payloads as fast as paho goes; return what was sent."""
-    items = garbage(username)
+def flood(host: str, port: int, username: str, password: str, count: int, qos1_share: float,
+          only: str | None = None) -> dict[str, Any]:
+    """Publish ``count`` malformed payloads as fast as paho goes (only on topics ending in ``/only``,
+    if given); return what was sent."""
+    items = [item for item in garbage(username) if only is None or item[0].endswith(f"/{only}")]
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"flood-{os.getpid()}", protocol=mqtt.MQTTv5)
     client.username_pw_set(username, password)
     client.max_inflight_messages_set(1000)
@@ -375,18 +377,19 @@ def _start(root: Path, config: IngestConfig | None) -> Generator[_Running, None,
 
 
 def run(root: Path, payloads: int = 100_000, qos1_share: float = 0.2, config: IngestConfig | None = None,
-        records_before: int = 200, drain_timeout: float = 120.0) -> HostileResult:
-    """Start broker and hub under ``root``, flood, deliver the legitimate records; measure."""
+        records_before: int = 200, drain_timeout: float = 120.0, only: str | None = None) -> HostileResult:
+    """Start broker and hub under ``root``, flood (every topic, or ``only`` one), deliver the
+    legitimate records; measure."""
     gen = _start(root, config)
     running = next(gen)
     try:
-        return _measure(running, payloads, qos1_share, records_before, drain_timeout)
+        return _measure(running, payloads, qos1_share, records_before, drain_timeout, only)
     finally:
         gen.close()
 
 
 def _measure(r: _Running, payloads: int, qos1_share: float, records_before: int,
-             drain_timeout: float) -> HostileResult:
+             drain_timeout: float, only: str | None = None) -> HostileResult:
     env, service = r.env, r.service
     legit = LegitAgent(env.broker.host, env.broker.port, LEGIT, env.passwords[LEGIT], env.keys[LEGIT])
     me = psutil.Process()
@@ -402,7 +405,7 @@ def _measure(r: _Running, payloads: int, qos1_share: float, records_before: int,
         rss_before = me.memory_info().rss
         argv = [sys.executable, "-m", "simulator.hostile", "flood", "--port", str(env.broker.port),
                 "--user", EVIL, "--password", env.passwords[EVIL], "--count", str(payloads),
-                "--qos1-share", str(qos1_share)]
+                "--qos1-share", str(qos1_share), *(["--only", only] if only else [])]
         env_vars = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
         with _Sampler(service, me) as sampler:
             flood_started = time.monotonic()
@@ -476,8 +479,10 @@ def main(argv: list[str] | None = None) -> int:
     f.add_argument("--password", required=True)
     f.add_argument("--count", type=int, default=100_000)
     f.add_argument("--qos1-share", type=float, default=0.2)
+    f.add_argument("--only", choices=("records", "health", "status", "answer"), default=None,
+                   help="flood one topic only (default: all of them)")
     args = parser.parse_args(argv)
-    result = flood(args.host, args.port, args.user, args.password, args.count, args.qos1_share)
+    result = flood(args.host, args.port, args.user, args.password, args.count, args.qos1_share, args.only)
     print(json.dumps(result))
     return 0
 
