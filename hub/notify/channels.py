@@ -102,18 +102,22 @@ class EmailChannel:
             msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=path.name)
         return msg
 
+    def tls(self) -> ssl.SSLContext:
+        """Certificate-checking TLS (the system's CAs, or ``ca_file``'s)."""
+        return ssl.create_default_context(cafile=self.config.ca_file)
+
     def send(self, row: OutboxRow) -> None:
         cfg = self.config
         msg = self.build(row)
         try:
             if cfg.ssl:
                 client: smtplib.SMTP = smtplib.SMTP_SSL(cfg.host, cfg.port, timeout=cfg.timeout_s,
-                                                        context=ssl.create_default_context())  # fmt: skip
+                                                        context=self.tls())  # fmt: skip
             else:
                 client = smtplib.SMTP(cfg.host, cfg.port, timeout=cfg.timeout_s)
             with client:
                 if cfg.starttls and not cfg.ssl:
-                    client.starttls(context=ssl.create_default_context())
+                    client.starttls(context=self.tls())
                 if cfg.username is not None and cfg.password is not None:
                     client.login(cfg.username, cfg.password)
                 client.send_message(msg)

@@ -9,6 +9,7 @@ Example (every section optional)::
       username: xiaoneng
       password: "..."
       sender: "效能监察 <xiaoneng@example.gov.cn>"
+      ca_file: certs/intranet-ca.pem   # optional: trust this CA (relative to DATA)
     sms:
       url: https://sms-gw.example.gov.cn/api/send
       method: POST
@@ -28,7 +29,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import time
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,7 @@ class SmtpConfig:
     username: str | None = None
     password: str | None = None
     timeout_s: float = 20.0
+    ca_file: str | None = None  # PEM bundle to trust (an intranet CA); relative to the data directory
 
 
 @dataclass(frozen=True)
@@ -125,8 +127,9 @@ def _strings(value: Any) -> list[str]:
     return []
 
 
-def validate(config: NotifyConfig, source: str) -> NotifyConfig:
-    """Cross-field checks :func:`shared.config.build` cannot make; returns ``config``."""
+def validate(config: NotifyConfig, source: str, base: Path | None = None) -> NotifyConfig:
+    """Cross-field checks :func:`shared.config.build` cannot make; returns ``config``. ``base`` is
+    the data directory (relative ``ca_file`` paths are read from it)."""
     smtp = config.smtp
     if smtp is not None:
         if not smtp.host.strip():
@@ -144,6 +147,10 @@ def validate(config: NotifyConfig, source: str) -> NotifyConfig:
                         f"{smtp.sender!r} is not an address (name@domain, or 名称 <name@domain>)")
         if smtp.timeout_s <= 0:
             raise _fail(source, "smtp.timeout_s", "must be positive")
+        if smtp.ca_file is not None and base is not None:
+            ca = Path(smtp.ca_file) if Path(smtp.ca_file).is_absolute() else base / smtp.ca_file
+            if not ca.is_file():
+                raise _fail(source, "smtp.ca_file", f"{ca} does not exist")
     sms = config.sms
     if sms is not None:
         _check_url(source, "sms.url", sms.url)
@@ -179,9 +186,13 @@ def load_config(data_dir: Path) -> NotifyConfig:
     path = data_dir / CONFIG_FILE
     if not path.exists():
         return NotifyConfig()
-    return parse_config(read_yaml(path), str(path))
+    config = parse_config(read_yaml(path), str(path), data_dir)
+    smtp = config.smtp
+    if smtp is not None and smtp.ca_file is not None and not Path(smtp.ca_file).is_absolute():
+        config = replace(config, smtp=replace(smtp, ca_file=str(data_dir / smtp.ca_file)))
+    return config
 
 
-def parse_config(data: Any, source: str) -> NotifyConfig:
+def parse_config(data: Any, source: str, base: Path | None = None) -> NotifyConfig:
     """A checked configuration from parsed YAML."""
-    return validate(build(NotifyConfig, data, source), source)
+    return validate(build(NotifyConfig, data, source), source, base)
