@@ -69,6 +69,7 @@ class NotifyService:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self.on_stop: Callable[[], None] | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -80,6 +81,8 @@ class NotifyService:
     def stop(self, timeout: float = 30.0) -> None:
         self._stop.set()
         self._wake.set()
+        if self.on_stop is not None:
+            self.on_stop()
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
@@ -191,9 +194,13 @@ class NotifyService:
 
 def start_notifier(data_dir: Path, supervision: Any | None = None, **kwargs: Any) -> NotifyService:
     """Start the notifier of a hub; ``supervision`` (a SupervisorService) wakes it on new cards."""
+    from hub.notify import metrics
+
     service = NotifyService(data_dir, **kwargs)
     if supervision is not None:
         supervision.listeners.append(service.wake)
+    metrics.watch(service.database)
+    service.on_stop = lambda: metrics.unwatch(service.database)
     service.start()
     return service
 

@@ -13,12 +13,15 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hub.auth import connect, create_user, ensure_schema
 from hub.auth.users import ensure_contact_fields, set_contact
 from hub.engine.localtime import LOCAL_TZ
+from hub.notify import metrics
+from hub.notify.service import NotifyService
 from hub.runtime import Hub, HubOptions
+from hub.web.metrics import REGISTRY
 from provisioning.registry import Registry
 from shared.batch import sign_batch
 from shared.record import ChainBuilder
 from shared.topics import records
-from tests.notify.conftest import FAST, PASSWORD, channels_config
+from tests.notify.conftest import FAST, PASSWORD, FakeClock, Store, channels_config
 from tests.support.broker import Login, Probe
 from tests.support.ports import free_port
 from tests.support.wait import wait_until
@@ -71,3 +74,19 @@ def test_a_card_raised_in_the_running_hub_reaches_its_department(tmp_path: Path,
     finally:
         agent.close()
         hub.stop()
+
+
+def test_outbox_figures_on_metrics(store: Store) -> None:
+    store.raise_card("M1")  # before the notifier's first start: not sent
+    notifier = NotifyService(store.data, clock=FakeClock(), render=lambda m, c: None)
+    metrics.watch(store.db)
+    try:
+        store.raise_card("M2")
+        notifier.feed.step(notifier.clock())
+        text = REGISTRY.render()
+        assert 'xiaoneng_notify_outbox_rows{channel="inbox",state="pending"} 2' in text
+        assert "xiaoneng_notify_oldest_pending_seconds" in text
+    finally:
+        metrics.unwatch(store.db)
+        notifier.stop()
+    assert "xiaoneng_notify_outbox_rows" not in REGISTRY.render()
