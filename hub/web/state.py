@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from flask import current_app
@@ -41,6 +42,30 @@ class WebMetrics:
         )
 
 
+class StreamSlots:
+    """Live streams admitted and not yet closed, counted at admission (before their first byte).
+
+    The bus's subscriber count lags (a stream subscribes once its body starts), so a burst of
+    reconnecting browsers could all pass a check on it; this count cannot be overtaken. Each open
+    stream holds a server worker, and the server keeps workers beyond ``sse_max_clients`` for pages.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.open = 0
+
+    def acquire(self, limit: int) -> bool:
+        with self._lock:
+            if self.open >= limit:
+                return False
+            self.open += 1
+            return True
+
+    def release(self) -> None:
+        with self._lock:
+            self.open = max(0, self.open - 1)
+
+
 @dataclass(slots=True)
 class WebState:
     """Everything a request needs from the application (``current_app.extensions['xiaoneng']``)."""
@@ -58,6 +83,7 @@ class WebState:
     pair_throttle: ThrottlePolicy
     address_throttle: SprayPolicy
     version: str
+    streams: StreamSlots = field(default_factory=StreamSlots)
 
 
 def web_state() -> WebState:

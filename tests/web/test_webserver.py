@@ -366,6 +366,50 @@ def test_many_live_streams_leave_workers_for_pages(tmp_path: Path) -> None:
             conn_.close()
 
 
+def test_a_burst_of_reconnecting_streams_never_exceeds_the_limit(hub: Hub) -> None:
+    """Ten browsers reconnecting at once to a hub that allows four streams: four get one, six a 503."""
+    app = _app(hub, sse_max_clients=4)
+    server = AppServer(app, "127.0.0.1", 0, threads=4 + 16)
+    server.start()
+    served = Served(hub, server, None)
+    _, cookie = served.login(USERS["admin"])
+    state = app.extensions["xiaoneng"]
+    gate = threading.Barrier(10)
+    statuses: list[int] = []
+    conns: list[http.client.HTTPConnection] = []
+    lock = threading.Lock()
+
+    def reconnect() -> None:
+        conn = served.connection()
+        with lock:
+            conns.append(conn)
+        gate.wait(DEADLINE_S)
+        conn.request("GET", "/api/v1/stream", headers={"Cookie": cookie.split(";")[0]})
+        response = conn.getresponse()
+        with lock:
+            statuses.append(response.status)
+        if response.status != 200:
+            response.read()
+
+    try:
+        threads = [threading.Thread(target=reconnect) for _ in range(10)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(DEADLINE_S)
+        assert sorted(statuses) == [200] * 4 + [503] * 6
+        assert state.streams.open == 4
+    finally:
+        for conn in conns:
+            conn.close()
+        deadline = time.monotonic() + DEADLINE_S
+        while state.streams.open and time.monotonic() < deadline:  # closed by the server as the clients go
+            time.sleep(0.01)
+        shutdown(app)
+        server.stop()
+    assert state.streams.open == 0, "every slot is given back"
+
+
 @pytest.mark.broker
 @pytest.mark.slow
 def test_hub_run_with_a_self_issued_certificate(tmp_path: Path) -> None:

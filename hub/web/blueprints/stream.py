@@ -89,9 +89,15 @@ def stream() -> Response:
     state = web_state()
     if state.bus.closed:
         raise ServiceUnavailable("the hub is shutting down")
-    if state.bus.subscriber_count >= state.config.sse_max_clients:
+    limit = state.config.sse_max_clients
+    if state.bus.subscriber_count >= limit or not state.streams.acquire(limit):
         raise ServiceUnavailable("too many live connections; close other tabs of the hub")
-    response = Response(events(state, g.principal, _last_event_id()), mimetype="text/event-stream")
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["X-Accel-Buffering"] = "no"
+    try:
+        response = Response(events(state, g.principal, _last_event_id()), mimetype="text/event-stream")
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["X-Accel-Buffering"] = "no"
+        response.call_on_close(state.streams.release)  # the server closes the response when the stream ends
+    except BaseException:
+        state.streams.release()
+        raise
     return response
