@@ -515,7 +515,11 @@ class IngestService:
                 last = self._last_pong.get(agent)
                 if last is None or not 0 <= received - last < self.config.pong_interval_s:
                     self._last_pong[agent] = received
-                    client.publish(topics.ack(agent), json.dumps({"pong": health.ping}).encode(), qos=0)
+                    try:
+                        client.publish(topics.ack(agent), json.dumps({"pong": health.ping}).encode(), qos=0)
+                    except Exception:  # the heartbeat is still stored below
+                        self.count("errors_publish")
+                        log.exception("answering a ping failed", extra={"agent": agent})
                 else:
                     self.count("pongs_suppressed")
             self._catching[agent] = health.catching_up
