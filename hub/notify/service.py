@@ -117,15 +117,24 @@ class NotifyService:
         return wait
 
     def turn(self) -> int:
-        """One pass (the tests call it directly): config, feed, report, sends. Returns rows sent."""
+        """One pass (the tests call it directly): config, feed, report, sends. Returns rows sent.
+        A failing stage (a report that cannot be built) is logged and does not stop the others."""
         self._reload_config()
         now = self.clock()
-        self.feed.step(now)
+        self._stage("feed", lambda: self.feed.step(now))
         wall = now.timestamp()
         if wall >= self._next_report_check:
             self._next_report_check = wall + self.options.report_check_s
-            self.monthly.check(self.config, now)
+            self._stage("monthly report", lambda: self.monthly.check(self.config, now))
         return self.send_due()
+
+    def _stage(self, name: str, work: Callable[[], object]) -> None:
+        try:
+            work()
+        except Exception as exc:
+            self.counters["errors"] += 1
+            log.exception("notifier stage failed; the next turn tries again", extra={"stage": name,
+                                                                                       "error": str(exc)})
 
     def send_due(self) -> int:
         """Attempt every row that is due now; returns how many were sent."""

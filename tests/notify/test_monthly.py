@@ -15,6 +15,7 @@ from hub.auth.users import set_contact
 from hub.engine.clock_cli import build_calendar
 from hub.notify.monthly import first_workday, report_due
 from hub.notify.service import NotifyOptions, NotifyService
+from shared.errors import XiaonengError
 from tests.notify.conftest import FAST, PASSWORD, FakeClock
 from tests.supervision.conftest import Month, month  # noqa: F401 - the supervised month of November 2026
 
@@ -119,3 +120,31 @@ def test_monthly_report_sent_once_on_the_first_working_day(month: Month, smtp) -
         assert sent == 4  # two inboxes, two e-mails
     finally:
         conn.close()
+
+
+def test_a_report_that_cannot_be_built_is_tried_again_and_holds_up_nothing(store, smtp) -> None:  # type: ignore[no-untyped-def]
+    sink, port = smtp
+    store.write_config({"smtp": {"host": "127.0.0.1", "port": port, "starttls": False, "sender": "xn@hub.example.cn"},
+                        "monthly_report": {"leaders": ["leader-wang"]}})
+    calls: list[str] = []
+
+    def render(which: str, city: str | None) -> tuple[dict[str, object], dict[str, bytes]]:
+        calls.append(which)
+        if len(calls) == 1:
+            raise XiaonengError("no embeddable Chinese font: install fonts-wqy-zenhei")
+        return {"accepted": 3, "completed": 2, "overdue": 1}, {"pdf": b"%PDF-1.4 test", "xlsx": b"PK test"}
+
+    notifier = NotifyService(store.data, clock=FakeClock(local("2026-12-01T10:00")), render=render,
+                             options=NotifyOptions(report_check_s=0))
+    try:
+        store.raise_card("X1")
+        notifier.turn()
+        assert notifier.counters["errors"] == 1 and calls == ["2026-11"]
+        assert len(sink.accepted) == 2, "the card's e-mails went out although the report failed"
+        notifier.turn()
+    finally:
+        notifier.stop()
+    assert calls == ["2026-11", "2026-11"]
+    report = [m for m in sink.accepted if "月报" in str(m["Subject"])]
+    assert len(report) == 1 and str(report[0]["To"]) == "wang@gov.example.cn"
+    assert "受理 3，办结 2，超期 1" in report[0].get_body(("plain",)).get_content()  # type: ignore[union-attr]
