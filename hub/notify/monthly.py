@@ -103,6 +103,11 @@ class MonthlyReport:
             paths.append(str(path))
         message = report_message(month, totals, paths, monthly.city)
         deliveries = report_deliveries(named_people(self.conn, monthly.leaders), monthly.emails, config.channels)
+        if not deliveries:
+            log.warning("the monthly report has no recipient: monthly_report.leaders names no enabled user and "
+                        "no e-mail can be sent; run `xiaoneng-hub notify check`", extra={"month": month})
+            self._quiet = month
+            return None
         conn = self.conn
         conn.execute("BEGIN IMMEDIATE")
         try:

@@ -110,3 +110,15 @@ def test_cli_check_status_contact_retry(store: Store) -> None:
     result = runner.invoke(main, ["notify", "retry", "--data", data])
     assert result.exit_code == 0 and result.output.startswith("1 rows back to pending")
     assert "pending 1" in runner.invoke(main, ["notify", "status", "--data", data]).output
+
+
+def test_every_notify_command_and_option_is_documented() -> None:
+    from hub.notify.cli import notify_group
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "notifications.md").read_text(encoding="utf-8")
+    for name, command in notify_group.commands.items():
+        assert f"notify {name}" in doc, f"notify {name} is not in docs/notifications.md"
+        for param in command.params:
+            for opt in getattr(param, "opts", []):
+                if opt.startswith("--"):
+                    assert opt in doc, f"notify {name} {opt} is not documented"
