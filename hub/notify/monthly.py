@@ -29,6 +29,7 @@ log = logging.getLogger("xiaoneng.hub.notify")
 
 REPORT_DIR = Path("notify") / "reports"
 FORMATS = ("pdf", "xlsx")
+QUIET_S = 3600.0  # a month without data or recipients is looked at again an hour later
 
 
 def first_workday(calendar: WorkCalendar, year: int, month: int) -> date:
@@ -76,7 +77,7 @@ class MonthlyReport:
         self.data_dir = data_dir
         self.calendar = calendar
         self.render = render
-        self._quiet: str | None = None  # a month already found empty (logged once)
+        self._quiet: tuple[str, float] | None = None  # a month found empty or without recipients, and when
 
     def check(self, config: NotifyConfig, now: datetime) -> str | None:
         """Enqueue the due report if it is not yet sent; returns the month enqueued."""
@@ -84,12 +85,14 @@ class MonthlyReport:
         if not monthly.leaders and not monthly.emails:
             return None
         month = report_due(self.calendar(), now, monthly.send_time)
-        if month is None or month == self._quiet or month in sent_months(self.conn):
+        if month is None or month in sent_months(self.conn):
+            return None
+        if self._quiet is not None and self._quiet[0] == month and now.timestamp() - self._quiet[1] < QUIET_S:
             return None
         built = self.render(month, monthly.city)
         if built is None:
             log.warning("no supervision data for the monthly report; nothing sent", extra={"month": month})
-            self._quiet = month
+            self._quiet = (month, now.timestamp())
             return None
         totals, files = built
         folder = self.data_dir / REPORT_DIR
@@ -106,7 +109,7 @@ class MonthlyReport:
         if not deliveries:
             log.warning("the monthly report has no recipient: monthly_report.leaders names no enabled user and "
                         "no e-mail can be sent; run `xiaoneng-hub notify check`", extra={"month": month})
-            self._quiet = month
+            self._quiet = (month, now.timestamp())
             return None
         conn = self.conn
         conn.execute("BEGIN IMMEDIATE")
