@@ -115,7 +115,7 @@ class Feed:
         deliveries = card_deliveries(people, card.get("level"), self.channels())
         if not deliveries:
             self.counts.skipped += 1
-            log.info("nobody to notify for a card", extra={"card": card["card_id"], "dept": card.get("dept_code")})
+            log.debug("nobody to notify for a card", extra={"card": card["card_id"], "dept": card.get("dept_code")})
             return False
         enqueue_in(self.conn, card_message(card, kind, **extra), deliveries, now)
         return True
