@@ -17,19 +17,36 @@ Why cheroot (cheroot 11.1 and waitress 3.0 tried on this machine, 2026-12-03):
 cheroot's worker pool does not grow: each open live stream (SSE) holds one worker, so the pool is
 ``sse_max_clients`` + :data:`REQUEST_THREADS` workers, which keeps :data:`REQUEST_THREADS` free for
 pages and API calls even when every stream slot is taken (216 idle workers: 4 MB, started in 17 ms).
+
+Two things cheroot does not do by itself, added here (:class:`_Gate`):
+
+* its builtin TLS adapter completes the handshake in the one thread that accepts connections, so a
+  single client that connects and sends nothing stalled every other HTTPS client for the socket
+  timeout (measured: 9.8 s per idle connection). Here the handshake runs in a worker instead;
+* a connection still in its TLS handshake or request head (line and headers) holds a worker; one
+  that trickles bytes (slowloris) would hold it for ever. Here that phase has a deadline of
+  :data:`HEAD_DEADLINE_S` in all, and one client address may have at most
+  :data:`HEAD_PHASE_PER_ADDRESS` connections in it at once (more are closed at once).
 """
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import logging
 import os
 import secrets
+import socket
+import ssl
 import threading
+import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from cheroot import wsgi
+from cheroot.server import HTTPConnection, HTTPRequest
 from cheroot.ssl.builtin import BuiltinSSLAdapter
 
 from hub.service import IngestService
@@ -47,10 +64,12 @@ log = logging.getLogger("xiaoneng.hub.web")
 
 SECRET_FILE = "web-secret"  # noqa: S105 - a file name, not a secret
 SERVER_NAME = "xiaoneng"  # the Server header: no product version, no Python version
-REQUEST_THREADS = 16  # workers kept for pages and API calls beside the live streams
+REQUEST_THREADS = 32  # workers kept for pages and API calls beside the live streams
 SHUTDOWN_TIMEOUT_S = 3  # how long stop() lets a request in progress finish
 SOCKET_TIMEOUT_S = 10  # a client that sends nothing (or reads nothing) for this long is dropped
 MAX_HEADER_BYTES = 64 * 1024  # request line and headers; bodies are limited by the app (1 MiB)
+HEAD_DEADLINE_S = 10.0  # TLS handshake + request line + headers of one request, in all
+HEAD_PHASE_PER_ADDRESS = 8  # connections of one client address in that phase at once
 LISTEN_BACKLOG = 128  # connections waiting for accept(): a room of browsers reconnecting at once (cheroot's default: 5)
 
 
@@ -113,8 +132,138 @@ def ingest_collector(ingest: IngestService) -> list[Family]:
     ]
 
 
+def gate_collector(gate: _Gate) -> list[Family]:
+    """Connections the web server cut in their TLS handshake or request head, by reason."""
+    cut = Family("xiaoneng_web_connections_cut_total",
+                 "Connections closed in their TLS handshake or request head, by reason", "counter")
+    cut.add(gate.reaped, reason="deadline")
+    cut.add(gate.refused, reason="per_address")
+    return [cut]
+
+
+class _Gate:
+    """Connections in their TLS handshake or request head: a deadline each, a cap per client address.
+
+    A reaper thread shuts down the socket of a connection past its deadline; the worker reading it
+    then fails its read and is free again.
+    """
+
+    def __init__(self, deadline_s: float = HEAD_DEADLINE_S, per_address: int = HEAD_PHASE_PER_ADDRESS) -> None:
+        self.deadline_s = deadline_s
+        self.per_address = per_address
+        self.reaped = 0  # connections cut at their deadline
+        self.refused = 0  # connections closed because their address had too many in the phase
+        self._lock = threading.Lock()
+        self._watched: dict[int, tuple[float, socket.socket, str]] = {}
+        self._by_address: Counter[str] = Counter()
+        self._keys = itertools.count()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._reap, name="xn-web-reaper", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(2)
+
+    def enter(self, sock: socket.socket, address: str) -> int | None:
+        """Start watching ``sock``; None if its address already has its share of connections in the phase."""
+        with self._lock:
+            if self._by_address[address] >= self.per_address:
+                self.refused += 1
+                return None
+            self._by_address[address] += 1
+            key = next(self._keys)
+            self._watched[key] = (time.monotonic() + self.deadline_s, sock, address)
+            return key
+
+    def leave(self, key: int) -> None:
+        with self._lock:
+            entry = self._watched.pop(key, None)
+            if entry is not None:
+                self._by_address[entry[2]] -= 1
+                if self._by_address[entry[2]] <= 0:
+                    del self._by_address[entry[2]]
+
+    def _reap(self) -> None:
+        while not self._stop.wait(0.25):
+            now = time.monotonic()
+            with self._lock:
+                overdue = [(k, e) for k, e in self._watched.items() if e[0] <= now]
+                for key, (_deadline, sock, address) in overdue:
+                    self._watched[key] = (float("inf"), sock, address)  # cut once; leave() still counts it out
+            for _key, (_deadline, sock, address) in overdue:
+                self.reaped += 1
+                log.debug("web server: cut a connection still in its request head", extra={"address": address})
+                with contextlib.suppress(OSError):
+                    socket.socket.shutdown(sock, socket.SHUT_RDWR)  # the raw socket, under any TLS wrapper
+
+
+class _Request(HTTPRequest):
+    def parse_request(self) -> None:
+        gate: _Gate = self.server.gate
+        key = gate.enter(self.conn.socket, str(self.conn.remote_addr or ""))
+        if key is None:
+            return  # not ready: cheroot closes the connection
+        try:
+            super().parse_request()
+        except OSError:  # the connection broke (or the gate cut it) mid-head: close it, nothing to answer
+            self.ready = False
+            self.close_connection = True
+        finally:
+            gate.leave(key)
+
+
+_NOT_TLS = (b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nConnection: close\r\nContent-Length: 41\r\n\r\n"
+            b"This port speaks HTTPS: use https:// URLs")
+
+
+class _Connection(HTTPConnection):
+    RequestHandlerClass = _Request
+    handshaken = False
+
+    def communicate(self) -> bool:
+        sock = self.socket
+        if isinstance(sock, ssl.SSLSocket) and not self.handshaken:
+            gate: _Gate = self.server.gate
+            key = gate.enter(sock, str(self.remote_addr or ""))
+            if key is None:
+                return False
+            try:
+                sock.do_handshake()
+            except ssl.SSLError as exc:
+                if "http request" in str(exc).lower():
+                    with contextlib.suppress(OSError):
+                        socket.socket.sendall(sock, _NOT_TLS)  # plain bytes: no TLS session exists
+                return False
+            except OSError:
+                return False
+            finally:
+                gate.leave(key)
+            self.handshaken = True
+        return bool(super().communicate())  # type: ignore[no-untyped-call]
+
+
+class _TlsAdapter(BuiltinSSLAdapter):
+    """cheroot's builtin adapter, the handshake left to the worker (:meth:`_Connection.communicate`)."""
+
+    def wrap(self, sock: socket.socket) -> tuple[ssl.SSLSocket, dict[str, str]]:
+        wrapped = self.context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
+        return wrapped, {"wsgi.url_scheme": "https", "HTTPS": "on"}
+
+
 class _Server(wsgi.Server):
-    """cheroot's WSGI server with its messages in the hub's log instead of on stderr."""
+    """cheroot's WSGI server: the gate above, and its messages in the hub's log instead of on stderr."""
+
+    ConnectionClass = _Connection
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.gate = _Gate()
 
     def error_log(self, msg: str = "", level: int = logging.INFO, traceback: bool = False) -> None:
         log.log(level, "web server: %s", msg, exc_info=traceback)
@@ -128,17 +277,20 @@ class AppServer:
     """
 
     def __init__(self, app: Any, host: str, port: int, *, tls: TlsFiles | None = None,
-                 threads: int = REQUEST_THREADS) -> None:
+                 threads: int = REQUEST_THREADS, head_deadline_s: float = HEAD_DEADLINE_S,
+                 head_per_address: int = HEAD_PHASE_PER_ADDRESS) -> None:
         self.host = host
         self.tls = tls
         self._server = _Server((host, port), app, numthreads=max(1, threads), server_name=SERVER_NAME,
                                timeout=SOCKET_TIMEOUT_S, shutdown_timeout=SHUTDOWN_TIMEOUT_S,
                                request_queue_size=LISTEN_BACKLOG)
         self._server.software = SERVER_NAME  # SERVER_SOFTWARE in the WSGI environ
+        self._server.gate.deadline_s = head_deadline_s
+        self._server.gate.per_address = head_per_address
         self._server.max_request_header_size = MAX_HEADER_BYTES
         if tls is not None:
             check_tls_files(tls)
-            self._server.ssl_adapter = BuiltinSSLAdapter(str(tls.cert), str(tls.key))
+            self._server.ssl_adapter = _TlsAdapter(str(tls.cert), str(tls.key))
         self._server.prepare()  # binds and listens
         self.port = int(self._server.bind_addr[1])
         self._thread: threading.Thread | None = None
@@ -152,7 +304,12 @@ class AppServer:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"{self.scheme}://{host}:{self.port}/"
 
+    @property
+    def gate(self) -> _Gate:
+        return self._server.gate
+
     def start(self) -> None:
+        self._server.gate.start()
         self._thread = threading.Thread(target=self._server.serve, name="xn-web", daemon=True)
         self._thread.start()
 
@@ -161,6 +318,7 @@ class AppServer:
         self._server.stop()
         if self._thread is not None:
             self._thread.join(SHUTDOWN_TIMEOUT_S + SOCKET_TIMEOUT_S)
+        self._server.gate.stop()
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,6 +351,7 @@ class WebServer:
                                  threads=config.sse_max_clients + REQUEST_THREADS)
         self.port = self._server.port
         REGISTRY.add_collector(lambda: ingest_collector(ingest))
+        REGISTRY.add_collector(lambda: gate_collector(self._server.gate))
         if supervision is not None:
             supervision.listeners.append(self.bus.publish)
             REGISTRY.add_collector(lambda: supervision_collector(supervision))

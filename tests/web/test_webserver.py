@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import re
 import socket
@@ -236,6 +237,7 @@ def test_plain_http_to_the_tls_port_gets_nothing_of_the_app(hub: Hub, tmp_path: 
             except ConnectionResetError:
                 pass  # the TLS handshake failed: the server drops the connection
         assert b"csrf_token" not in answer and b"Set-Cookie" not in answer, answer[:200]
+        assert answer.startswith(b"HTTP/1.1 400") and b"use https://" in answer, answer[:200]
         served = Served(hub, server, server.tls.cert if server.tls else None)
         assert served.request("GET", "/login")[0].status == 200, "the server still serves TLS clients"
     finally:
@@ -408,6 +410,102 @@ def test_a_burst_of_reconnecting_streams_never_exceeds_the_limit(hub: Hub) -> No
         shutdown(app)
         server.stop()
     assert state.streams.open == 0, "every slot is given back"
+
+
+def _plain_app(environ, start_response):  # type: ignore[no-untyped-def]
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"ok"]
+
+
+def _timed_get(server: AppServer, cafile: Path | None) -> tuple[int, float]:
+    started = time.monotonic()
+    response, _ = Served(None, server, cafile).request("GET", "/")  # type: ignore[arg-type]
+    return response.status, time.monotonic() - started
+
+
+def test_a_client_that_connects_and_says_nothing_stalls_no_one(tmp_path: Path) -> None:
+    """cheroot's own adapter shook hands in its accepting thread: one idle connection stalled HTTPS 10 s."""
+    tls = make_cert(tmp_path)
+    server = AppServer(_plain_app, "127.0.0.1", 0, tls=tls, threads=4)
+    server.start()
+    idle = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(2)]
+    try:
+        time.sleep(0.2)  # let the server accept them (a sleep only to make the bad case likely, not to sync)
+        status, took = _timed_get(server, tls.cert)
+        assert status == 200 and took < 1.0, took
+    finally:
+        for s in idle:
+            s.close()
+        server.stop()
+
+
+@pytest.mark.parametrize("scheme", ["http", "https"])
+def test_a_trickled_request_head_is_cut_at_the_deadline(tmp_path: Path, scheme: str) -> None:
+    tls = make_cert(tmp_path) if scheme == "https" else None
+    server = AppServer(_plain_app, "127.0.0.1", 0, tls=tls, threads=2, head_deadline_s=1.0)
+    server.start()
+    context = ssl.create_default_context(cafile=str(tls.cert)) if tls else None
+    slow: list[socket.socket] = []
+    stop = threading.Event()
+    try:
+        for _ in range(2):  # both workers, each held by a slowloris sending a header every 0.2 s
+            raw = socket.create_connection(("127.0.0.1", server.port), timeout=DEADLINE_S)
+            sock = context.wrap_socket(raw, server_hostname="127.0.0.1") if context else raw
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+            slow.append(sock)
+
+        def trickle() -> None:
+            while not stop.wait(0.2):
+                for sock in slow:
+                    with contextlib.suppress(OSError):
+                        sock.sendall(b"X-Slow: 1\r\n")
+
+        dripper = threading.Thread(target=trickle)
+        dripper.start()
+        status, took = _timed_get(server, tls.cert if tls else None)
+        assert status == 200 and took < 3.0, f"a page waited {took:.1f} s behind two slowloris"
+        assert server.gate.reaped >= 2
+        for sock in slow:
+            sock.settimeout(DEADLINE_S)
+            with contextlib.suppress(OSError):
+                assert sock.recv(100) == b"", "the slow connection was closed, not answered"
+        stop.set()
+        dripper.join(DEADLINE_S)
+    finally:
+        stop.set()
+        for sock in slow:
+            sock.close()
+        server.stop()
+
+
+def test_one_address_may_hold_only_a_few_connections_in_the_request_head(tmp_path: Path) -> None:
+    server = AppServer(_plain_app, "127.0.0.1", 0, threads=12, head_per_address=3)
+    server.start()
+    slow = []
+    try:
+        for _ in range(8):
+            sock = socket.create_connection(("127.0.0.1", server.port), timeout=DEADLINE_S)
+            sock.sendall(b"GET / HTTP/1.1\r\n")
+            slow.append(sock)
+        deadline = time.monotonic() + DEADLINE_S
+        while server.gate.refused < 5:
+            assert time.monotonic() < deadline, f"refused {server.gate.refused}"
+            time.sleep(0.01)
+        closed = 0
+        for sock in slow:
+            sock.settimeout(0.5)
+            try:
+                closed += sock.recv(100) == b""
+            except TimeoutError:
+                pass  # still waiting for the rest of its head: one of the three allowed
+        assert closed == 5
+        for sock in slow:
+            sock.close()
+        assert _timed_get(server, None)[0] == 200
+    finally:
+        for sock in slow:
+            sock.close()
+        server.stop()
 
 
 @pytest.mark.broker
