@@ -101,7 +101,13 @@ def _check_cameras(cfg: AgentConfig, p: Path) -> None:
         raise ConfigError(f"{p}: video.lease_s must be > 0")
     if not cfg.cameras:
         return
-    from agent.camera.config import load_profile
+    try:
+        from agent.camera.config import load_profile
+    except ImportError as exc:
+        raise ConfigError(
+            f"{p}: cameras are configured, but this agent has no video support ({exc}): use the "
+            "xiaoneng-agent-video build (or install the [video] extra), or remove 'cameras'"
+        ) from None
 
     seen: dict[str, str] = {}
     for entry in cfg.cameras:

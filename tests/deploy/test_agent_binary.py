@@ -160,3 +160,16 @@ def test_the_install_script_in_a_staging_root(built: dict[str, str], tmp_path: P
     assert "User=xiaoneng" in unit
     assert (stage / "etc" / "xiaoneng-agent" / "data").is_dir()
     assert oct((stage / "etc" / "xiaoneng-agent").stat().st_mode & 0o777) == "0o750"
+
+
+def test_the_capture_build_refuses_cameras_in_words(built: dict[str, str], cluster: LocalCluster,
+                                                     tmp_path: Path) -> None:
+    config = cluster.agent_dir("pg-01") / "agent.yaml"
+    cfg = yaml.safe_load(config.read_text())
+    cfg["cameras"] = [str(ROOT / "firmware_configs" / "cameras" / "demo-hall-cam1.yaml")]
+    config.write_text(yaml.safe_dump(cfg, allow_unicode=True))
+    for args in (("validate-config", str(config)), ("run", "--config", str(config))):
+        done = run_binary(built["file"], *args, cwd=tmp_path)
+        said = done.stdout + done.stderr
+        assert done.returncode != 0 and "Traceback" not in said, said
+        assert "no video support" in said and "xiaoneng-agent-video" in said, said
