@@ -12,12 +12,14 @@ On start, pending rows — those a killed hub left — are due at once: nothing 
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from hub.engine.calendar import WorkCalendar
 from hub.engine.clock_cli import build_calendar
@@ -30,6 +32,7 @@ from hub.notify.schema import connect, ensure_schema
 from shared.errors import ConfigError
 
 log = logging.getLogger("xiaoneng.hub.notify")
+T = TypeVar("T")
 
 
 def _now() -> datetime:
@@ -154,15 +157,30 @@ class NotifyService:
             except DeliveryError as exc:
                 if not exc.permanent:
                     down.add(row.channel)  # a dead mail server must not hold up the inbox and SMS
-                state = outbox.mark_failed(self.conn, row, exc.outcome(), self.clock(), self.config.retry)
+                state = self._marked(partial(outbox.mark_failed, self.conn, row, exc.outcome(), self.clock(),
+                                             self.config.retry))  # fmt: skip
                 self.counters["gave_up" if state == "gave_up" else "failed"] += 1
                 log.warning("notification not delivered", extra={"row": row.id, "channel": row.channel,
                                                                  "error": str(exc), "state": state})  # fmt: skip
                 continue
-            outbox.mark_sent(self.conn, row, self.clock())
+            self._marked(partial(outbox.mark_sent, self.conn, row, self.clock()))
             self.counters["sent"] += 1
             sent += 1
         return sent
+
+    def _marked(self, mark: Callable[[], T]) -> T:
+        """Write an attempt's outcome, waiting out a busy database: a row that was sent must not stay
+        pending because the ingest held the write lock longer than the busy timeout."""
+        delay = 0.5
+        while True:
+            try:
+                return mark()
+            except sqlite3.OperationalError as exc:
+                if self._stop.is_set():
+                    raise
+                log.warning("could not record a delivery; retrying", extra={"error": str(exc)})
+                self._stop.wait(delay)
+                delay = min(delay * 2, 10.0)
 
     def _channels(self) -> dict[str, Channel]:
         cfg = self.config

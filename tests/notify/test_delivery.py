@@ -3,6 +3,12 @@ gateway; retries with backoff on failing servers; every outcome audited; histori
 
 from __future__ import annotations
 
+import sqlite3
+import threading
+
+import pytest
+
+from hub.notify.outbox import OutboxRow
 from hub.notify.recipients import Prefs, set_prefs
 from hub.notify.service import NotifyService
 from tests.notify.conftest import NOW, FakeClock, Store, channels_config
@@ -205,3 +211,37 @@ def test_unconfigured_channel_rows_wait_for_the_config(store: Store, smtp, gatew
         assert len(sink.accepted) == 2
     finally:
         notifier.stop()
+
+
+def test_a_busy_database_delays_the_mark_but_never_resends(store: Store, caplog: pytest.LogCaptureFixture) -> None:
+    """The ingest holds the write lock longer than the busy timeout just as an e-mail was sent: the
+    notifier waits to record it instead of leaving the row pending (which would send it twice)."""
+    class LockingChannel:
+        def __init__(self) -> None:
+            self.sent: list[int] = []
+            self.blocker = sqlite3.connect(store.db, isolation_level=None, check_same_thread=False)
+
+        def send(self, row: OutboxRow) -> None:
+            self.sent.append(row.id)
+            if len(self.sent) == 1:
+                self.blocker.execute("BEGIN IMMEDIATE")  # another writer, for 1.2 s
+                threading.Timer(1.2, lambda: self.blocker.execute("COMMIT")).start()
+
+    store.write_config({"smtp": {"host": "127.0.0.1", "port": 9, "starttls": False, "sender": "xn@hub.example.cn"}})
+    channel = LockingChannel()
+    conn = store.conn()
+    set_prefs(conn, "dept-a", Prefs(frozenset({"email"})), NOW)
+    set_prefs(conn, "dept-b", Prefs(frozenset()), NOW)
+    conn.close()
+    notifier = NotifyService(store.data, clock=FakeClock(), render=lambda m, c: None, transports={"email": channel})
+    notifier.conn.execute("PRAGMA busy_timeout=100")
+    try:
+        store.raise_card("L1")
+        notifier.turn()
+        notifier.turn()
+    finally:
+        notifier.stop()
+        channel.blocker.close()
+    assert channel.sent == [1]
+    assert [r["state"] for r in store.outbox()] == ["sent"]
+    assert "could not record a delivery; retrying" in caplog.text
