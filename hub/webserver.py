@@ -23,8 +23,10 @@ Two things cheroot does not do by itself, added here (:class:`_Gate`):
 * its builtin TLS adapter completes the handshake in the one thread that accepts connections, so a
   single client that connects and sends nothing stalled every other HTTPS client for the socket
   timeout (measured: 9.8 s per idle connection). Here the handshake runs in a worker instead;
-* a connection still in its TLS handshake or request head (line and headers) holds a worker; one
-  that trickles bytes (slowloris) would hold it for ever. Here that phase has a deadline of
+* a new connection went straight to a worker and held it until the client spoke (browsers open
+  spare connections ahead of need). Here it waits in the selector until its first bytes arrive;
+* a connection in its TLS handshake or request head (line and headers) holds a worker; one that
+  trickles bytes (slowloris) would hold it for ever. Here that phase has a deadline of
   :data:`HEAD_DEADLINE_S` in all, and one client address may have at most
   :data:`HEAD_PHASE_PER_ADDRESS` connections in it at once (more are closed at once).
 """
@@ -69,7 +71,7 @@ SHUTDOWN_TIMEOUT_S = 3  # how long stop() lets a request in progress finish
 SOCKET_TIMEOUT_S = 10  # a client that sends nothing (or reads nothing) for this long is dropped
 MAX_HEADER_BYTES = 64 * 1024  # request line and headers; bodies are limited by the app (1 MiB)
 HEAD_DEADLINE_S = 10.0  # TLS handshake + request line + headers of one request, in all
-HEAD_PHASE_PER_ADDRESS = 8  # connections of one client address in that phase at once
+HEAD_PHASE_PER_ADDRESS = 16  # connections of one client address in that phase at once
 LISTEN_BACKLOG = 128  # connections waiting for accept(): a room of browsers reconnecting at once (cheroot's default: 5)
 
 
@@ -225,6 +227,7 @@ _NOT_TLS = (b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nConnection
 class _Connection(HTTPConnection):
     RequestHandlerClass = _Request
     handshaken = False
+    waited = False  # parked until its first bytes arrive (see _Server.process_conn)
 
     def communicate(self) -> bool:
         sock = self.socket
@@ -264,6 +267,20 @@ class _Server(wsgi.Server):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.gate = _Gate()
+
+    def process_conn(self, conn: _Connection) -> None:
+        """A new connection waits in the selector, like an idle kept-alive one, until it has sent something.
+
+        cheroot hands a new connection straight to a worker, where it blocks until the client speaks:
+        browsers open spare connections ahead of need, and an idle one held a worker for
+        ``SOCKET_TIMEOUT_S``. Parked, it costs a file descriptor, and cheroot closes it after
+        ``SOCKET_TIMEOUT_S`` of silence.
+        """
+        if not conn.waited:
+            conn.waited = True
+            self._connections.put(conn)  # type: ignore[attr-defined]  # cheroot's ConnectionManager
+            return
+        super().process_conn(conn)
 
     def error_log(self, msg: str = "", level: int = logging.INFO, traceback: bool = False) -> None:
         log.log(level, "web server: %s", msg, exc_info=traceback)

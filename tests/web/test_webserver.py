@@ -439,6 +439,22 @@ def test_a_client_that_connects_and_says_nothing_stalls_no_one(tmp_path: Path) -
         server.stop()
 
 
+def test_silent_connections_hold_no_worker(tmp_path: Path) -> None:
+    """Ten connections that say nothing (a browser's spare ones) and a server of two workers: pages still flow."""
+    server = AppServer(_plain_app, "127.0.0.1", 0, threads=2)
+    server.start()
+    idle = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(10)]
+    try:
+        for _ in range(5):
+            status, took = _timed_get(server, None)
+            assert status == 200 and took < 1.0, took
+        assert server.gate.reaped == 0 and server.gate.refused == 0
+    finally:
+        for s in idle:
+            s.close()
+        server.stop()
+
+
 @pytest.mark.parametrize("scheme", ["http", "https"])
 def test_a_trickled_request_head_is_cut_at_the_deadline(tmp_path: Path, scheme: str) -> None:
     tls = make_cert(tmp_path) if scheme == "https" else None
