@@ -84,6 +84,18 @@ def test_inbox_in_the_browser(fake_hub: LiveApp, watched: Callable[..., Watched]
     conn = connect(fake_hub.db)
     try:
         assert get_prefs(conn, user).levels == {"yellow", "red"}
+        # a new card while the page stays open: the badge comes back without a reload
+        conn.isolation_level = None
+        enqueue(conn, card_message({**CARDS[0], "card_id": "K-3"}, "raised"), [Delivery("inbox", user, user)], NOW)
     finally:
         conn.close()
+    notifier = NotifyService(fake_hub.db.parent, fake_hub.db, clock=lambda: NOW, render=lambda month, city: None)
+    try:
+        notifier.send_due()
+    finally:
+        notifier.stop()
+    assert badge(page) == ""
+    page.evaluate("document.dispatchEvent(new Event('visibilitychange'))")
+    page.wait_for_selector("#inbox-unread")
+    assert badge(page) == "1"
     w.check()

@@ -73,6 +73,7 @@ def test_inbox_lists_own_messages_with_unread_count_in_the_nav(hub: Hub) -> None
     deliver(hub, USERS["monitor"], card={**CARD, "card_id": "K-9"})
     page = client.get("/inbox").get_data(as_text=True)
     assert unread_badge(page) == 2
+    assert client.get("/inbox/unread").get_json() == {"unread": 2}
     assert page.count('class="inbox-item unread"') == 2 and "K-9" not in page
     assert "黄牌" in page and "红牌" in page and "/cards/K-1" in page
     # opening one marks it read and goes to the card

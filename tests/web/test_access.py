@@ -69,6 +69,7 @@ EXPECTED: dict[str, tuple[str, set[str] | None]] = {
     "api_supervision.report_pdf": ("GET", CASES),
     "api_supervision.report_xlsx": ("GET", CASES),
     "inbox.inbox": ("GET", ALL),
+    "inbox.unread": ("GET", ALL),
     "inbox.read": ("POST", ALL),
     "inbox.read_all": ("POST", ALL),
     "inbox.settings": ("GET", ALL),

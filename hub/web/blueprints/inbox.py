@@ -64,6 +64,13 @@ def inbox() -> str:
                            unread=unread)  # fmt: skip
 
 
+@bp.get("/inbox/unread")
+@allow(*EVERYONE)
+def unread() -> dict[str, int]:
+    """The signed-in user's unread count (the top bar refreshes its badge with it)."""
+    return {"unread": unread_count(get_db(), g.principal.user.username)}
+
+
 @bp.post("/inbox/<int:item_id>/read")
 @allow(*EVERYONE)
 def read(item_id: int) -> Response:
