@@ -65,3 +65,12 @@ def mark_read(conn: sqlite3.Connection, username: str, now: datetime, item_id: i
             cur = conn.execute("UPDATE notify_inbox SET read_at = ? WHERE id = ? AND username = ? AND read_at IS NULL",
                                (stamp(now), item_id, username))  # fmt: skip
     return cur.rowcount
+
+
+def item_link(conn: sqlite3.Connection, username: str, item_id: int) -> str | None:
+    """The UI path a message of ``username`` points to (None if not theirs or without a link)."""
+    if not has_schema(conn):
+        return None
+    row = conn.execute("SELECT m.link FROM notify_inbox i JOIN notify_messages m ON m.id = i.message_id "
+                       "WHERE i.id = ? AND i.username = ?", (item_id, username)).fetchone()  # fmt: skip
+    return str(row[0]) if row is not None and row[0] else None

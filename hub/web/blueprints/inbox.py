@@ -16,7 +16,7 @@ from werkzeug.wrappers import Response
 from hub.auth.errors import AuthError
 from hub.auth.users import get_contact, set_contact
 from hub.notify.config import load_config
-from hub.notify.inbox import list_inbox, mark_read, unread_count
+from hub.notify.inbox import item_link, list_inbox, mark_read, unread_count
 from hub.notify.recipients import CHANNELS, LEVELS, Prefs, get_prefs, set_prefs
 from hub.notify.schema import ensure_schema, has_schema
 from hub.web.access import EVERYONE, allow
@@ -75,10 +75,12 @@ def unread() -> dict[str, int]:
 @allow(*EVERYONE)
 def read(item_id: int) -> Response:
     username = g.principal.user.username
-    mark_read(get_db(), username, web_state().clock(), item_id)
-    target = request.form.get("next", "")
-    if target.startswith("/") and not target.startswith("//"):
-        return redirect(target)
+    conn = get_db()
+    mark_read(conn, username, web_state().clock(), item_id)
+    link = item_link(conn, username, item_id) if request.form.get("open") else None
+    # the stored link is a path of this UI (never taken from the form: no open redirect)
+    if link and link.startswith("/") and not link.startswith(("//", "/\\")):
+        return redirect(link)
     return redirect(url_for("inbox.inbox"))
 
 
