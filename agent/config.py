@@ -9,6 +9,7 @@ from typing import Any
 
 from agent.outbox import OutboxLimits
 from agent.uplink import UplinkConfig
+from shared.batch import MAX_BYTES, MAX_HEADER_BYTES
 from shared.config import build, read_yaml
 from shared.errors import ConfigError
 from shared.topics import valid_id
@@ -79,6 +80,9 @@ def load_agent_config(path: str | Path) -> AgentConfig:
         raise ConfigError(f"{p}: key_file {cfg.key_file!r} not found (enrol or copy the agent bundle)")
     if cfg.uplink.batch_records < 1 or cfg.uplink.window_batches < 1:
         raise ConfigError(f"{p}: uplink.batch_records and uplink.window_batches must be >= 1")
+    if not 1024 <= cfg.uplink.batch_bytes <= MAX_BYTES - MAX_HEADER_BYTES:
+        raise ConfigError(f"{p}: uplink.batch_bytes must be 1024..{MAX_BYTES - MAX_HEADER_BYTES} (the broker "
+                          f"refuses larger messages), got {cfg.uplink.batch_bytes}")
     if cfg.hub_public_key and not re.fullmatch(r"[0-9a-f]{64}", cfg.hub_public_key):
         raise ConfigError(f"{p}: hub_public_key must be 64 lowercase hex digits (the hub's Ed25519 key)")
     if cfg.audit_interval_s < 0 or 0 < cfg.audit_interval_s < 1:

@@ -34,6 +34,7 @@ from types import TracebackType
 
 import psutil
 
+from shared.batch import MAX_BYTES
 from shared.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -48,7 +49,7 @@ BACKOFF_MAX = 30.0
 #: Limits for every client (Mosquitto 2.0 has no per-client or per-listener form of these): an
 #: agent's largest record batch is ``IngestConfig.max_payload`` (4 MiB) — a bigger packet gets its
 #: sender disconnected at the broker, before the hub sees a byte of it.
-MAX_PACKET_SIZE = 4 * 1024 * 1024 + 64 * 1024
+MAX_PACKET_SIZE = MAX_BYTES + 64 * 1024
 #: QoS 1 messages the broker sends a client before it acknowledges (MQTT 3 clients; an MQTT 5
 #: client such as the hub asks for its own Receive Maximum, and is sent that many).
 MAX_INFLIGHT_MESSAGES = 100

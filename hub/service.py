@@ -46,6 +46,7 @@ from hub.control import MAX_CONTROL_BYTES, Rejected, parse_health, parse_status,
 from hub.ingest import Decision, LookupFailed, decide
 from hub.store import Quarantined, Store
 from shared import topics
+from shared.batch import MAX_BYTES
 from shared.checkpoint import sign_checkpoint
 from shared.rtcsignal import MAX_PAYLOAD as MAX_RTC_PAYLOAD
 from shared.timefmt import SHANGHAI, iso_local
@@ -84,7 +85,7 @@ class IngestConfig:
     health_event_interval_s: float = 5.0  # at most one "link.health" event per agent per interval
     max_group: int = 64
     #: The largest record batch accepted (the broker's ``max_packet_size`` is set a little above).
-    max_payload: int = 4 * 1024 * 1024
+    max_payload: int = MAX_BYTES
     shared_subscription: bool = False
     #: Quarantine keeps the first ``quarantine_keep`` messages per agent and reason in every
     #: ``quarantine_window_s``; the rest are counted (``quarantine_suppressed``), not stored.

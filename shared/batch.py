@@ -30,7 +30,9 @@ from shared.topics import valid_id
 BATCH_TAG = b"xiaoneng/v1/batch\x00"
 VERSION = 1
 MAX_RECORDS = 10_000
-MAX_BYTES = 16 * 1024 * 1024
+#: The largest batch payload: the broker disconnects a client sending more (hub.broker), the hub
+#: rejects more before parsing, and an agent's ``uplink.batch_bytes`` must leave room for the header.
+MAX_BYTES = 4 * 1024 * 1024
 #: A real header is about 400 bytes; a longer first line is not parsed at all.
 MAX_HEADER_BYTES = 4096
 _HEADER_FIELDS = frozenset({"v", "agent", "stream", "first", "last", "head", "nonce", "sent_at", "sig"})

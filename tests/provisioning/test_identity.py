@@ -86,3 +86,16 @@ def test_the_agent_loads_the_bundle_as_written(tmp_path: Path) -> None:
     assert cfg.path(cfg.data_dir) == (tmp_path / "bundle" / "data").resolve()
     loaded = identity.load_key(cfg.path(cfg.key_file))
     assert identity.public_key_bytes(loaded) == identity.public_key_bytes(key)
+
+
+@pytest.mark.parametrize("size", [512, 8 * 1024 * 1024])
+def test_a_batch_size_the_broker_would_refuse_is_a_config_error(tmp_path: Path, size: int) -> None:
+    from agent.config import load_agent_config
+
+    bundle = identity.write_bundle(tmp_path / "bundle", agent_id="a1", site_id="s1", key=identity.generate_key(),
+                                   broker=identity.BrokerLogin("10.0.0.5", 1883, "a1", "pw"))
+    cfg = yaml.safe_load(bundle.config_file.read_text())
+    cfg["uplink"] = {"batch_bytes": size}
+    bundle.config_file.write_text(yaml.safe_dump(cfg))
+    with pytest.raises(ConfigError, match=r"uplink.batch_bytes must be 1024\.\.4190208 \(the broker refuses"):
+        load_agent_config(bundle.config_file)
