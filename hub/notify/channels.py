@@ -116,7 +116,7 @@ class EmailChannel:
             else:
                 client = smtplib.SMTP(cfg.host, cfg.port, timeout=cfg.timeout_s)
             with client:
-                if cfg.starttls and not cfg.ssl:
+                if cfg.use_starttls:
                     client.starttls(context=self.tls())
                 if cfg.username is not None and cfg.password is not None:
                     client.login(cfg.username, cfg.password)

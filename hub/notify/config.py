@@ -50,12 +50,17 @@ class SmtpConfig:
     host: str
     sender: str
     port: int = 587
-    starttls: bool = True
+    starttls: bool | None = None  # default: STARTTLS unless ssl (implicit TLS) is chosen
     ssl: bool = False
     username: str | None = None
     password: str | None = None
     timeout_s: float = 20.0
     ca_file: str | None = None  # PEM bundle to trust (an intranet CA); relative to the data directory
+
+    @property
+    def use_starttls(self) -> bool:
+        """Whether to upgrade a plain connection with STARTTLS."""
+        return (not self.ssl) if self.starttls is None else (self.starttls and not self.ssl)
 
 
 @dataclass(frozen=True)
@@ -136,7 +141,7 @@ def validate(config: NotifyConfig, source: str, base: Path | None = None) -> Not
             raise _fail(source, "smtp.host", "must not be empty")
         if not 0 < smtp.port < 65536:
             raise _fail(source, "smtp.port", f"{smtp.port} is not a TCP port (1-65535)")
-        if smtp.starttls and smtp.ssl:
+        if smtp.starttls is True and smtp.ssl:
             raise _fail(source, "smtp", "choose starttls (port 587) or ssl (port 465), not both")
         if (smtp.username is None) != (smtp.password is None):
             raise _fail(source, "smtp", "username and password go together (give both or neither)")

@@ -26,7 +26,7 @@ SMS = {"url": "https://gw.example.cn/send", "body": {"to": "{phone}", "msg": "{t
     ({"smtp": {"sender": "a@b.cn"}}, "missing required key smtp.'host'"),
     ({"smtp": {**SMTP, "port": 70000}}, "smtp.port: 70000 is not a TCP port"),
     ({"smtp": {**SMTP, "port": "25"}}, "smtp.port must be an integer"),
-    ({"smtp": {**SMTP, "ssl": True}}, "choose starttls (port 587) or ssl (port 465), not both"),
+    ({"smtp": {**SMTP, "ssl": True, "starttls": True}}, "choose starttls (port 587) or ssl (port 465), not both"),
     ({"smtp": {**SMTP, "username": "u"}}, "username and password go together"),
     ({"smtp": {**SMTP, "sender": "nobody"}}, "smtp.sender: 'nobody' is not an address"),
     ({"sms": {**SMS, "url": "ftp://gw/"}}, "sms.url: 'ftp://gw/' is not an http(s) URL"),
@@ -49,6 +49,11 @@ def test_absent_file_means_the_inbox_only(tmp_path: Path) -> None:
     assert load_config(tmp_path).channels == {"inbox"}
     full = parse_config({"smtp": SMTP, "sms": SMS}, "f")
     assert full.channels == {"inbox", "email", "sms"} and full.monthly_report.send_time.hour == 9
+    assert full.smtp is not None and full.smtp.use_starttls
+    implicit = parse_config({"smtp": {**SMTP, "port": 465, "ssl": True}}, "f").smtp
+    assert implicit is not None and not implicit.use_starttls
+    plain = parse_config({"smtp": {**SMTP, "port": 25, "starttls": False}}, "f").smtp
+    assert plain is not None and not plain.use_starttls
 
 
 def test_backoff_doubles_with_a_cap_and_bounded_jitter() -> None:
