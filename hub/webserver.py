@@ -16,9 +16,11 @@ Why cheroot (cheroot 11.1 and waitress 3.0 tried on this machine, 2026-12-03):
 
 cheroot's worker pool does not grow: each open live stream (SSE) holds one worker, so the pool is
 ``sse_max_clients`` + :data:`REQUEST_THREADS` workers, which keeps :data:`REQUEST_THREADS` free for
-pages and API calls even when every stream slot is taken (216 idle workers: 4 MB, started in 17 ms).
+pages and API calls even when every stream slot is taken (216 idle workers measured: 4 MB, started
+in 17 ms).
 
-Two things cheroot does not do by itself, added here (:class:`_Gate`):
+What cheroot does not do by itself, added here (:class:`_TlsAdapter`, :meth:`_Server.process_conn`,
+:class:`_Gate`):
 
 * its builtin TLS adapter completes the handshake in the one thread that accepts connections, so a
   single client that connects and sends nothing stalled every other HTTPS client for the socket
