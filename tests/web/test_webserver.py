@@ -28,7 +28,7 @@ from hub.cli import main as hub_cli
 from hub.web.app import create_app, shutdown
 from hub.web.events import EventBus
 from hub.web.metrics import Registry
-from hub.webserver import SERVER_NAME, AppServer
+from hub.webserver import SERVER_NAME, AppServer, gate_collector
 from hub.webtls import TlsFiles, check_tls_files, self_issued
 from shared.errors import ConfigError
 from tests.web.conftest import FAST, PASSWORD, USERS, FakeClock, Hub
@@ -481,6 +481,9 @@ def test_a_trickled_request_head_is_cut_at_the_deadline(tmp_path: Path, scheme: 
         status, took = _timed_get(server, tls.cert if tls else None)
         assert status == 200 and took < 3.0, f"a page waited {took:.1f} s behind two slowloris"
         assert server.gate.reaped >= 2
+        registry = Registry()
+        registry.add_collector(lambda: gate_collector(server.gate))
+        assert registry.value("xiaoneng_web_connections_cut_total", reason="deadline") >= 2
         for sock in slow:
             sock.settimeout(DEADLINE_S)
             with contextlib.suppress(OSError):
