@@ -43,7 +43,8 @@ agent-binary: $(STAMP) system-deps
 # The documentation's pictures (docs/screenshots/), made by the browser tests; `make test` never writes them.
 screenshots: $(STAMP) system-deps
 	XN_SCREENSHOTS=$(CURDIR)/docs/screenshots XIAONENG_STRICT=1 $(BIN)/python -m pytest -q \
-		tests/browser/test_live.py tests/browser/test_cards_words.py tests/video/test_wall_browser.py
+		tests/browser/test_live.py tests/browser/test_cards_words.py tests/video/test_wall_browser.py \
+		tests/notify/test_inbox_browser.py
 
 bench: $(STAMP) system-deps
 	$(BIN)/python bench/ingest.py --records 1000000 --json
@@ -55,6 +56,9 @@ bench: $(STAMP) system-deps
 	$(BIN)/python bench/video.py --json
 	$(BIN)/python bench/web.py --json
 	$(BIN)/python bench/hostile.py --json
+	$(BIN)/python bench/notify.py --json
+	$(BIN)/python bench/webserver.py --json
+	$(BIN)/python bench/ledger.py --json
 
 clean:
 	rm -rf $(VENV) $(DEMO_DATA) *.egg-info
