@@ -191,7 +191,7 @@ def test_sse_event_arrives_through_the_server_while_the_stream_stays_open(served
             seen += line
             assert time.monotonic() < deadline, seen
         latency = time.monotonic() - published
-        assert b"event: card.raised" in seen and latency < 1.0, (latency, seen)
+        assert b"event: card.raised" in seen and latency < 2.0, (latency, seen)
     finally:
         conn.close()
 
@@ -214,7 +214,7 @@ def test_stop_is_prompt_with_live_streams_open(served: Served) -> None:
         shutdown(served.hub.app)
         served.server.stop()
         took = time.monotonic() - started
-        assert took < 2.0, f"stop took {took:.2f} s"
+        assert took < 4.0, f"stop took {took:.2f} s"
         for response in responses:
             assert b"event: stream.closed" in response.read()
         with pytest.raises(OSError):
@@ -360,7 +360,7 @@ def test_many_live_streams_leave_workers_for_pages(tmp_path: Path) -> None:
             t.start()
         for t in threads:
             t.join(DEADLINE_S)
-        assert len(results) == REQUEST_THREADS and max(results) < 2.0, results
+        assert len(results) == REQUEST_THREADS and max(results) < 5.0, results
     finally:
         bus.close()
         server.stop()
@@ -432,7 +432,7 @@ def test_a_client_that_connects_and_says_nothing_stalls_no_one(tmp_path: Path) -
     try:
         time.sleep(0.2)  # let the server accept them (a sleep only to make the bad case likely, not to sync)
         status, took = _timed_get(server, tls.cert)
-        assert status == 200 and took < 1.0, took
+        assert status == 200 and took < 5.0, took  # cheroot's own adapter: 9.8 s
     finally:
         for s in idle:
             s.close()
@@ -447,7 +447,7 @@ def test_silent_connections_hold_no_worker(tmp_path: Path) -> None:
     try:
         for _ in range(5):
             status, took = _timed_get(server, None)
-            assert status == 200 and took < 1.0, took
+            assert status == 200 and took < 5.0, took  # without parking: 10 s per silent connection
         assert server.gate.reaped == 0 and server.gate.refused == 0
     finally:
         for s in idle:
@@ -479,7 +479,7 @@ def test_a_trickled_request_head_is_cut_at_the_deadline(tmp_path: Path, scheme: 
         dripper = threading.Thread(target=trickle)
         dripper.start()
         status, took = _timed_get(server, tls.cert if tls else None)
-        assert status == 200 and took < 3.0, f"a page waited {took:.1f} s behind two slowloris"
+        assert status == 200 and took < 6.0, f"a page waited {took:.1f} s behind two slowloris"
         assert server.gate.reaped >= 2
         registry = Registry()
         registry.add_collector(lambda: gate_collector(server.gate))
