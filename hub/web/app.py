@@ -150,7 +150,8 @@ def _finish_request(response: Response) -> Response:
     endpoint = request.endpoint or "unmatched"
     state.metrics.requests.labels(endpoint=endpoint, code=str(response.status_code)).inc()
     if endpoint not in ("static", "stream.stream"):
-        state.metrics.latency.observe(time.perf_counter() - g.get("started", time.perf_counter()), endpoint=endpoint)
+        elapsed = time.perf_counter() - g.get("started", time.perf_counter())
+        state.metrics.latency.labels(endpoint=endpoint).observe(elapsed)
     return response
 
 

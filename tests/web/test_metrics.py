@@ -1,4 +1,4 @@
-"""/metrics and the metrics registry: the exposition format promtool accepts."""
+"""/metrics and the metrics registry (prometheus_client behind it): the exposition format promtool accepts."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import subprocess
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from prometheus_client import Counter, Histogram
 
 from hub.web.metrics import CONTENT_TYPE, Family, Registry
 from tests.support.required import need_tool
@@ -72,15 +73,20 @@ def test_registry_renders_valid_text() -> None:
     gauge.set(0.25)
     hist = registry.histogram("xiaoneng_ingest_batch_seconds", "Batch time.", ["kind"], buckets=(0.1, 1))
     for value in (0.05, 0.5, 5):
-        hist.observe(value, kind="records")
+        hist.labels(kind="records").observe(value)
     registry.add_collector(lambda: [Family("xiaoneng_things", "Things.", "gauge").add(3, state="x")])
     text = registry.render()
     samples = check_exposition(text)
     assert samples["xiaoneng_ingest_records_total"][(("agent_id", 'a\\"1\\\\x\\n'),)] == 5
     assert samples["xiaoneng_ingest_batch_seconds_count"][(("kind", "records"),)] == 3
-    assert samples["xiaoneng_ingest_batch_seconds_bucket"][(("kind", "records"), ("le", "1"))] == 2
+    assert samples["xiaoneng_ingest_batch_seconds_bucket"][(("kind", "records"), ("le", "1.0"))] == 2
     assert "Second line \\\\ here." in text and "\nSecond" not in text
     assert registry.counter("xiaoneng_ingest_records_total", "again", ["agent_id"]) is counter
+    assert "_created" not in text, "created series are switched off"
+    assert registry.value("xiaoneng_ingest_records_total", agent_id="a2") == 1
+    assert registry.value("xiaoneng_ingest_batch_seconds_sum", kind="records") == pytest.approx(5.55)
+    assert registry.value("xiaoneng_things", state="x") == 3
+    assert registry.value("xiaoneng_things", state="y") is None
 
 
 @pytest.mark.parametrize(
@@ -111,6 +117,43 @@ def test_registry_conflicts_and_counter_rules() -> None:
     registry.add_collector(lambda: [Family("xiaoneng_a_total", "dup", "counter")])
     with pytest.raises(ValueError, match="produced twice"):
         registry.render()
+
+
+def test_metrics_are_prometheus_clients_and_collectors_run_only_at_scrape() -> None:
+    registry = Registry()
+    assert isinstance(registry.counter("xiaoneng_c_total", "C."), Counter)
+    assert isinstance(registry.histogram("xiaoneng_h_seconds", "H.", ["kind"]), Histogram)
+    calls: list[int] = []
+
+    def collector() -> list[Family]:
+        calls.append(1)
+        return [Family("xiaoneng_c2_total", "C2.", "counter").add(2, kind="a")]
+
+    registry.add_collector(collector)
+    assert calls == [], "registering a collector must not run it (it may read a database)"
+    assert 'xiaoneng_c2_total{kind="a"} 2.0' in registry.render() and calls == [1]
+
+
+def test_family_rules() -> None:
+    with pytest.raises(ValueError, match="must end in _total"):
+        Family("xiaoneng_records", "x", "counter")
+    with pytest.raises(ValueError, match="unknown type"):
+        Family("xiaoneng_h", "x", "histogram")
+    family = Family("xiaoneng_f", "F.", "gauge").add(1, site="a")
+    with pytest.raises(ValueError, match="differ"):
+        family.add(2, agent="b")
+    with pytest.raises(ValueError, match="invalid label name"):
+        Family("xiaoneng_g", "G.", "gauge").add(1, **{"Bad-Label": "x"})
+    assert family.render() == '# HELP xiaoneng_f F.\n# TYPE xiaoneng_f gauge\nxiaoneng_f{site="a"} 1.0\n'
+
+
+def test_extra_family_yields_to_a_registered_one() -> None:
+    registry = Registry()
+    registry.gauge("xiaoneng_agents_online", "Agents online.").set(7)
+    text = registry.render([Family("xiaoneng_agents_online", "From the database.", "gauge").add(2),
+                            Family("xiaoneng_agents", "Agents.", "gauge").add(3, state="online")])
+    samples = check_exposition(text)
+    assert samples["xiaoneng_agents_online"][()] == 7 and samples["xiaoneng_agents"][(("state", "online"),)] == 3
 
 
 @given(st.text(max_size=40), st.floats(allow_nan=True, allow_infinity=True))

@@ -78,7 +78,7 @@ def test_sse_delivers_a_published_event(hub: Hub) -> None:
     assert json.loads(event["data"]) == {"card_id": "K-9", "level": "red", "dept_code": "D01", "title": "超期未办结"}
     assert int(event["id"]) >= 1
     assert hub.bus.subscriber_count == 0, "closing the response unsubscribes"
-    assert hub.registry.gauge("xiaoneng_sse_clients", "Open live-update (SSE) connections.").value() == 0
+    assert hub.registry.value("xiaoneng_sse_clients") == 0
 
 
 def test_sse_heartbeats_while_idle(hub: Hub) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import sqlite3
 from collections.abc import Callable
 
@@ -19,7 +18,6 @@ from hub.web.queries.links import AgentLink
 from hub.web.state import WebState, web_state
 
 bp = Blueprint("metrics", __name__)
-_log = logging.getLogger("hub.web")
 MAX_AGENTS = 5000
 
 
@@ -68,12 +66,7 @@ def _ms(value: int | None) -> float | None:
 @bp.get("/metrics")
 @allow(*OPERATIONS)
 def metrics() -> Response:
+    """The registry's exposition plus the database figures (a registered family of the same name wins)."""
     state = web_state()
-    fams = database_families(get_db(), state)
-    registered = {f.name for f in state.registry.families()}
-    clash = [f for f in fams if f.name in registered]
-    for fam in clash:
-        _log.warning("metric %s is both registered and read from the database; serving the registered one", fam.name)
-    body = state.registry.render([f for f in fams if f.name not in registered])
+    body = state.registry.render(database_families(get_db(), state))
     return Response(body, content_type=CONTENT_TYPE)
-
