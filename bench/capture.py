@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import secrets
 import shutil
 import sqlite3
@@ -193,7 +194,7 @@ def main() -> None:
     ap.add_argument("--json", action="store_true", help="print one JSON object (the default output)")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="xn-bench-capture-"))
-    result: dict[str, Any] = {}
+    result: dict[str, Any] = {"loadavg_before": [round(x, 2) for x in os.getloadavg()]}  # shared machine
     pg_name = f"xn_bench_{secrets.token_hex(4)}"
     try:
         rates = {}
@@ -214,6 +215,7 @@ def main() -> None:
     finally:
         shutil.rmtree(work, ignore_errors=True)
         _drop(pg_name, args.backends)
+    result["loadavg_after"] = [round(x, 2) for x in os.getloadavg()]
     print(json.dumps(result, ensure_ascii=False))
 
 

@@ -145,10 +145,10 @@ def bench_ticks(
     gc.collect()
     gc_frozen_ms = (time.perf_counter() - started) * 1000
     open_cases = sum(1 for c in sup.cases.values() if c.is_open)
-    moments = sorted({sup.scheduler.moment_of(f"case:C{g * GROUP:07d}") for g in range(measured)}
-                     - {None})  # type: ignore[operator]
-    tick_times = []
-    changes = []
+    moments = sorted(m for m in {sup.scheduler.moment_of(f"case:C{g * GROUP:07d}") for g in range(measured)}
+                     if m is not None)
+    tick_times: list[float] = []
+    changes: list[int] = []
     raised = 0
     now = moments[0] if moments else None
     if not gc_on:
@@ -200,6 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--debug", action="store_true", help="each tick on stderr")
     parser.add_argument("--no-gc", action="store_true", help="collector off during the ticks (the old measure)")
     args = parser.parse_args(argv)
+    load_before = os.getloadavg()  # other work on the machine: the figures below share it
     started = time.perf_counter()
     calendar = WorkCalendar()
     result: dict[str, object] = {
@@ -209,6 +210,8 @@ def main(argv: list[str] | None = None) -> int:
     result.update(bench_due_dates(calendar, args.cases, args.seed))
     result.update(bench_ticks(calendar, args.cases, args.ticks, args.seed, args.debug, not args.no_gc))
     result["python"] = sys.version.split()[0]
+    result["loadavg_before"] = [round(x, 2) for x in load_before]
+    result["loadavg_after"] = [round(x, 2) for x in os.getloadavg()]
     if args.json:
         print(json.dumps(result))
     else:

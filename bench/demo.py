@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import shutil
 import sqlite3
 import sys
@@ -160,7 +161,8 @@ def main(argv: list[str] | None = None) -> int:
             print(text, file=sys.stderr, flush=True)
 
     demo = Demo(root, args.departments, args.days, "", free_port())
-    result: dict[str, Any] = {"departments": args.departments, "days": args.days}
+    result: dict[str, Any] = {"departments": args.departments, "days": args.days,
+                              "loadavg_before": [round(x, 2) for x in os.getloadavg()]}  # shared machine
     if args.databases is not None:
         source = args.databases
 
@@ -208,6 +210,7 @@ def main(argv: list[str] | None = None) -> int:
         demo.cluster.stop_all()
         if args.keep is None:
             shutil.rmtree(root, ignore_errors=True)
+    result["loadavg_after"] = [round(x, 2) for x in os.getloadavg()]
     print(json.dumps(result, ensure_ascii=False))
     return 0 if result.get("import_s") is not None else 1
 

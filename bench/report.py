@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import os
 import random
 import sqlite3
 import sys
@@ -35,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 from hub.engine.calendar import WorkCalendar  # noqa: E402
-from hub.engine.clock import Unit, due_date  # noqa: E402
+from hub.engine.clock import Pause, Unit, due_date  # noqa: E402
 from hub.engine.localtime import LOCAL_TZ  # noqa: E402
 from hub.engine.scoring import Period  # noqa: E402
 from hub.reports import render  # noqa: E402
@@ -69,7 +70,7 @@ def offices() -> list[Office]:
     except ImportError:  # pragma: no cover - the simulator is optional here
         return [Office(f"D{d:02d}", f"部门{d}", f"D{d:02d}-01", f"S{d:02d}", f"职员{d}", f"I{d:02d}",
                        f"事项{d}", (20, "G"), (5, "G"), 0) for d in range(1, 21)]
-    out = []
+    out: list[Office] = []
     for dept in build_catalogue().departments:
         for window in dept.windows:
             for item in dept.items:
@@ -124,7 +125,8 @@ def plan(cases: int, period: Period, calendar: WorkCalendar, now: datetime, seed
                 events.append((supp, "case.supplement_requested", {"case_id": cid, "at": supp.isoformat()}))
                 back = supp + timedelta(days=rng.randrange(1, 4))
                 events.append((back, "case.supplement_received", {"case_id": cid, "at": back.isoformat()}))
-                due = due_date(calendar, accepted.date(), limit, Unit(unit), ((supp.date(), back.date()),)).day or due
+                pause = (Pause(supp.date(), back.date()),)
+                due = due_date(calendar, accepted.date(), limit, Unit(unit), pause).day or due
             if r < 0.80:
                 span = max(0, (due - accepted.date()).days - 1)
                 done = _moment(accepted.date() + timedelta(days=rng.randrange(0, span + 1)), rng)
@@ -186,6 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
 
+    load_before = os.getloadavg()  # other work on the machine: the figures below share it
     period = Period.parse(args.month)
     now = datetime.combine(period.end + timedelta(days=2), datetime.min.time(), LOCAL_TZ).replace(hour=8)
     data = args.keep or Path(tempfile.mkdtemp(prefix="xn-report-bench-"))
@@ -247,7 +250,10 @@ def main(argv: list[str] | None = None) -> int:
         "supervision_records_per_cpu_s": round(count / consume_cpu_s), "supervision_cpu_s": round(consume_cpu_s, 1),
         "cards": cards, "restart_s": round(restart_s, 2), "restart_records_replayed": restored.records_replayed,
         "restart_cases_replayed": restored.cases_replayed, "monthly_report_s": round(report_s, 3), **timings,
-        "db_mb": round(db.stat().st_size / 1e6, 1), "python": sys.version.split()[0],
+        "db_mb": round(db.stat().st_size / 1e6, 1), "supervision_chunk": options.chunk,
+        "python": sys.version.split()[0],
+        "loadavg_before": [round(x, 2) for x in load_before],
+        "loadavg_after": [round(x, 2) for x in os.getloadavg()],
     }  # fmt: skip
     print(json.dumps(result, ensure_ascii=False) if args.json else json.dumps(result, ensure_ascii=False, indent=1))
     return 0
