@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from agent.checkpoints import HubWitness, alert_payload, hub_key
 from agent.config import AgentConfig
-from agent.link import BrokerAddress, LinkDown, MqttLink
+from agent.link import LinkDown, MqttLink
 from agent.outbox import Outbox
 from shared import topics
 from shared.checkpoint import Checkpoint, verify_checkpoint
@@ -174,9 +174,8 @@ def _audit(cfg: AgentConfig, witness: HubWitness, key: Ed25519PublicKey, stream:
            sample: int, timeout: float) -> AuditVerdict:
     agent = cfg.agent_id
     inbox: queue.Queue[tuple[str, bytes]] = queue.Queue()
-    b = cfg.broker
     link = MqttLink(
-        BrokerAddress(b.host, b.port, b.username, b.password, keepalive=b.keepalive),
+        cfg.broker_address(),
         f"xn-audit-{agent}-{secrets.token_hex(3)}", [topics.audit_resp(agent), topics.CHECKPOINT],
         lambda t, p: inbox.put((t, p)), lambda reason: None,
     )

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from agent.link import BrokerAddress, BrokerTls
 from agent.outbox import OutboxLimits
 from agent.uplink import UplinkConfig
 from shared.batch import MAX_BYTES, MAX_HEADER_BYTES
@@ -17,11 +18,21 @@ from shared.topics import valid_id
 
 @dataclass(frozen=True)
 class BrokerSection:
+    """Where and how the agent reaches the hub's broker.
+
+    With ``ca_file`` the link is TLS: the broker's certificate must be signed by that (pinned) hub CA
+    and name ``host``; ``cert_file``/``tls_key_file`` are the agent's client certificate (Common Name =
+    agent id, which the broker takes as the username) and its key. Without TLS, ``password`` logs in.
+    """
+
     host: str
     port: int
     username: str
-    password: str
+    password: str = ""
     keepalive: int = 10
+    ca_file: str = ""
+    cert_file: str = ""
+    tls_key_file: str = ""
 
 
 @dataclass(frozen=True)
@@ -62,6 +73,14 @@ class AgentConfig:
         p = Path(value)
         return p if p.is_absolute() else Path(self.base_dir) / p
 
+    def broker_address(self) -> BrokerAddress:
+        """The link's address: paths of the TLS files resolved against this file's folder."""
+        b = self.broker
+        tls = None
+        if b.ca_file:
+            tls = BrokerTls(str(self.path(b.ca_file)), str(self.path(b.cert_file)), str(self.path(b.tls_key_file)))
+        return BrokerAddress(b.host, b.port, b.username, b.password, keepalive=b.keepalive, tls=tls)
+
 
 def load_agent_config(path: str | Path) -> AgentConfig:
     """Load and check ``agent.yaml``; raises ConfigError naming the file and the key."""
@@ -78,6 +97,7 @@ def load_agent_config(path: str | Path) -> AgentConfig:
         raise ConfigError(f"{p}: broker.port {cfg.broker.port} is not a TCP port")
     if not cfg.path(cfg.key_file).is_file():
         raise ConfigError(f"{p}: key_file {cfg.key_file!r} not found (enrol or copy the agent bundle)")
+    _check_broker_tls(cfg, p)
     if cfg.uplink.batch_records < 1 or cfg.uplink.window_batches < 1:
         raise ConfigError(f"{p}: uplink.batch_records and uplink.window_batches must be >= 1")
     if not 1024 <= cfg.uplink.batch_bytes <= MAX_BYTES - MAX_HEADER_BYTES:
@@ -91,6 +111,21 @@ def load_agent_config(path: str | Path) -> AgentConfig:
         raise ConfigError(f"{p}: outbox.keep_acked must be >= 1")
     _check_cameras(cfg, p)
     return cfg
+
+
+def _check_broker_tls(cfg: AgentConfig, p: Path) -> None:
+    b = cfg.broker
+    tls = {"ca_file": b.ca_file, "cert_file": b.cert_file, "tls_key_file": b.tls_key_file}
+    if not any(tls.values()):
+        if not b.password:
+            raise ConfigError(f"{p}: broker needs a password, or ca_file, cert_file and tls_key_file for TLS")
+        return
+    missing = [k for k, v in tls.items() if not v]
+    if missing:
+        raise ConfigError(f"{p}: broker TLS needs ca_file, cert_file and tls_key_file; missing {', '.join(missing)}")
+    for key, value in tls.items():
+        if not cfg.path(value).is_file():
+            raise ConfigError(f"{p}: broker.{key} {value!r} not found (enrol again: xiaoneng-agent enroll)")
 
 
 def _check_cameras(cfg: AgentConfig, p: Path) -> None:

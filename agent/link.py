@@ -7,6 +7,7 @@ durability lives in the outbox, not in paho's memory-only queue.
 
 from __future__ import annotations
 
+import ssl
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,6 +32,16 @@ class Link(Protocol):
 
 
 @dataclass(frozen=True)
+class BrokerTls:
+    """Mutual TLS: the pinned hub CA (the broker's certificate must chain to it and name the host),
+    the agent's client certificate and its key (PEM files)."""
+
+    ca_file: str
+    cert_file: str
+    key_file: str
+
+
+@dataclass(frozen=True)
 class BrokerAddress:
     host: str
     port: int
@@ -38,6 +49,31 @@ class BrokerAddress:
     password: str
     keepalive: int = 10
     connect_timeout: float = 10.0
+    tls: BrokerTls | None = None
+
+
+class _ClosingSSLSocket(ssl.SSLSocket):
+    """Closes itself when the handshake fails (paho drops the socket unclosed when it raises)."""
+
+    def do_handshake(self, block: bool = False) -> None:
+        try:
+            super().do_handshake(block)
+        except BaseException:
+            self.close()
+            raise
+
+
+def tls_context(tls: BrokerTls) -> ssl.SSLContext:
+    """A client context that trusts only the pinned CA, checks the host name, and shows our certificate."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # check_hostname and CERT_REQUIRED by default
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.sslsocket_class = _ClosingSSLSocket
+    try:
+        context.load_verify_locations(cafile=tls.ca_file)
+        context.load_cert_chain(tls.cert_file, tls.key_file)
+    except (OSError, ssl.SSLError) as exc:
+        raise LinkDown(f"cannot load the TLS files ({tls.ca_file}, {tls.cert_file}, {tls.key_file}): {exc}") from None
+    return context
 
 
 class MqttLink:
@@ -74,7 +110,11 @@ class MqttLink:
         client = mqtt.Client(
             CallbackAPIVersion.VERSION2, client_id=self.client_id, protocol=mqtt.MQTTv5
         )
-        client.username_pw_set(self.address.username, self.address.password)
+        if self.address.tls is not None:
+            client.tls_set_context(tls_context(self.address.tls))
+            client.username_pw_set(self.address.username)  # the broker takes the certificate's name
+        else:
+            client.username_pw_set(self.address.username, self.address.password)
         if self._will is not None:
             client.will_set(self._will[0], self._will[1], qos=1, retain=True)
         client.max_inflight_messages_set(64)
@@ -90,6 +130,13 @@ class MqttLink:
                 self.address.host, self.address.port, keepalive=self.address.keepalive,
                 clean_start=True,
             )
+        except ssl.SSLCertVerificationError as exc:
+            raise LinkDown(
+                f"broker {self.address.host}:{self.address.port} is not the hub's (its certificate does not "
+                f"verify against the pinned CA or name this host): {exc.verify_message}"
+            ) from None
+        except ssl.SSLError as exc:
+            raise LinkDown(f"TLS with broker {self.address.host}:{self.address.port} failed: {exc}") from None
         except OSError as exc:
             raise LinkDown(f"cannot reach broker {self.address.host}:{self.address.port}: {exc}") from None
         with self._lock:

@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from agent.audit import PeriodicAudit
 from agent.checkpoints import HubWitness, hub_key, watch_checkpoints
 from agent.config import AgentConfig
-from agent.link import BrokerAddress, Link, MqttLink
+from agent.link import Link, MqttLink
 from agent.outbox import Outbox
 from agent.uplink import Uplink
 from shared import topics
@@ -47,8 +47,7 @@ class Agent:
         data.mkdir(parents=True, exist_ok=True)
         self.outbox = Outbox(data / "outbox.sqlite", config.agent_id, config.outbox)
         self.key = load_key(str(config.path(config.key_file)))
-        b = config.broker
-        address = BrokerAddress(b.host, b.port, b.username, b.password, keepalive=b.keepalive)
+        address = config.broker_address()
 
         def factory(on_message: Callable[[str, bytes], None], on_down: Callable[[str], None],
                     will: tuple[str, bytes]) -> Link:

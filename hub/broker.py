@@ -14,6 +14,13 @@ port, so the caller chooses the port; persistence is saved every ``autosave_inte
 at a clean exit, so a SIGKILL loses what changed since the last save (the agent's outbox, not the
 broker, is where durability lives).
 
+With ``tls=TlsListener(...)`` the broker has a second listener for agents: TLS 1.2+, server
+certificate from the hub CA (``provisioning.ca``), and a client certificate required, signed by the
+same CA, whose Common Name becomes the username (``use_identity_as_username``) so the ACL file
+applies to it as to a password login. The first listener (``host:port``, password logins) is then
+meant for the hub's own connection on 127.0.0.1. ``reload()`` (SIGHUP) re-reads password and ACL
+files without dropping other clients.
+
 With ``supervise=True`` a thread restarts a broker that dies on its own, with exponential backoff;
 ``stop()`` ends the thread before the broker.
 """
@@ -29,6 +36,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
@@ -60,6 +68,33 @@ MAX_QUEUED_MESSAGES = 100_000
 MAX_QUEUED_BYTES = 512 * 1024 * 1024
 
 
+@dataclass(frozen=True)
+class TlsListener:
+    """The agents' listener: mutual TLS with certificates of the hub CA."""
+
+    port: int
+    cafile: Path
+    certfile: Path
+    keyfile: Path
+    host: str = "0.0.0.0"  # noqa: S104 - agents reach it over the network; it takes certificates only
+
+    def config_lines(self) -> list[str]:
+        for path in (self.cafile, self.certfile, self.keyfile):
+            if "\n" in str(path) or str(path) != str(path).strip():
+                raise ConfigError(f"path {str(path)!r} cannot be written into a Mosquitto config")
+        if not 0 < self.port < 65536:
+            raise ConfigError(f"broker TLS port must be 1-65535, not {self.port}")
+        return [
+            f"listener {self.port} {self.host}",
+            f"cafile {Path(self.cafile).resolve()}",
+            f"certfile {Path(self.certfile).resolve()}",
+            f"keyfile {Path(self.keyfile).resolve()}",
+            "tls_version tlsv1.2",
+            "require_certificate true",
+            "use_identity_as_username true",
+        ]
+
+
 class MosquittoBroker:
     """One Mosquitto process listening on ``host:port``, configured under ``data_dir/broker``.
 
@@ -82,6 +117,7 @@ class MosquittoBroker:
         max_packet_size: int = MAX_PACKET_SIZE,
         max_inflight_messages: int = MAX_INFLIGHT_MESSAGES,
         extra_config: Sequence[str] = (),
+        tls: TlsListener | None = None,
         supervise: bool = False,
         start_timeout: float = 10.0,
         stop_timeout: float = 10.0,
@@ -106,6 +142,7 @@ class MosquittoBroker:
         self.max_packet_size = max_packet_size
         self.max_inflight_messages = max_inflight_messages
         self.extra_config = tuple(extra_config)
+        self.tls = tls
         self.supervise = supervise
         self.start_timeout = start_timeout
         self.stop_timeout = stop_timeout
@@ -191,6 +228,10 @@ class MosquittoBroker:
         if os.geteuid() == 0:
             # Otherwise Mosquitto drops to user `mosquitto` and cannot read our root-owned files.
             lines.append("user root")
+        if self.tls is not None:
+            # Listener options follow their `listener` line; the global ones above stay global
+            # (per_listener_settings false): one password file and ACL for both listeners.
+            lines += self.tls.config_lines()
         lines += list(self.extra_config)
         return "\n".join(lines) + "\n"
 
@@ -338,9 +379,9 @@ class MosquittoBroker:
             conns = psutil.Process(pid).net_connections(kind="tcp")
         except psutil.Error:
             return False
-        return any(
-            c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port == self.port for c in conns
-        )
+        ports = {self.port} | ({self.tls.port} if self.tls is not None else set())
+        listening = {c.laddr.port for c in conns if c.status == psutil.CONN_LISTEN and c.laddr}
+        return ports <= listening
 
     def _accepts(self) -> bool:
         try:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from provisioning import broker_files, hubkey, identity
+from provisioning import broker_files, ca, hubkey, identity
 from provisioning.registry import Agent, Registry
 from shared.errors import XiaonengError
 
@@ -90,6 +90,11 @@ def site_list(data_dir: Path, as_json: bool) -> None:
     "--broker-host", default="127.0.0.1", show_default=True, help="Broker address the agent uses."
 )
 @click.option("--broker-port", default=1883, show_default=True, type=click.IntRange(1, 65535))
+@click.option(
+    "--tls", "use_tls", is_flag=True,
+    help="Mutual TLS: write the hub CA, a client certificate and its key into the bundle "
+    "(use the broker's TLS port, xiaoneng-hub run --mqtt-tls-port; --broker-host must be in its certificate).",
+)
 def agent_add(
     data_dir: Path,
     site_id: str,
@@ -98,12 +103,20 @@ def agent_add(
     out_dir: Path,
     broker_host: str,
     broker_port: int,
+    use_tls: bool,
 ) -> None:
-    """Register an agent: make its key pair and broker password, write its bundle."""
+    """Register an agent: make its key pair and broker login (password, or a TLS client certificate
+    with --tls), write its bundle. Better: let the hall machine make its own keys with a one-time
+    token (xiaoneng-hub enroll create, then xiaoneng-agent enroll)."""
     with _errors():
         identity.check_output_dir(out_dir)  # before registering: the password is shown only once
         registry = _registry(data_dir, create=True)
         key = identity.generate_key()
+        tls = None
+        if use_tls:
+            tls_key = ca.new_tls_key()
+            cert = ca.client_cert(data_dir, tls_key.public_key(), agent_id)
+            tls = identity.ClientTls(ca.ca_file(data_dir).read_bytes(), ca.cert_pem(cert), ca.key_pem(tls_key))
         password = registry.add_agent(agent_id, site_id, identity.public_key_bytes(key), name)
         bundle = identity.write_bundle(
             out_dir,
@@ -112,6 +125,7 @@ def agent_add(
             key=key,
             broker=identity.BrokerLogin(broker_host, broker_port, agent_id, password),
             hub_public_key=hubkey.hub_public_key(data_dir),
+            tls=tls,
         )
         click.echo(f"已创建代理 / agent created: {agent_id} (site {site_id})")
         click.echo(f"身份文件 / identity bundle: {bundle.config_file}, {bundle.key_file}")

@@ -10,6 +10,10 @@ the hall machine:
   The stream id is not here: the agent makes a new one for every outbox it creates.
   ``hub_public_key`` (64 hex digits, when given) is the hub's checkpoint key: the agent checks the
   checkpoints the hub publishes with it and audits the hub's ledger (docs/ledger.md).
+
+With ``tls`` (a :class:`ClientTls`) three more files make the link mutual TLS: ``hub-ca.pem`` (the
+pinned hub CA), ``agent-tls.pem`` (the client certificate, CN = agent id) and ``agent-tls.key``
+(0600); ``broker`` then names them (``ca_file``, ``cert_file``, ``tls_key_file``) instead of a password.
 """
 
 from __future__ import annotations
@@ -26,6 +30,9 @@ from shared.errors import ConfigError, ProvisioningError
 
 KEY_FILE = "agent.key"
 CONFIG_FILE = "agent.yaml"
+CA_FILE = "hub-ca.pem"
+TLS_CERT_FILE = "agent-tls.pem"
+TLS_KEY_FILE = "agent-tls.key"
 
 
 @dataclass(frozen=True)
@@ -36,6 +43,15 @@ class BrokerLogin:
     port: int
     username: str
     password: str
+
+
+@dataclass(frozen=True)
+class ClientTls:
+    """PEM texts of the hub CA, the agent's client certificate and its private key."""
+
+    ca_pem: bytes
+    cert_pem: bytes
+    key_pem: bytes
 
 
 @dataclass(frozen=True)
@@ -83,7 +99,7 @@ def load_key(path: Path) -> Ed25519PrivateKey:
 
 def check_output_dir(directory: Path) -> None:
     """Refuse a directory that already holds a bundle (an agent key is never overwritten)."""
-    for name in (KEY_FILE, CONFIG_FILE):
+    for name in (KEY_FILE, CONFIG_FILE, TLS_KEY_FILE):
         if (directory / name).exists():
             raise ProvisioningError(
                 f"{directory / name} already exists; choose an empty output directory "
@@ -100,6 +116,7 @@ def write_bundle(
     broker: BrokerLogin,
     data_dir: str = "data",
     hub_public_key: bytes | None = None,
+    tls: ClientTls | None = None,
 ) -> Bundle:
     """Write ``agent.key`` and ``agent.yaml`` into ``directory`` (created if missing)."""
     check_output_dir(directory)
@@ -107,15 +124,15 @@ def write_bundle(
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ProvisioningError(f"cannot create {directory}: {exc.strerror}") from None
-    config = {
+    broker_section: dict[str, object] = {"host": broker.host, "port": broker.port, "username": broker.username}
+    if tls is None:
+        broker_section["password"] = broker.password
+    else:
+        broker_section.update(ca_file=CA_FILE, cert_file=TLS_CERT_FILE, tls_key_file=TLS_KEY_FILE)
+    config: dict[str, object] = {
         "agent_id": agent_id,
         "site_id": site_id,
-        "broker": {
-            "host": broker.host,
-            "port": broker.port,
-            "username": broker.username,
-            "password": broker.password,
-        },
+        "broker": broker_section,
         "key_file": KEY_FILE,
         "data_dir": data_dir,
     }
@@ -127,5 +144,9 @@ def write_bundle(
         + yaml.safe_dump(config, sort_keys=False, allow_unicode=True)
     )
     write_atomic(directory / KEY_FILE, private_key_pem(key), 0o600)
+    if tls is not None:
+        write_atomic(directory / CA_FILE, tls.ca_pem, 0o644)
+        write_atomic(directory / TLS_CERT_FILE, tls.cert_pem, 0o644)
+        write_atomic(directory / TLS_KEY_FILE, tls.key_pem, 0o600)
     write_atomic(directory / CONFIG_FILE, text, 0o600)
     return Bundle(directory, directory / KEY_FILE, directory / CONFIG_FILE)

@@ -21,13 +21,16 @@ from typing import Any
 
 import yaml
 
-from hub.broker import MosquittoBroker
+from hub.broker import MosquittoBroker, TlsListener
 from hub.runtime import DB_FILE, hub_login
+from provisioning import ca
 from provisioning.broker_files import broker_dir, write_broker_files
 from provisioning.hubkey import hub_public_key
-from provisioning.identity import BrokerLogin, generate_key, public_key_bytes, write_bundle
+from provisioning.identity import BrokerLogin, ClientTls, generate_key, public_key_bytes, write_bundle
 from provisioning.registry import Registry
 from simulator.catalogue import HALL
+
+BROKER_NAMES = ("localhost", "127.0.0.1")
 
 
 def free_port() -> int:
@@ -109,6 +112,7 @@ class LocalCluster:
         embedded_broker: bool = False,
         site_name: str = HALL,
         agent_names: dict[str, str] | None = None,
+        tls: bool = True,
     ):
         self.root = Path(root).resolve()
         self.hub_dir = self.root / "hub"
@@ -122,6 +126,10 @@ class LocalCluster:
         self.hub_args = hub_args or []
         self.python = python
         self.embedded_broker = embedded_broker
+        #: Agents use the broker's mutual-TLS listener (``localhost:tls_port``, certificates of the hub
+        #: CA); the hub keeps its password login on ``127.0.0.1:port``, as in production.
+        self.tls = tls
+        self.tls_port = free_port() if tls else None
         self.broker: MosquittoBroker | None = None
         self.hub: Proc | None = None
         self.agents: dict[str, Proc] = {}
@@ -140,26 +148,57 @@ class LocalCluster:
             key = generate_key()
             password = registry.add_agent(agent_id, self.site_id, public_key_bytes(key),
                                           self.agent_names.get(agent_id, agent_id))
+            client_tls = None
+            if self.tls_port is not None:
+                tls_key = ca.new_tls_key()
+                cert = ca.client_cert(self.hub_dir, tls_key.public_key(), agent_id)
+                client_tls = ClientTls(ca.ca_file(self.hub_dir).read_bytes(), ca.cert_pem(cert), ca.key_pem(tls_key))
             bundle = write_bundle(
                 self.agent_dir(agent_id), agent_id=agent_id, site_id=self.site_id, key=key,
-                broker=BrokerLogin("127.0.0.1", self.port, agent_id, password),
-                hub_public_key=hub_public_key(self.hub_dir),
+                broker=BrokerLogin(*self._agent_broker(), agent_id, password),
+                hub_public_key=hub_public_key(self.hub_dir), tls=client_tls,
             )
+            cfg = yaml.safe_load(bundle.config_file.read_text())
             if self.uplink:
-                cfg = yaml.safe_load(bundle.config_file.read_text())
                 cfg["uplink"] = self.uplink
-                bundle.config_file.write_text(yaml.safe_dump(cfg, allow_unicode=True))
+            # The attack tests log in as an agent on the hub's loopback (password) listener.
+            cfg["broker"]["password"] = password
+            bundle.config_file.write_text(yaml.safe_dump(cfg, allow_unicode=True))
         hub_login(self.hub_dir, registry)
         write_broker_files(registry, broker_dir(self.hub_dir))
 
+    def _agent_broker(self) -> tuple[str, int]:
+        """Where agents connect: the TLS listener by its certificate name, or the plain port."""
+        return ("localhost", self.tls_port) if self.tls_port is not None else ("127.0.0.1", self.port)
+
     def set_port(self, port: int) -> None:
-        """Point every agent bundle at a new broker port (the demo picks a free one each run)."""
+        """Point every agent bundle at a new broker port (the demo picks a free one each run); with
+        TLS the agents' TLS port is chosen afresh too."""
         self.port = port
+        if self.tls:
+            self.tls_port = free_port()
         for agent_id in self.agent_ids:
             path = self.agent_dir(agent_id) / "agent.yaml"
             cfg = yaml.safe_load(path.read_text())
-            cfg["broker"]["port"] = port
+            if cfg["broker"].get("ca_file"):
+                cfg["broker"]["host"], cfg["broker"]["port"] = self._agent_broker()
+            else:  # a bundle made before the cluster used TLS
+                cfg["broker"]["host"], cfg["broker"]["port"] = "127.0.0.1", port
             path.write_text(yaml.safe_dump(cfg, allow_unicode=True))
+
+    def tls_listener(self) -> TlsListener | None:
+        """The broker's agent listener on 127.0.0.1 (certificate for localhost)."""
+        if self.tls_port is None:
+            return None
+        server = ca.broker_server_cert(self.hub_dir, list(BROKER_NAMES))
+        return TlsListener(self.tls_port, ca.ca_file(self.hub_dir), server.cert, server.key, host="127.0.0.1")
+
+    def tls_hub_args(self) -> list[str]:
+        """``xiaoneng-hub run`` options for the same listener when the hub runs the broker."""
+        if self.tls_port is None:
+            return []
+        names = [arg for name in BROKER_NAMES for arg in ("--broker-name", name)]
+        return ["--mqtt-tls-port", str(self.tls_port), "--mqtt-tls-host", "127.0.0.1", *names]
 
     def agent_dir(self, agent_id: str) -> Path:
         return self.root / "agents" / agent_id
@@ -170,7 +209,8 @@ class LocalCluster:
         d = broker_dir(self.hub_dir)
         if self.broker is None:
             self.broker = MosquittoBroker(
-                self.hub_dir, port=self.port, password_file=d / "passwd", acl_file=d / "acl"
+                self.hub_dir, port=self.port, password_file=d / "passwd", acl_file=d / "acl",
+                tls=self.tls_listener(),
             )
         self.broker.start()
 
@@ -183,7 +223,8 @@ class LocalCluster:
             "hub",
             [self.python, "-m", "hub.cli", "run", "--data", str(self.hub_dir),
              "--broker", "embedded" if self.embedded_broker else "external",
-             "--mqtt-port", str(self.port), "--http-port", str(self.http_port), *self.hub_args],
+             "--mqtt-port", str(self.port), "--http-port", str(self.http_port),
+             *(self.tls_hub_args() if self.embedded_broker else []), *self.hub_args],
             self.root / "logs" / "hub.log",
         )
         self.hub.start()
