@@ -183,10 +183,9 @@ def build(data_dir: Path, n: int, seed: int = 7, now: datetime | None = None, lo
         conn.execute("BEGIN")
         _insert_rows(conn, batch_rows, texts)
         conn.executemany("INSERT INTO case_events(case_id, record_id, type, at) VALUES (?,?,?,?)", events)
-        conn.executemany(
-            "INSERT OR IGNORE INTO cards VALUES (" + ", ".join("?" * 21) + ")",
-            [card_values(c, now) for c in new_cards],
-        )
+        cards = [card_values(c, now) for c in new_cards]
+        if cards:  # as many placeholders as the store's own row has columns
+            conn.executemany("INSERT OR IGNORE INTO cards VALUES (" + ", ".join("?" * len(cards[0])) + ")", cards)
         conn.execute("COMMIT")
         batch_rows, texts, events, new_cards, pending = [], [], [], [], []
 
