@@ -205,6 +205,26 @@ def _report(problems: list[str], what: str) -> None:
     click.echo(f"配置有效 / config OK: {what}")
 
 
+@main.command()
+@click.option("--hub", "hub_url", required=True, help="the hub's enrolment address, https://HOST:PORT")
+@click.option("--token", required=True, help="the one-time token from `xiaoneng-hub enroll create`")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
+              help="folder for agent.yaml and the keys (made if missing)")
+def enroll(hub_url: str, token: str, out_dir: str) -> None:
+    """注册本机 / Enrol this machine with a one-time token: keys made here, certificate from the hub."""
+    from pathlib import Path
+
+    from agent.enroll import enrol
+
+    try:
+        result = enrol(hub_url, token, Path(out_dir))
+    except XiaonengError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"注册成功 / enrolled: agent {result.agent_id}, site {result.site_id}")
+    click.echo(f"配置文件 / config: {result.config_file} (add capture sources, then: xiaoneng-agent run --config "
+               f"{result.config_file})")
+
+
 @main.group()
 def capture() -> None:
     """数据采集 / Capture from department databases."""

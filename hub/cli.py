@@ -49,6 +49,17 @@ def _data_option(f: Any) -> Any:
               help="take the client address and scheme from X-Forwarded-For/-Proto of the reverse proxy")
 @click.option("--proxy-address", "proxy_addresses", multiple=True,
               help="the reverse proxy's address or network (repeat; default: 127.0.0.1 and ::1)")
+@click.option("--mqtt-tls-port", default=0, show_default=True, type=click.IntRange(0, 65535),
+              help="the agents' broker port: mutual TLS with certificates of the hub CA, e.g. 8883 (0: none)")
+@click.option("--mqtt-tls-host", default="0.0.0.0", show_default=True,  # noqa: S104 - certificates only
+              help="address of the agents' TLS listener")
+@click.option("--broker-name", "broker_names", multiple=True,
+              help="a host name or IP agents use for the broker, put in its certificate (repeat; default: as "
+                   "--tls-name)")
+@click.option("--enroll-port", default=0, show_default=True, type=click.IntRange(0, 65535),
+              help="HTTPS port for `xiaoneng-agent enroll`, e.g. 8443 (0: none; needs HTTPS and --mqtt-tls-port)")
+@click.option("--enroll-host", default="0.0.0.0", show_default=True,  # noqa: S104 - the token is the credential
+              help="address of the enrolment port")
 @click.option("--name", default="xiaoneng-hub", show_default=True, help="checkpoint origin name")
 @click.option("--supervision/--no-supervision", default=True, show_default=True,
               help="run the supervision engine here (off: an ingest-only worker)")
@@ -59,6 +70,7 @@ def _data_option(f: Any) -> Any:
 def run(data_dir: Path, broker: str, mqtt_host: str, mqtt_port: int, mqtt_username: str | None,
         mqtt_password: str | None, http_host: str, http_port: int, tls_cert: Path | None, tls_key: Path | None,
         tls_self_issued: bool, tls_names: tuple[str, ...], trust_proxy: bool, proxy_addresses: tuple[str, ...],
+        mqtt_tls_port: int, mqtt_tls_host: str, broker_names: tuple[str, ...], enroll_port: int, enroll_host: str,
         name: str, supervision: bool, log_level: str, allow_rollback: bool) -> None:
     """运行中心 / Run the hub (and its broker) until SIGTERM or Ctrl-C."""
     from hub.runtime import Hub, HubOptions
@@ -75,6 +87,8 @@ def run(data_dir: Path, broker: str, mqtt_host: str, mqtt_port: int, mqtt_userna
         mqtt_username=mqtt_username, mqtt_password=mqtt_password, name=name,
         ingest=IngestConfig(origin=name), http_host=http_host, http_port=http_port or None,
         supervision=supervision, allow_rollback=allow_rollback, web=web,
+        mqtt_tls_port=mqtt_tls_port or None, mqtt_tls_host=mqtt_tls_host,
+        broker_names=broker_names or tls_names, enroll_port=enroll_port or None, enroll_host=enroll_host,
     )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -364,6 +378,16 @@ def _attach_notify_commands() -> None:
 
 
 _attach_notify_commands()
+
+
+def _attach_enroll_commands() -> None:
+    """``enroll create|log`` (owned by hub.enroll_cli)."""
+    from hub.enroll_cli import enroll_group
+
+    main.add_command(enroll_group, "enroll")
+
+
+_attach_enroll_commands()
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -11,16 +11,20 @@ from typing import Any
 
 import psutil
 
-from hub.broker import MosquittoBroker
+from hub.broker import MosquittoBroker, TlsListener
+from hub.enroll import EnrolService
+from hub.enroll_server import EnrolServer
 from hub.ledger_service import LedgerService
 from hub.notify.service import NotifyService, start_notifier
 from hub.service import BrokerLogin, IngestConfig, IngestService
 from hub.store import Store
 from hub.supervision.service import SupervisorService, start_supervision
 from hub.webserver import WebOptions, WebServer
+from hub.webtls import default_names
 from hub.witness import RolledBack, startup_check
-from provisioning.broker_files import broker_dir, running_broker_pid, write_broker_files
-from provisioning.hubkey import KEY_FILE, load_or_create_key
+from provisioning import ca
+from provisioning.broker_files import PID_FILE, broker_dir, reload_broker, running_broker_pid, write_broker_files
+from provisioning.hubkey import KEY_FILE, hub_public_key, load_or_create_key
 from provisioning.registry import Registry
 from shared.errors import ConfigError
 
@@ -50,6 +54,16 @@ class HubOptions:
     supervision: bool = True
     #: Start even when the store is behind the newest checkpoint this hub published (docs/ledger.md).
     allow_rollback: bool = False
+    #: The agents' listener of the embedded broker: mutual TLS with hub-CA certificates (docs/network.md).
+    mqtt_tls_port: int | None = None
+    mqtt_tls_host: str = "0.0.0.0"  # noqa: S104 - certificates only; the password listener stays on mqtt_host
+    #: Names and addresses the broker's certificate carries (the agents' broker.host must be one).
+    broker_names: tuple[str, ...] = ()
+    #: ``POST /api/enroll`` on its own HTTPS port (needs web TLS and mqtt_tls_port).
+    enroll_port: int | None = None
+    enroll_host: str = "0.0.0.0"  # noqa: S104 - the one-time token is the credential
+    #: The broker host enrolled agents are told (default: the host name they reached the hub by).
+    broker_public_host: str | None = None
 
 
 def hub_login(data_dir: Path, registry: Registry) -> tuple[str, str]:
@@ -107,16 +121,19 @@ class Hub:
         self.video: Any = None  # hub.video.relay.VideoRelay, when the video extra is installed
         self.supervision: SupervisorService | None = None
         self.notifier: NotifyService | None = None
+        self.enrol: EnrolServer | None = None
 
     def start(self) -> None:
         o = self.options
         self._check_rollback()  # before anything starts: a rolled-back store must not sign or serve
+        self._check_enrolment()
         if o.embedded_broker:
             username, password = hub_login(self.data_dir, self.registry)
             files = write_broker_files(self.registry, broker_dir(self.data_dir))
             self.broker = MosquittoBroker(
                 self.data_dir, host=o.mqtt_host, port=o.mqtt_port,
                 password_file=files.password_file, acl_file=files.acl_file, supervise=True,
+                tls=self._tls_listener(),
             )
             stop_leftover_broker(self.broker.pid_file)
             self.broker.start()
@@ -147,8 +164,48 @@ class Hub:
 
                 attach(self.web.app, self.video)
             self.web.start()
+        if o.enroll_port is not None:
+            self._start_enrolment(o.enroll_port)
         log.info("hub running", extra={"data": str(self.data_dir), "mqtt": f"{o.mqtt_host}:{o.mqtt_port}",
+                                       "mqtt_tls": o.mqtt_tls_port,
+                                       "enroll": self.enrol.port if self.enrol is not None else None,
                                        "http": self.web.url if self.web is not None else None})
+
+    def _tls_listener(self) -> TlsListener | None:
+        o = self.options
+        if o.mqtt_tls_port is None:
+            return None
+        server = ca.broker_server_cert(self.data_dir, list(o.broker_names) or default_names(o.mqtt_tls_host))
+        return TlsListener(o.mqtt_tls_port, ca.ca_file(self.data_dir), server.cert, server.key, host=o.mqtt_tls_host)
+
+    def refresh_broker(self) -> None:
+        """Rewrite the broker's password/ACL files from the registry; the running broker reloads them
+        (SIGHUP: connected agents stay connected)."""
+        files = write_broker_files(self.registry, broker_dir(self.data_dir))
+        if self.broker is not None and self.broker.running:
+            self.broker.reload()
+        else:
+            reload_broker(files.password_file.parent / PID_FILE)
+
+    def _check_enrolment(self) -> None:
+        o = self.options
+        if o.enroll_port is None:
+            return
+        if o.web.tls is None:
+            raise ConfigError("--enroll-port needs HTTPS (--tls-self-issued or --tls-cert/--tls-key): the token pins "
+                              "the hub's certificate")
+        if o.mqtt_tls_port is None or not o.embedded_broker:
+            raise ConfigError("--enroll-port needs the embedded broker with --mqtt-tls-port: enrolled agents "
+                              "connect with TLS certificates")
+
+    def _start_enrolment(self, port: int) -> None:
+        o = self.options
+        assert o.web.tls is not None and o.mqtt_tls_port is not None  # _check_enrolment
+        service = EnrolService(self.data_dir, self.registry, broker_port=o.mqtt_tls_port,
+                               hub_public_key=hub_public_key(self.data_dir), refresh_broker=self.refresh_broker,
+                               broker_host=o.broker_public_host)
+        self.enrol = EnrolServer(service, o.enroll_host, port, o.web.tls)
+        self.enrol.start()
 
     def _check_rollback(self) -> None:
         """Refuse a store behind the newest checkpoint this hub published (hub.witness)."""
@@ -160,6 +217,8 @@ class Hub:
             log.error("starting on a rolled-back store (--allow-rollback)", extra={"problem": str(exc)})
 
     def stop(self) -> None:
+        if self.enrol is not None:
+            self.enrol.stop()
         if self.web is not None:
             self.web.stop()
         if self.video is not None:

@@ -1,0 +1,252 @@
+"""Enrolment of an agent by one-time token (docs/agent.md, "Enrolment").
+
+``xiaoneng-hub enroll create`` stores a token for one site and one agent id: single-use, expiring
+(default 24 h), and carrying the pin of the hub's HTTPS certificate. The hall machine sends
+``POST /api/enroll`` with the token, its Ed25519 public key and a CSR for its TLS key (both keys made
+there; private keys never leave the hall). :meth:`EnrolService.enrol` then
+
+1. refuses when the caller's address or the hub as a whole made too many attempts (rate limit);
+2. consumes the token atomically (unknown, used or expired: refused, with the reason);
+3. registers the agent's key (provisioning registry), signs its client certificate (CN = agent id),
+   rewrites the broker's password/ACL files and makes the running broker reload them (SIGHUP: other
+   agents stay connected);
+4. answers with the certificate, the hub CA, the broker's address and the hub's public key.
+
+Every attempt, accepted or not, is a row of ``enrol_audit`` and a JSON log line.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import sqlite3
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from contextlib import closing
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from provisioning import ca
+from provisioning.registry import Registry
+from shared.enrolment import SECRET_BYTES, EnrolmentToken, hash_secret
+from shared.errors import ConfigError, ProvisioningError, XiaonengError
+from shared.topics import valid_id
+
+log = logging.getLogger("xiaoneng.enrol")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS enrol_tokens (
+    secret_hash TEXT PRIMARY KEY,
+    site_id TEXT NOT NULL,
+    agent_id TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    used_at TEXT NULL,
+    used_from TEXT NULL
+);
+CREATE TABLE IF NOT EXISTS enrol_audit (
+    id INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    address TEXT NOT NULL,
+    agent_id TEXT NULL,
+    outcome TEXT NOT NULL,
+    detail TEXT NOT NULL
+);
+"""
+DEFAULT_TTL = timedelta(hours=24)
+MAX_TTL = timedelta(days=30)
+PER_ADDRESS = 10  # attempts per address per window
+OVERALL = 60  # attempts of every address together per window
+WINDOW_S = 60.0
+
+
+class EnrolRefused(XiaonengError):
+    """An enrolment attempt refused; ``code`` is for programs, the message for people."""
+
+    def __init__(self, status: int, code: str, message: str, retry_after: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.retry_after = retry_after
+
+
+def parse_ttl(text: str) -> timedelta:
+    """``30m``, ``24h``, ``7d`` (or seconds): ConfigError unless 1 minute .. 30 days."""
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    raw = text.strip().lower()
+    try:
+        seconds = float(raw[:-1]) * units[raw[-1]] if raw and raw[-1] in units else float(raw)
+    except ValueError:
+        raise ConfigError(f"--ttl {text!r}: write e.g. 30m, 24h or 7d") from None
+    ttl = timedelta(seconds=seconds)
+    if not timedelta(minutes=1) <= ttl <= MAX_TTL:
+        raise ConfigError(f"--ttl {text!r}: must be between 1 minute and 30 days")
+    return ttl
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="seconds")
+
+
+class TokenStore:
+    """The tokens and the audit trail, in the hub's SQLite file."""
+
+    def __init__(self, db_path: Path, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self.db_path = db_path
+        self.clock = clock
+        with closing(self._connect()) as conn, conn:
+            conn.executescript(SCHEMA)
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.db_path, timeout=30)
+        conn.execute("PRAGMA busy_timeout = 30000")
+        return conn
+
+    def create(self, site_id: str, agent_id: str, fingerprint: str, ttl: timedelta = DEFAULT_TTL,
+               registry: Registry | None = None) -> tuple[EnrolmentToken, datetime]:
+        """A new token for ``agent_id`` of ``site_id``; checks the registry when given."""
+        if not valid_id(agent_id):
+            raise ProvisioningError(f"agent id {agent_id!r} must be 1-64 of A-Za-z0-9_.-")
+        if registry is not None:
+            if site_id not in {s.site_id for s in registry.sites()}:
+                raise ProvisioningError(f"site {site_id!r} is not registered (xiaoneng-provision site add)")
+            if registry.agent(agent_id) is not None:
+                raise ProvisioningError(f"agent {agent_id!r} already exists (ids are never reused; choose a new id)")
+        token = EnrolmentToken(secrets.token_bytes(SECRET_BYTES), fingerprint)
+        now = self.clock()
+        expires = now + ttl
+        with closing(self._connect()) as conn, conn:
+            conn.execute("INSERT INTO enrol_tokens VALUES (?, ?, ?, ?, ?, NULL, NULL)",
+                         (token.secret_hash, site_id, agent_id, _iso(now), _iso(expires)))
+        self.audit("cli", agent_id, "created", f"site {site_id}, expires {_iso(expires)}")
+        return token, expires
+
+    def consume(self, secret: bytes, address: str) -> tuple[str, str]:
+        """Mark the token used and return (site_id, agent_id); EnrolRefused says why not."""
+        digest = hash_secret(secret)
+        now = _iso(self.clock())
+        with closing(self._connect()) as conn, conn:
+            updated = conn.execute(
+                "UPDATE enrol_tokens SET used_at = ?, used_from = ? "
+                "WHERE secret_hash = ? AND used_at IS NULL AND expires_at > ?",
+                (now, address, digest, now),
+            ).rowcount
+            row = conn.execute("SELECT site_id, agent_id, expires_at, used_at, used_from FROM enrol_tokens "
+                               "WHERE secret_hash = ?", (digest,)).fetchone()
+        if row is None:
+            raise EnrolRefused(403, "token_unknown", "令牌无效 / unknown enrolment token: it was not issued by this "
+                               "hub (or mistyped); ask the hub administrator for a new one")
+        site_id, agent_id, expires_at, used_at, used_from = row
+        if updated == 1:
+            return str(site_id), str(agent_id)
+        if used_at is not None:
+            raise EnrolRefused(403, "token_used", f"令牌已使用 / this token was already used at {used_at} "
+                               f"from {used_from}; tokens work once: ask for a new one")
+        raise EnrolRefused(403, "token_expired", f"令牌已过期 / this token expired at {expires_at}; ask the hub "
+                           "administrator for a new one (xiaoneng-hub enroll create)")
+
+    def audit(self, address: str, agent_id: str | None, outcome: str, detail: str) -> None:
+        with closing(self._connect()) as conn, conn:
+            conn.execute("INSERT INTO enrol_audit (at, address, agent_id, outcome, detail) VALUES (?, ?, ?, ?, ?)",
+                         (_iso(self.clock()), address, agent_id, outcome, detail))
+        log.info("enrolment", extra={"address": address, "agent": agent_id, "outcome": outcome, "detail": detail})
+
+    def audit_rows(self) -> list[tuple[str, str, str | None, str, str]]:
+        with closing(self._connect()) as conn:
+            return list(conn.execute("SELECT at, address, agent_id, outcome, detail FROM enrol_audit ORDER BY id"))
+
+
+class RateLimit:
+    """Sliding window: at most ``per_address`` attempts per address and ``overall`` in all per window."""
+
+    def __init__(self, per_address: int = PER_ADDRESS, overall: int = OVERALL, window_s: float = WINDOW_S,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.per_address, self.overall, self.window_s = per_address, overall, window_s
+        self._now = monotonic
+        self._all: deque[float] = deque()
+        self._by_address: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def check(self, address: str) -> None:
+        now = self._now()
+        with self._lock:
+            for q in (self._all, *self._by_address.values()):
+                while q and q[0] <= now - self.window_s:
+                    q.popleft()
+            self._by_address = {a: q for a, q in self._by_address.items() if q}
+            mine = self._by_address.setdefault(address, deque())
+            for q, limit in ((mine, self.per_address), (self._all, self.overall)):
+                if len(q) >= limit:
+                    retry = max(1, int(q[0] + self.window_s - now) + 1)
+                    raise EnrolRefused(429, "rate_limited", f"尝试过于频繁 / too many enrolment attempts; "
+                                       f"try again in {retry} s", retry_after=retry)
+            mine.append(now)
+            self._all.append(now)
+
+
+@dataclass(frozen=True)
+class Enrolled:
+    """What the agent receives."""
+
+    agent_id: str
+    site_id: str
+    certificate_pem: str
+    ca_pem: str
+    broker_host: str
+    broker_port: int
+    hub_public_key: str
+
+    def json(self) -> dict[str, object]:
+        return {"agent_id": self.agent_id, "site_id": self.site_id, "certificate": self.certificate_pem,
+                "ca": self.ca_pem, "broker": {"host": self.broker_host, "port": self.broker_port},
+                "hub_public_key": self.hub_public_key}
+
+
+class EnrolService:
+    """Turns a valid token + public key + CSR into a registered agent with a broker login."""
+
+    def __init__(self, data_dir: Path, registry: Registry, *, broker_port: int, hub_public_key: bytes,
+                 refresh_broker: Callable[[], None], broker_host: str | None = None,
+                 tokens: TokenStore | None = None, limit: RateLimit | None = None) -> None:
+        self.data_dir = data_dir
+        self.registry = registry
+        self.broker_port = broker_port
+        self.broker_host = broker_host
+        self.hub_public_key = hub_public_key
+        self.refresh_broker = refresh_broker
+        self.tokens = tokens or TokenStore(registry.db_path)
+        self.limit = limit or RateLimit()
+        self._lock = threading.Lock()
+
+    def enrol(self, secret: bytes, public_key_hex: str, csr_pem: str, *, address: str, host: str) -> Enrolled:
+        try:
+            self.limit.check(address)
+        except EnrolRefused as exc:
+            self.tokens.audit(address, None, exc.code, str(exc))
+            raise
+        agent_id: str | None = None
+        try:
+            try:
+                public_key = bytes.fromhex(public_key_hex)
+            except ValueError:
+                public_key = b""
+            if len(public_key) != 32:
+                raise EnrolRefused(400, "bad_request", "public_key must be the 64 hex digits of an Ed25519 key")
+            site_id, agent_id = self.tokens.consume(secret, address)
+            with self._lock:
+                try:
+                    cert = ca.sign_client_csr(self.data_dir, csr_pem.encode("utf-8"), agent_id)
+                    self.registry.add_agent(agent_id, site_id, public_key)
+                except ProvisioningError as exc:
+                    raise EnrolRefused(409 if "already exists" in str(exc) else 400, "refused", str(exc)) from None
+                self.refresh_broker()
+        except EnrolRefused as exc:
+            self.tokens.audit(address, agent_id, exc.code, str(exc))
+            raise
+        self.tokens.audit(address, agent_id, "enrolled", f"site {site_id}, certificate serial {cert.serial_number:x}")
+        return Enrolled(agent_id, site_id, ca.cert_pem(cert).decode("ascii"),
+                        ca.ca_file(self.data_dir).read_text(encoding="ascii"), self.broker_host or host,
+                        self.broker_port, self.hub_public_key.hex())

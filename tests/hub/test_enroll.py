@@ -1,0 +1,242 @@
+"""Enrolment by one-time token: the token, its store and rate limit, and the whole path on a real hub —
+token → keys made by the agent → certificate → records at the hub over mutual TLS."""
+
+from __future__ import annotations
+
+import queue
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import yaml
+
+from agent.config import load_agent_config
+from agent.enroll import EnrolFailed, enrol
+from agent.link import MqttLink
+from hub.enroll import EnrolRefused, RateLimit, TokenStore, parse_ttl
+from hub.runtime import Hub, HubOptions
+from hub.webserver import WebOptions
+from hub.webtls import TlsFiles, self_issued
+from provisioning import ca
+from provisioning.identity import load_key
+from provisioning.registry import Registry
+from shared.enrolment import EnrolmentToken, parse_token
+from shared.errors import ConfigError
+from shared.topics import records
+from tests.support.ports import free_port
+from tests.support.wait import wait_until
+
+PIN = "ab" * 32
+
+
+def test_token_text_round_trip_and_damage() -> None:
+    token = EnrolmentToken(b"s" * 16, PIN)
+    text = token.text()
+    assert text.startswith("xn1.") and len(text) < 80
+    assert parse_token(f"  {text[:30]}\n{text[30:]} ") == token  # pasted over two lines
+    for bad in ("", "xn1.abc", "xn2." + text[4:], text[:-3], text.replace(".", "!", 1)):
+        with pytest.raises(ConfigError):
+            parse_token(bad)
+
+
+def test_ttl() -> None:
+    assert parse_ttl("24h") == timedelta(hours=24)
+    assert parse_ttl("30m") == timedelta(minutes=30)
+    for bad in ("0m", "31d", "soon"):
+        with pytest.raises(ConfigError):
+            parse_ttl(bad)
+
+
+def _store(tmp_path: Path) -> tuple[TokenStore, list[datetime]]:
+    now = [datetime(2026, 12, 3, 10, 0, tzinfo=UTC)]
+    registry = Registry(tmp_path / "hub.sqlite", password_iterations=1000)
+    registry.add_site("s1", "大厅")
+    return TokenStore(tmp_path / "hub.sqlite", clock=lambda: now[0]), now
+
+
+def test_token_is_single_use_and_expires(tmp_path: Path) -> None:
+    store, now = _store(tmp_path)
+    token, expires = store.create("s1", "a1", PIN, timedelta(hours=1))
+    assert expires == now[0] + timedelta(hours=1)
+    assert store.consume(token.secret, "10.0.0.5") == ("s1", "a1")
+    with pytest.raises(EnrolRefused, match="already used") as used:
+        store.consume(token.secret, "10.0.0.6")
+    assert used.value.code == "token_used"
+    late, _ = store.create("s1", "a2", PIN, timedelta(hours=1))
+    now[0] += timedelta(hours=1, seconds=1)
+    with pytest.raises(EnrolRefused, match="expired") as expired:
+        store.consume(late.secret, "10.0.0.5")
+    assert expired.value.code == "token_expired"
+    with pytest.raises(EnrolRefused, match="unknown") as forged:
+        store.consume(b"f" * 16, "10.0.0.5")
+    assert forged.value.code == "token_unknown"
+    with sqlite3.connect(tmp_path / "hub.sqlite") as conn:
+        stored = {row[0] for row in conn.execute("SELECT secret_hash FROM enrol_tokens")}
+    assert token.secret.hex() not in stored and token.secret_hash in stored  # only the hash is kept
+
+
+def test_token_for_unknown_site_or_existing_agent_is_refused(tmp_path: Path) -> None:
+    store, _ = _store(tmp_path)
+    registry = Registry(tmp_path / "hub.sqlite")
+    registry.add_agent("taken", "s1", b"k" * 32)
+    with pytest.raises(Exception, match="not registered"):
+        store.create("nowhere", "a1", PIN, registry=registry)
+    with pytest.raises(Exception, match="already exists"):
+        store.create("s1", "taken", PIN, registry=registry)
+
+
+def test_rate_limit_per_address_and_overall() -> None:
+    clock = [0.0]
+    limit = RateLimit(per_address=3, overall=5, window_s=60, monotonic=lambda: clock[0])
+    for _ in range(3):
+        limit.check("10.0.0.1")
+    with pytest.raises(EnrolRefused) as refused:
+        limit.check("10.0.0.1")
+    assert refused.value.status == 429 and refused.value.retry_after == 61
+    limit.check("10.0.0.2")
+    limit.check("10.0.0.3")
+    with pytest.raises(EnrolRefused):
+        limit.check("10.0.0.4")  # 5 in the window from every address together
+    clock[0] = 61.0
+    limit.check("10.0.0.1")
+
+
+# -- the whole path on a real hub ------------------------------------------------------------------
+
+
+@dataclass
+class Running:
+    hub: Hub
+    data: Path
+    url: str
+    server_pem: Path
+
+    def token(self, agent_id: str, ttl: timedelta = timedelta(hours=24)) -> str:
+        token, _ = TokenStore(self.data / "hub.sqlite").create(
+            "hall", agent_id, ca.leaf_fingerprint(self.server_pem), ttl, registry=self.hub.registry)
+        return token.text()
+
+
+@pytest.fixture()
+def running(tmp_path: Path) -> Iterator[Running]:
+    data = tmp_path / "hub"
+    data.mkdir()
+    tls: TlsFiles = self_issued(data, ["localhost", "127.0.0.1"])
+    enroll_port = free_port()
+    hub = Hub(HubOptions(data_dir=data, mqtt_port=free_port(), http_port=None, supervision=False,
+                         web=WebOptions(tls=tls), mqtt_tls_port=free_port(), mqtt_tls_host="127.0.0.1",
+                         broker_names=("localhost",), enroll_port=enroll_port, enroll_host="127.0.0.1"))
+    hub.registry.add_site("hall", "市民中心")
+    hub.start()
+    try:
+        yield Running(hub, data, f"https://localhost:{enroll_port}", tls.cert)
+    finally:
+        hub.stop()
+
+
+def _stored(data: Path, agent_id: str) -> int:
+    with sqlite3.connect(f"file:{data / 'hub.sqlite'}?mode=ro", uri=True, timeout=10) as conn:
+        return int(conn.execute("SELECT COUNT(*) FROM records WHERE agent_id = ?", (agent_id,)).fetchone()[0])
+
+
+def test_enrolled_agent_delivers_over_mutual_tls(running: Running, tmp_path: Path) -> None:
+    out = tmp_path / "hall-pc"
+    result = enrol(running.url, running.token("pc-01"), out)
+    assert (result.agent_id, result.site_id) == ("pc-01", "hall")
+    for private in ("agent.key", "agent-tls.key", "agent.yaml"):
+        assert (out / private).stat().st_mode & 0o077 == 0, private
+    cfg = load_agent_config(out / "agent.yaml")
+    assert cfg.broker.ca_file and not cfg.broker.password  # no password anywhere: the certificate logs in
+    assert cfg.hub_public_key == running.hub.key.public_key().public_bytes_raw().hex()
+    registered = running.hub.registry.agent("pc-01")
+    assert registered is not None
+    assert registered.public_key == load_key(out / "agent.key").public_key().public_bytes_raw()
+    assert yaml.safe_load((out / "agent.yaml").read_text())["broker"]["host"] == "localhost"
+    log = tmp_path / "agent.log"
+    with open(log, "wb") as fh:
+        proc = subprocess.Popen([sys.executable, "-m", "agent.cli", "run", "--config", str(out / "agent.yaml"),
+                                 "--synthetic-rate", "20"], stdout=fh, stderr=subprocess.STDOUT)
+    try:
+        wait_until(lambda: _stored(running.data, "pc-01") >= 10, 60, message="records of the enrolled agent at the hub")
+    finally:
+        proc.terminate()
+        proc.wait(20)
+    broker_log = (running.data / "broker" / "mosquitto.log").read_text()
+    assert "as pc-01" in broker_log or "u'pc-01'" in broker_log, broker_log[-2000:]
+    audit = TokenStore(running.data / "hub.sqlite").audit_rows()
+    assert [row[3] for row in audit] == ["created", "enrolled"]
+
+
+def test_replayed_forged_and_expired_tokens_are_refused(running: Running, tmp_path: Path) -> None:
+    token = running.token("pc-02")
+    enrol(running.url, token, tmp_path / "first")
+    with pytest.raises(EnrolFailed, match="already used"):
+        enrol(running.url, token, tmp_path / "replay")
+    forged = EnrolmentToken(b"x" * 16, parse_token(token).fingerprint).text()
+    with pytest.raises(EnrolFailed, match="unknown enrolment token"):
+        enrol(running.url, forged, tmp_path / "forged")
+    store = TokenStore(running.data / "hub.sqlite", clock=lambda: datetime.now(UTC) - timedelta(hours=2))
+    stale, _ = store.create("hall", "pc-03", parse_token(token).fingerprint, timedelta(hours=1))
+    with pytest.raises(EnrolFailed, match="expired"):
+        enrol(running.url, stale.text(), tmp_path / "stale")
+    assert running.hub.registry.agent("pc-03") is None
+    # A second attempt of the same machine with a new token keeps its keys (made once, here).
+    key_before = (tmp_path / "stale" / "agent.key").read_bytes()
+    enrol(running.url, running.token("pc-03"), tmp_path / "stale")
+    assert (tmp_path / "stale" / "agent.key").read_bytes() == key_before
+
+
+def test_wrong_pin_sends_nothing(running: Running, tmp_path: Path) -> None:
+    token = parse_token(running.token("pc-04"))
+    other_pin = EnrolmentToken(token.secret, "00" * 32).text()
+    with pytest.raises(EnrolFailed, match="not the hub that issued this token"):
+        enrol(running.url, other_pin, tmp_path / "out")
+    enrol(running.url, token.text(), tmp_path / "out2")  # the token was not spent on the impostor check
+
+
+def test_enrolment_reloads_the_broker_without_dropping_agents(running: Running, tmp_path: Path) -> None:
+    enrol(running.url, running.token("pc-05"), tmp_path / "a")
+    cfg = load_agent_config(tmp_path / "a" / "agent.yaml")
+    downs: queue.Queue[str] = queue.Queue()
+    link = MqttLink(cfg.broker_address(), "xn-agent-pc-05", [], lambda t, p: None, downs.put)
+    link.connect()
+    try:
+        enrol(running.url, running.token("pc-06"), tmp_path / "b")
+        second = load_agent_config(tmp_path / "b" / "agent.yaml")
+        other = MqttLink(second.broker_address(), "xn-agent-pc-06", [], lambda t, p: None, lambda r: None)
+        other.connect()  # the new login works at once (the broker reloaded its ACL)
+        other.publish(records("pc-06"), b"{}")
+        other.close()
+        assert link.connected and downs.empty()
+    finally:
+        link.close()
+
+
+def test_commands_for_the_administrator_and_the_it_person(running: Running, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from agent.cli import main as agent_main
+    from hub.cli import main as hub_main
+
+    created = CliRunner().invoke(hub_main, ["enroll", "create", "--data", str(running.data), "--site", "hall",
+                                            "--agent", "pc-09", "--ttl", "2h", "--hub-url", running.url])
+    assert created.exit_code == 0, created.output
+    token = next(line for line in created.output.splitlines() if line.startswith("xn1."))
+    assert f"xiaoneng-agent enroll --hub {running.url} --token {token}" in created.output
+    out = tmp_path / "pc-09"
+    done = CliRunner().invoke(agent_main, ["enroll", "--hub", running.url, "--token", token, "--out", str(out)])
+    assert done.exit_code == 0, done.output
+    assert "enrolled: agent pc-09, site hall" in done.output
+    again = CliRunner().invoke(agent_main, ["enroll", "--hub", running.url, "--token", token,
+                                            "--out", str(tmp_path / "again")])
+    assert again.exit_code == 1 and "token_used" in again.output and "已使用" in again.output
+    taken = CliRunner().invoke(hub_main, ["enroll", "create", "--data", str(running.data), "--site", "hall",
+                                          "--agent", "pc-09"])
+    assert taken.exit_code == 1 and "already exists" in taken.output
+    log = CliRunner().invoke(hub_main, ["enroll", "log", "--data", str(running.data)])
+    assert [line.split("\t")[3] for line in log.output.splitlines()] == ["created", "enrolled", "token_used"]
