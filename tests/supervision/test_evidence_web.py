@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import sqlite3
 import zipfile
 from typing import Any
@@ -19,7 +20,6 @@ from shared.checkpoint import sign_checkpoint
 from shared.evidence import verify_package
 from tests.supervision.conftest import Month
 from tests.supervision.helpers import AGENT_KEY
-from tests.web.conftest import login as form_login
 
 FAST = ScryptParams(n=2**8, r=8, p=1)
 PASSWORD = "a long enough password"
@@ -46,7 +46,11 @@ def web(month: Month) -> Any:
 
     def login(user: str) -> Any:
         client: FlaskClient = app.test_client()
-        assert form_login(client, user, PASSWORD).status_code == 302
+        page = client.get("/login").get_data(as_text=True)
+        match = re.search(r'name="csrf_token" value="([^"]+)"', page)
+        assert match, "no CSRF token on the login page"
+        form = {"username": user, "password": PASSWORD, "csrf_token": match.group(1)}
+        assert client.post("/login", data=form).status_code == 302
         return client.get
 
     yield login, hub_key
