@@ -3,10 +3,12 @@ token → keys made by the agent → certificate → records at the hub over mut
 
 from __future__ import annotations
 
+import json
 import queue
 import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -17,7 +19,7 @@ import yaml
 
 from agent.config import load_agent_config
 from agent.enroll import EnrolFailed, enrol
-from agent.link import MqttLink
+from agent.link import BrokerAddress, LinkDown, MqttLink
 from hub.enroll import EnrolRefused, RateLimit, TokenStore, parse_ttl
 from hub.runtime import Hub, HubOptions
 from hub.webserver import WebOptions
@@ -27,7 +29,7 @@ from provisioning.identity import load_key
 from provisioning.registry import Registry
 from shared.enrolment import EnrolmentToken, parse_token
 from shared.errors import ConfigError
-from shared.topics import records
+from shared.topics import ALL_RECORDS, records
 from tests.support.ports import free_port
 from tests.support.wait import wait_until
 
@@ -240,3 +242,49 @@ def test_commands_for_the_administrator_and_the_it_person(running: Running, tmp_
     assert taken.exit_code == 1 and "already exists" in taken.output
     log = CliRunner().invoke(hub_main, ["enroll", "log", "--data", str(running.data)])
     assert [line.split("\t")[3] for line in log.output.splitlines()] == ["created", "enrolled", "token_used"]
+
+
+def test_revoked_agent_loses_every_topic_within_a_reload(running: Running, tmp_path: Path) -> None:
+    """No CRL yet (Mosquitto 2.0.11 re-reads CA/CRL only on restart): the certificate still completes the
+    handshake, but the reloaded ACL gives it no topic, so nothing it sends reaches the hub."""
+    enrol(running.url, running.token("pc-07"), tmp_path / "a")
+    cfg = load_agent_config(tmp_path / "a" / "agent.yaml")
+    hub_inbox: queue.Queue[tuple[str, bytes]] = queue.Queue()
+    login = json.loads((running.data / "hub-mqtt.json").read_text())
+    watcher = MqttLink(BrokerAddress("127.0.0.1", running.hub.options.mqtt_port, login["username"], login["password"]),
+                       "watcher", [ALL_RECORDS], lambda t, p: hub_inbox.put((t, p)), lambda r: None)
+    watcher.connect()
+    link = MqttLink(cfg.broker_address(), "xn-agent-pc-07", [], lambda t, p: None, lambda r: None)
+    try:
+        link.connect()
+        link.publish(records("pc-07"), b"before")
+        assert hub_inbox.get(timeout=10) == (records("pc-07"), b"before")
+        running.hub.registry.revoke("pc-07")
+        running.hub.refresh_broker()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                if not link.connected:
+                    link.connect()
+                link.publish(records("pc-07"), b"after")
+            except LinkDown:
+                pass
+            try:
+                got = hub_inbox.get(timeout=0.5)
+            except queue.Empty:
+                break  # one publish after the reload that reached nobody
+            assert got[1] == b"after"
+        else:
+            pytest.fail("the revoked agent's messages still reach the hub 10 s after the reload")
+        for _ in range(3):  # and it stays that way
+            try:
+                if not link.connected:
+                    link.connect()
+                link.publish(records("pc-07"), b"after")
+            except LinkDown:
+                pass
+        with pytest.raises(queue.Empty):
+            hub_inbox.get(timeout=2)
+    finally:
+        link.close()
+        watcher.close()
