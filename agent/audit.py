@@ -21,7 +21,7 @@ import random
 import secrets
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,6 +42,9 @@ log = logging.getLogger("xiaoneng.agent.audit")
 
 #: Audit requests in flight at once (the hub queues at most 16 per agent).
 WINDOW = 8
+#: A record acknowledged longer ago than this must be in the hub's signed checkpoint (it signs
+#: every 10 s while the ledger grows).
+PENDING_GRACE_S = 300.0
 
 
 class AuditUnavailable(Exception):
@@ -83,8 +86,14 @@ def choose(acked: Sequence[tuple[int, bytes]], full: bool, sample: int, rng: ran
 def judge(
     agent: str, stream: str, asked: Sequence[tuple[int, bytes]], kept: Sequence[Checkpoint],
     responses: Sequence[AuditResponse], key: Ed25519PublicKey,
+    acked_at: Mapping[int, float] | None = None, now: float | None = None,
 ) -> AuditVerdict:
-    """Check the hub's answers; every problem says what the hub's log lost or changed."""
+    """Check the hub's answers; every problem says what the hub's log lost or changed.
+
+    A record the hub calls *pending* (acknowledged, not yet in a signed checkpoint) is fine for a
+    while — the hub signs every 10 s — but not when it was acknowledged more than
+    :data:`PENDING_GRACE_S` ago by this machine's clock (``acked_at``, ``now``): a hub that deleted
+    it could otherwise hide it behind "pending" forever."""
     v = AuditVerdict(agent, stream, kept_sizes=[k.size for k in kept])
     hashes = dict(asked)
     answered: set[int] = set()
@@ -112,7 +121,14 @@ def judge(
                 v.problems.append(
                     f"记录丢失 / record {where} (acknowledged by the hub) is missing from its ledger")
             elif answer.pending:
-                v.pending += 1
+                since = None if acked_at is None or now is None or answer.seq not in acked_at \
+                    else now - acked_at[answer.seq]
+                if since is not None and since > PENDING_GRACE_S:
+                    v.problems.append(
+                        f"记录迟迟未纳入检查点 / record {where} was acknowledged {since / 60:.0f} min ago but the hub "
+                        f"says it is in none of its signed checkpoints (it signs every 10 s): missing or withheld")
+                else:
+                    v.pending += 1
             else:
                 try:
                     assert answer.index is not None
@@ -251,7 +267,8 @@ def exchange(publish: Callable[[str, bytes, int], None], inbox: queue.Queue[tupl
         raise AuditUnavailable(
             f"中心未在 {timeout:.0f} 秒内回答 / the hub did not answer {len(chunks) - len(responses)} of "
             f"{len(chunks)} audit request(s) within {timeout:.0f} s: is it running and connected?")
-    verdict = judge(agent, stream, asked, kept, [responses[i] for i in sorted(responses)], key)
+    verdict = judge(agent, stream, asked, kept, [responses[i] for i in sorted(responses)], key,
+                    witness.acked_at([seq for seq, _ in asked]), time.time())
     verdict.problems[:0] = [f"账本被回滚 / {p}" for p in rollback_seen]
     if verdict.ok and verdict.newest is not None:
         witness.advance(verdict.newest)

@@ -35,7 +35,7 @@ log = logging.getLogger("xiaoneng.agent.witness")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS hub_checkpoints (role TEXT PRIMARY KEY, body TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS acked_hashes (seq INTEGER PRIMARY KEY, hash BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS acked_hashes (seq INTEGER PRIMARY KEY, hash BLOB NOT NULL, acked_at REAL NOT NULL);
 """
 MAX_CHECKPOINT_BYTES = 4096
 
@@ -123,6 +123,15 @@ class HubWitness:
         sql = "SELECT seq, hash FROM acked_hashes ORDER BY seq DESC"
         rows = self._conn.execute(sql + (" LIMIT ?" if limit else ""), (limit,) if limit else ())
         return [(int(s), bytes(h)) for s, h in rows]
+
+    def acked_at(self, seqs: list[int]) -> dict[int, float]:
+        """When (this machine's clock) each of ``seqs`` was acknowledged by the hub."""
+        out: dict[int, float] = {}
+        for i in range(0, len(seqs), 500):
+            chunk = seqs[i:i + 500]
+            out.update((int(s), float(t)) for s, t in self._conn.execute(
+                f"SELECT seq, acked_at FROM acked_hashes WHERE seq IN ({','.join('?' * len(chunk))})", chunk))
+        return out
 
 
 class _tx:

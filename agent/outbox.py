@@ -39,7 +39,7 @@ CREATE TABLE IF NOT EXISTS outbox (
     created REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS cursors (name TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS acked_hashes (seq INTEGER PRIMARY KEY, hash BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS acked_hashes (seq INTEGER PRIMARY KEY, hash BLOB NOT NULL, acked_at REAL NOT NULL);
 """
 
 
@@ -241,8 +241,9 @@ class Outbox:
                     "SELECT COALESCE(SUM(LENGTH(data)), 0) FROM outbox WHERE seq <= ?", (upto,)
                 ).fetchone()[0]
                 self._conn.execute(
-                    "INSERT OR IGNORE INTO acked_hashes(seq, hash) SELECT seq, hash FROM outbox WHERE seq <= ?",
-                    (upto,),
+                    "INSERT OR IGNORE INTO acked_hashes(seq, hash, acked_at) "
+                    "SELECT seq, hash, ? FROM outbox WHERE seq <= ?",
+                    (self._clock(), upto),
                 )
                 self._conn.execute(
                     "DELETE FROM acked_hashes WHERE seq <= ?", (upto - self.limits.keep_acked,)

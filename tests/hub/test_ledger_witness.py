@@ -310,3 +310,21 @@ def test_hub_commands_export_verify_and_evidence(hub: Hub, tmp_path: Path) -> No
     out = run(main, ["verify", *data, "--json", "--witness", str(tmp_path / "w" / "cp.json")])
     report = json.loads(out.output)
     assert out.exit_code == 1 and report["witnesses"] == 1 and "truncated" in report["problems"][0], report
+
+
+def test_pending_is_fine_for_a_while_but_not_for_long(hub: Hub) -> None:
+    conn = hub.conn()
+    newest = int(conn.execute("SELECT MAX(size) FROM checkpoints").fetchone()[0])
+    conn.execute("DELETE FROM checkpoints WHERE size = ?", (newest,))  # s2's last batch: in no checkpoint
+    conn.commit()
+    conn.close()
+    asked = hub.acked("s2")[:3]
+    req = AuditRequest("r1", "s2", tuple(asked), ())
+    conn = hub.conn()
+    resp = AuditResponse.parse(answer(conn, "a1", req).to_bytes())
+    conn.close()
+    now = 1_000_000.0
+    recent = judge("a1", "s2", asked, [], [resp], hub.key.public_key(), {s: now - 20 for s, _ in asked}, now)
+    assert recent.ok and recent.pending == 3, recent.problems
+    old = judge("a1", "s2", asked, [], [resp], hub.key.public_key(), {s: now - 3600 for s, _ in asked}, now)
+    assert len(old.problems) == 3 and all("withheld" in p for p in old.problems), old.problems
