@@ -15,7 +15,7 @@ $(STAMP): setup.cfg pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test,video,reports,db,package]'
 	@touch $(STAMP)
 
-venv: $(STAMP)
+venv: $(STAMP) catalogues
 
 # The UI's gettext catalogues (docs/ui.md): the .po files are edited and committed; the .mo files are
 # build products, compiled whenever a .po is newer. `make translations` extracts the msgids of the

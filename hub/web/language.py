@@ -1,12 +1,18 @@
-"""The request's UI language: ``?lang=`` (remembered in a cookie), else the cookie, else the default."""
+"""The request's UI language and its messages, through Flask-Babel.
+
+The language is ``?lang=`` (remembered in the ``xn_lang`` cookie), else the cookie, else the hub's
+default (Chinese); Flask-Babel's locale selector returns it, and Flask-Babel loads and caches the
+compiled catalogue of that locale (``hub/web/translations``, see :mod:`hub.web.i18n`).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, g, request
+import flask_babel
+from flask import Flask, Response, g, request
 
-from hub.web.i18n import LANGUAGES
+from hub.web.i18n import DOMAIN, LANGUAGES, TRANSLATIONS
 from hub.web.state import web_state
 
 COOKIE = "xn_lang"
@@ -34,9 +40,25 @@ def remember_language(response: Response) -> Response:
 
 
 def current_language() -> str:
+    """The request's language (also Flask-Babel's locale selector)."""
     return str(g.get("lang") or web_state().config.default_language)
 
 
+def install_babel(app: Flask) -> None:
+    """Flask-Babel on ``app``: our locale rule, our catalogues; ``_`` in templates stays :func:`gettext`."""
+    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(TRANSLATIONS))
+    app.config.setdefault("BABEL_DOMAIN", DOMAIN)
+    app.config.setdefault("BABEL_DEFAULT_LOCALE", LANGUAGES[0])
+    flask_babel.Babel(app, locale_selector=current_language, configure_jinja=False)
+
+
 def gettext(key: str, **values: Any) -> str:
-    """The message ``key`` in the request's language (Jinja: ``_("key", n=1)``)."""
-    return web_state().catalogue.get(key, current_language(), **values)
+    """The message ``key`` in the request's language (Jinja: ``_("key", n=1)``), ``{name}`` filled in.
+
+    A key the catalogue lacks raises in tests (strict) and shows as the key itself in production.
+    """
+    catalogue = web_state().catalogue
+    if not catalogue.has(key):
+        return catalogue.missing(key)
+    text = str(flask_babel.gettext(key))
+    return text.format(**values) if values else text

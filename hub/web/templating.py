@@ -1,4 +1,4 @@
-"""What templates can use: ``_()``, ``csrf_token()``, the navigation of the role, time filters."""
+"""What templates can use: ``_()`` (through Flask-Babel), ``csrf_token()``, the role's navigation, time filters."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from markupsafe import Markup
 from hub.web.access import may
 from hub.web.formatting import age_seconds, duration, local_time
 from hub.web.i18n import LANGUAGES
-from hub.web.language import current_language, gettext
+from hub.web.language import current_language, gettext, install_babel
 from hub.web.security import CSRF_FIELD, csrf_token
 from hub.web.state import web_state
 
@@ -65,7 +65,8 @@ def script_data(value: Any) -> Markup:
 
 
 def install(app: Flask) -> None:
-    """Register globals and filters on ``app``'s Jinja environment."""
+    """Flask-Babel, and the globals and filters of ``app``'s Jinja environment."""
+    install_babel(app)
     env = app.jinja_env
     env.globals.update(
         _=gettext,

@@ -1,34 +1,55 @@
-"""The message catalogue: complete in both languages, and every visible string goes through it."""
+"""The UI's gettext catalogues: complete in both languages, in step with the code, used through Flask-Babel."""
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
+import time
 from pathlib import Path
 
+import flask_babel
 import pytest
+from babel.messages.catalog import Catalog
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from flask import render_template_string
 
 from hub.auth.roles import Role
 from hub.web.blueprints.overview import SUPERVISION_FIGURES
 from hub.web.blueprints.rankings import BLOCKS, GRADES, KINDS
 from hub.web.cardactions import ACTIONS
 from hub.web.filters import CARD_LEVELS, CARD_STATES, CASE_STATUSES
-from hub.web.i18n import Catalogue
+from hub.web.i18n import LANGUAGES, Catalogue, mo_path, placeholders, po_path
+from hub.web.language import gettext, select_language
 from hub.web.queries.links import STATES
 from hub.web.templating import NAV
+from shared.errors import ConfigError
 from tests.web.conftest import USERS, FakeSupervision, Hub
 
-WEB = Path(__file__).resolve().parents[2] / "hub" / "web"
+ROOT = Path(__file__).resolve().parents[2]
+WEB = ROOT / "hub" / "web"
 CJK = re.compile(r"[\u3400-\u9fff\uff00-\uffef\u3000-\u303f]")
+KEY = r"[a-z_][a-z0-9_]*\.[a-z0-9_.]*"
+
+
+def po_messages(lang: str) -> dict[str, str]:
+    """msgid -> msgstr of a language's .po (the source the translators edit), fuzzy ones left out."""
+    with po_path(lang).open("rb") as fileobj:
+        catalog = read_po(fileobj)
+    return {m.id: m.string for m in catalog if m.id and isinstance(m.id, str) and isinstance(m.string, str)
+            and not m.fuzzy}
 
 
 def used_keys() -> set[str]:
     keys: set[str] = set()
     for path in (WEB / "templates").glob("*.html"):
-        keys |= set(re.findall(r"""_\(\s*['"]([a-z_][a-z0-9_.]*)['"]""", path.read_text(encoding="utf-8")))
+        keys |= set(re.findall(rf"""_\(\s*['"]({KEY})['"]""", path.read_text(encoding="utf-8")))
     for path in WEB.rglob("*.py"):
         text = path.read_text(encoding="utf-8")
-        keys |= set(re.findall(r"""gettext\(\s*["']([a-z_][a-z0-9_.]*)["']""", text))
-        keys |= set(re.findall(r"""(?:title_key|message_key)=["']([a-z_][a-z0-9_.]*)["']""", text))
+        keys |= set(re.findall(rf"""gettext\(\s*["']({KEY})["']""", text))
+        keys |= set(re.findall(rf"""(?:title_key|message_key)=["']({KEY})["']""", text))
     keys |= {key for _endpoint, key in NAV}
     keys |= {f"links.{s}" for s in STATES} | {f"role.{r.value}" for r in Role}
     keys |= {f"overview.{k}" for k in SUPERVISION_FIGURES} | {"lang.zh", "lang.en"}
@@ -41,13 +62,37 @@ def used_keys() -> set[str]:
     return {k for k in keys if not k.endswith((".", "_"))}  # 'links.' ~ state: the families are added above
 
 
-def test_catalogue_is_complete() -> None:
+def test_every_extracted_msgid_is_translated_in_both_catalogues(tmp_path: Path) -> None:
+    """What `make translations` extracts (babel.cfg: templates, hub/web code) is in zh and en, translated."""
+    pot = tmp_path / "messages.pot"
+    subprocess.run([sys.executable, "-m", "babel.messages.frontend", "extract", "--mapping-file", "babel.cfg",
+                    "--no-location", "--output-file", str(pot), "."], cwd=ROOT, check=True, capture_output=True)
+    with pot.open("rb") as fileobj:
+        extracted = {m.id for m in read_po(fileobj) if m.id and isinstance(m.id, str)}
+    assert len(extracted) > 600, "the extraction found too little: babel.cfg no longer matches the tree"
+    for lang in LANGUAGES:
+        messages = po_messages(lang)
+        missing = sorted(k for k in extracted if not messages.get(k))
+        assert not missing, f"msgids without a {lang} translation (fill msgstr in {po_path(lang)}): {missing}"
+    assert set(po_messages("zh")) == set(po_messages("en")), "the two catalogues have different msgids"
+
+
+def test_catalogues_are_complete_and_placeholders_agree() -> None:
+    zh, en = po_messages("zh"), po_messages("en")
+    missing = sorted(k for k in used_keys() if k not in zh)
+    assert not missing, f"keys used (also at run time) but not in the catalogues: {missing}"
+    for key, text in zh.items():
+        assert text and en.get(key), f"{key}: a translation is empty"
+        assert placeholders(text) == placeholders(en[key]), f"{key}: zh and en use different {{placeholders}}"
+        assert CJK.search(text) or key.startswith("lang."), f"{key}: the zh text is not Chinese"
+        assert not CJK.search(en[key]) or key == "lang.zh", f"{key}: the en text has Chinese in it"
+
+
+def test_compiled_catalogues_match_the_sources() -> None:
+    """The .mo files Flask-Babel reads are compiled from the current .po files (`make catalogues`)."""
     catalogue = Catalogue.load(strict=True)
-    missing = sorted(k for k in used_keys() if not catalogue.has(k))
-    assert not missing, f"keys used but not in messages.yaml: {missing}"
-    for key, entry in catalogue.messages.items():
-        assert CJK.search(entry["zh"]) or key.startswith("lang."), f"{key}: the zh text is not Chinese"
-        assert not CJK.search(entry["en"]) or key == "lang.zh", f"{key}: the en text has Chinese in it"
+    for lang in LANGUAGES:
+        assert {k: v[lang] for k, v in catalogue.messages.items()} == po_messages(lang)
 
 
 def test_auth_error_codes_are_translated() -> None:
@@ -65,10 +110,59 @@ def test_auth_error_codes_are_translated() -> None:
 
 def test_strict_catalogue_refuses_unknown_keys() -> None:
     catalogue = Catalogue.load(strict=True)
-    with pytest.raises(KeyError):
+    with pytest.raises(KeyError, match="make translations"):
         catalogue.get("no.such.key", "zh")
     assert Catalogue.load().get("no.such.key", "en") == "no.such.key"
     assert catalogue.get("login.locked", "en", seconds=5) == "Too many attempts; try again in 5 s"
+
+
+def test_pages_translate_through_flask_babel(hub: Hub) -> None:
+    """gettext keeps its signature; the locale Flask-Babel uses is the request's language."""
+    with hub.app.test_request_context("/login?lang=en"):
+        select_language()
+        assert str(flask_babel.get_locale()) == "en"
+        assert gettext("login.locked", seconds=5) == "Too many attempts; try again in 5 s"
+        assert render_template_string("{{ _('login.locked', seconds=7) }}") == "Too many attempts; try again in 7 s"
+        with pytest.raises(KeyError):  # strict in tests: a missing key fails loudly, in code and in templates
+            gettext("no.such.key")
+        with pytest.raises(KeyError):
+            render_template_string("{{ _('no.such.key') }}")
+    with hub.app.test_request_context("/login"):
+        select_language()
+        assert str(flask_babel.get_locale()) == "zh"
+        assert gettext("login.locked", seconds=5) == "尝试次数过多，请在 5 秒后重试"
+        hub.app.extensions["xiaoneng"].catalogue.strict = False  # production: the key itself, and a warning
+        assert gettext("no.such.key") == "no.such.key"
+
+
+def _compiled(directory: Path, texts: dict[str, dict[str, str]]) -> None:
+    for lang in LANGUAGES:
+        catalog = Catalog(locale=lang, fuzzy=False)
+        for key, entry in texts.items():
+            if entry.get(lang):
+                catalog.add(key, entry[lang])
+        po_path(lang, directory).parent.mkdir(parents=True, exist_ok=True)
+        po_path(lang, directory).write_text("# source\n", encoding="utf-8")
+        with mo_path(lang, directory).open("wb") as fileobj:
+            write_mo(fileobj, catalog)
+
+
+def test_loading_refuses_broken_or_stale_catalogues(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="make translations"):
+        Catalogue.load(tmp_path)  # nothing compiled (a fresh clone before `make catalogues`)
+    _compiled(tmp_path, {"a.b": {"zh": "甲 {n}", "en": "A {n}"}})
+    assert Catalogue.load(tmp_path, strict=True).get("a.b", "en", n=1) == "A 1"
+    later = time.time() + 60
+    os.utime(po_path("en", tmp_path), (later, later))  # the .po edited after the last compile
+    with pytest.raises(ConfigError, match="older than"):
+        Catalogue.load(tmp_path, strict=True)
+    assert Catalogue.load(tmp_path).get("a.b", "zh", n=2) == "甲 2"  # production: a warning, the old texts
+    _compiled(tmp_path, {"a.b": {"zh": "甲 {n}", "en": "A {count}"}})
+    with pytest.raises(ConfigError, match="placeholders"):
+        Catalogue.load(tmp_path)
+    _compiled(tmp_path, {"a.b": {"zh": "甲", "en": ""}})
+    with pytest.raises(ConfigError, match="no translation in en"):
+        Catalogue.load(tmp_path)
 
 
 PAGES = ["/overview", "/links", "/quarantine", "/devices", "/admin/users", "/admin/audit", "/cases", "/cards",

@@ -81,7 +81,9 @@ def _set_disabled(username: str, disabled: bool) -> Response | tuple[str, int]:
         flash(_error_text(exc), "error")
         return _users_page(404 if exc.code == "unknown_user" else 400)
     audit_action("user.disable" if disabled else "user.enable", username)
-    flash(gettext("admin.user_disabled" if disabled else "admin.user_enabled", username=username), "info")
+    done = (gettext("admin.user_disabled", username=username) if disabled
+            else gettext("admin.user_enabled", username=username))
+    flash(done, "info")
     return redirect(url_for("admin.users"))
 
 
