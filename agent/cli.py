@@ -210,19 +210,43 @@ def _report(problems: list[str], what: str) -> None:
 @click.option("--token", required=True, help="the one-time token from `xiaoneng-hub enroll create`")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
               help="folder for agent.yaml and the keys (made if missing)")
-def enroll(hub_url: str, token: str, out_dir: str) -> None:
+@click.option("--again", is_flag=True,
+              help="re-enrol the agent in --out (certificate expired while offline): keeps its key, outbox, settings")
+def enroll(hub_url: str, token: str, out_dir: str, again: bool) -> None:
     """注册本机 / Enrol this machine with a one-time token: keys made here, certificate from the hub."""
     from pathlib import Path
 
     from agent.enroll import enrol
 
     try:
-        result = enrol(hub_url, token, Path(out_dir))
+        result = enrol(hub_url, token, Path(out_dir), again=again)
     except XiaonengError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"注册成功 / enrolled: agent {result.agent_id}, site {result.site_id}")
     click.echo(f"配置文件 / config: {result.config_file} (add capture sources, then: xiaoneng-agent run --config "
                f"{result.config_file})")
+
+
+@main.command()
+@click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False), help="agent.yaml")
+@click.option("--hub", "hub_url", default=None, help="the hub's enrolment address (default: enroll_url in agent.yaml)")
+@click.option("--force", is_flag=True, help="renew now, even before two thirds of the certificate's lifetime")
+def rotate(config_path: str, hub_url: str | None, force: bool) -> None:
+    """更新证书 / Renew the TLS key and certificate at 2/3 of its lifetime (run daily from a timer)."""
+    from pathlib import Path
+
+    from agent.enroll import rotate as renew
+
+    try:
+        done = renew(Path(config_path), hub_url=hub_url, force=force)
+    except XiaonengError as exc:
+        raise click.ClickException(str(exc)) from None
+    if done.renewed:
+        click.echo(f"已更新证书 / renewed: valid until {done.not_after:%Y-%m-%d %H:%M} UTC; "
+                   "the running agent uses it at its next connection")
+    else:
+        click.echo(f"证书无需更新 / not due: renewal from {done.due_at:%Y-%m-%d %H:%M} UTC "
+                   f"(expires {done.not_after:%Y-%m-%d %H:%M} UTC)")
 
 
 @main.group()

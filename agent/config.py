@@ -66,6 +66,9 @@ class AgentConfig:
     hub_public_key: str = ""
     #: The running agent audits the hub's ledger this often (seconds; 0: only ``xiaoneng-agent audit``).
     audit_interval_s: float = 3600.0
+    #: The hub's enrolment address (https://HOST:PORT), written by ``xiaoneng-agent enroll``;
+    #: ``xiaoneng-agent rotate`` renews the TLS certificate there.
+    enroll_url: str = ""
     #: Where this file was read from; relative paths in it are relative to its folder.
     base_dir: str = "."
 

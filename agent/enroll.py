@@ -19,7 +19,9 @@ import http.client
 import json
 import os
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -31,7 +33,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.x509.oid import NameOID
 
-from shared.enrolment import parse_token
+from shared.enrolment import parse_token, renewal_message
 from shared.errors import ConfigError, XiaonengError
 
 KEY_FILE = "agent.key"
@@ -100,15 +102,29 @@ class _PinnedConnection(http.client.HTTPSConnection):
             )
 
 
-def _post(hub_url: str, pin: str, body: dict[str, str]) -> dict[str, Any]:
+class _CaConnection(http.client.HTTPSConnection):
+    """HTTPS verified against the pinned hub CA, host name checked (``rotate``: the agent has the CA by then)."""
+
+    def __init__(self, host: str, port: int, ca_file: str) -> None:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        context.load_verify_locations(cafile=ca_file)
+        super().__init__(host, port, timeout=TIMEOUT_S, context=context)
+
+
+def _post(hub_url: str, path: str, body: dict[str, str],
+          connection: Callable[[str, int], http.client.HTTPSConnection]) -> dict[str, Any]:
     parts = urlsplit(hub_url)
     if parts.scheme != "https" or not parts.hostname:
         raise ConfigError(f"--hub {hub_url!r}: write https://HOST:PORT (the hub's enrolment address)")
-    conn = _PinnedConnection(parts.hostname, parts.port or 443, pin)
+    conn = connection(parts.hostname, parts.port or 443)
     try:
-        conn.request("POST", "/api/enroll", body=json.dumps(body), headers={"Content-Type": "application/json"})
+        conn.request("POST", path, body=json.dumps(body), headers={"Content-Type": "application/json"})
         response = conn.getresponse()
         raw = response.read()
+    except ssl.SSLCertVerificationError as exc:
+        raise EnrolFailed(f"{hub_url} is not the hub (its certificate does not verify against hub-ca.pem): "
+                          f"{exc.verify_message}") from None
     except (OSError, http.client.HTTPException) as exc:
         raise EnrolFailed(f"cannot reach the hub at {hub_url}: {exc}") from None
     finally:
@@ -125,47 +141,160 @@ def _post(hub_url: str, pin: str, body: dict[str, str]) -> dict[str, Any]:
     return answer
 
 
-def enrol(hub_url: str, token_text: str, out: Path) -> EnrolResult:
-    """Enrol this machine; writes the keys, certificate, CA and ``agent.yaml`` into ``out``."""
-    token = parse_token(token_text)
-    if (out / CONFIG_FILE).exists():
-        raise ConfigError(f"{out / CONFIG_FILE} exists: this folder holds an enrolled agent; use another --out")
-    out.mkdir(parents=True, exist_ok=True)
-    sign, tls = _keys(out)
+def _csr(key: ec.EllipticCurvePrivateKey) -> str:
     csr = (
         x509.CertificateSigningRequestBuilder()
         .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "xiaoneng-agent")]))
-        .sign(tls, hashes.SHA256())
+        .sign(key, hashes.SHA256())
     )
+    return csr.public_bytes(serialization.Encoding.PEM).decode("ascii")
+
+
+def _certificate_for(pem: str, key: ec.EllipticCurvePrivateKey) -> x509.Certificate:
+    try:
+        cert = x509.load_pem_x509_certificate(pem.encode("ascii"))
+    except ValueError:
+        raise EnrolFailed("the hub's answer holds no certificate; is the hub up to date?") from None
+    if cert.public_key() != key.public_key():
+        raise EnrolFailed("the hub returned a certificate for another key; try again")
+    return cert
+
+
+def _replace(path: Path, data: bytes, mode: int) -> None:
+    """Write ``path`` whole or not at all (temporary file, fsync, rename)."""
+    tmp = path.with_name(path.name + ".new")
+    tmp.unlink(missing_ok=True)
+    _write_new(tmp, data, mode)
+    os.replace(tmp, path)
+
+
+def enrol(hub_url: str, token_text: str, out: Path, *, again: bool = False) -> EnrolResult:
+    """Enrol this machine; writes the keys, certificate, CA and ``agent.yaml`` into ``out``.
+
+    ``again`` (a re-enrolment token, for an agent whose certificate expired while offline): ``out``
+    holds the enrolled agent; its signing key, outbox and settings stay, the TLS key and certificate
+    are made anew and ``agent.yaml``'s broker section is rewritten.
+    """
+    token = parse_token(token_text)
+    config_file = out / CONFIG_FILE
+    if again and not config_file.exists():
+        raise ConfigError(f"--again re-enrols the agent in {out}, but {config_file} does not exist")
+    if not again and config_file.exists():
+        raise ConfigError(f"{config_file} exists: this folder holds an enrolled agent; use another --out "
+                          "(or --again with a re-enrolment token)")
+    out.mkdir(parents=True, exist_ok=True)
+    if again:
+        sign = _load_sign_key(out / KEY_FILE)
+        tls = ec.generate_private_key(ec.SECP256R1())
+    else:
+        sign, tls = _keys(out)
     public = sign.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    answer = _post(hub_url, token.fingerprint, {
-        "token": token.text(), "public_key": public.hex(),
-        "csr": csr.public_bytes(serialization.Encoding.PEM).decode("ascii"),
-    })
+    answer = _post(hub_url, "/api/enroll",
+                   {"token": token.text(), "public_key": public.hex(), "csr": _csr(tls)},
+                   lambda host, port: _PinnedConnection(host, port, token.fingerprint))
     try:
         agent_id, site_id = str(answer["agent_id"]), str(answer["site_id"])
-        cert = x509.load_pem_x509_certificate(str(answer["certificate"]).encode("ascii"))
         ca_pem = str(answer["ca"]).encode("ascii")
         x509.load_pem_x509_certificate(ca_pem)
         broker = answer["broker"]
         host, port = str(broker["host"]), int(broker["port"])
         hub_key = str(answer["hub_public_key"])
+        cert = _certificate_for(str(answer["certificate"]), tls)
     except (KeyError, TypeError, ValueError) as exc:
         raise EnrolFailed(f"the hub's answer is incomplete ({exc}); is the hub up to date?") from None
-    if cert.public_key().public_numbers() != tls.public_key().public_numbers():  # type: ignore[union-attr]
-        raise EnrolFailed("the hub returned a certificate for another key; enrol again")
-    for name, data in ((TLS_CERT_FILE, cert.public_bytes(serialization.Encoding.PEM)), (CA_FILE, ca_pem)):
-        (out / name).write_bytes(data)
-    config = {
+    pem = serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    if again:
+        _replace(out / TLS_KEY_FILE, tls.private_bytes(*pem), 0o600)
+    _replace(out / TLS_CERT_FILE, cert.public_bytes(serialization.Encoding.PEM), 0o644)
+    _replace(out / CA_FILE, ca_pem, 0o644)
+    config: dict[str, Any] = yaml.safe_load(config_file.read_text(encoding="utf-8")) if again else {}
+    if again and config.get("agent_id") != agent_id:
+        raise EnrolFailed(f"the token is for agent {agent_id!r}, but {config_file} is agent {config.get('agent_id')!r}")
+    config.update({
         "agent_id": agent_id,
         "site_id": site_id,
-        "broker": {"host": host, "port": port, "username": agent_id, "ca_file": CA_FILE,
+        "broker": {**config.get("broker", {}), "host": host, "port": port, "username": agent_id, "ca_file": CA_FILE,
                    "cert_file": TLS_CERT_FILE, "tls_key_file": TLS_KEY_FILE},
-        "key_file": KEY_FILE,
-        "data_dir": "data",
+        "key_file": config.get("key_file", KEY_FILE),
+        "data_dir": config.get("data_dir", "data"),
         "hub_public_key": hub_key,
-    }
+        "enroll_url": hub_url,
+    })
+    config["broker"].pop("password", None)
     text = ("# Xiaoneng agent, enrolled with xiaoneng-agent enroll. Add capture sources (docs/mapping.md).\n"
-            "# Paths are relative to this file's folder.\n" + yaml.safe_dump(config, sort_keys=False))
-    _write_new(out / CONFIG_FILE, text.encode("utf-8"), 0o600)
-    return EnrolResult(agent_id, site_id, out / CONFIG_FILE)
+            "# Paths are relative to this file's folder.\n"
+            + yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
+    _replace(config_file, text.encode("utf-8"), 0o600)
+    return EnrolResult(agent_id, site_id, config_file)
+
+
+def _load_sign_key(path: Path) -> Ed25519PrivateKey:
+    try:
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot read this agent's signing key {path}: {exc}") from None
+    if not isinstance(key, Ed25519PrivateKey):
+        raise ConfigError(f"{path} is not an Ed25519 key")
+    return key
+
+
+@dataclass(frozen=True)
+class Rotation:
+    """What ``rotate`` did: ``renewed`` False when the certificate was not due yet."""
+
+    renewed: bool
+    not_after: datetime
+    due_at: datetime
+
+
+def due_at(cert: x509.Certificate) -> datetime:
+    """When a certificate should be renewed: at two thirds of its lifetime."""
+    start, end = cert.not_valid_before_utc, cert.not_valid_after_utc
+    return start + (end - start) * 2 / 3
+
+
+def rotate(config_path: Path, *, hub_url: str | None = None, force: bool = False,
+           now: datetime | None = None) -> Rotation:
+    """Renew the TLS key and certificate of the agent of ``config_path`` once two thirds of the
+    certificate's lifetime have passed (or ``force``). The request is signed with the agent's Ed25519
+    key and sent to its ``enroll_url`` (or ``hub_url``), verified against the pinned hub CA.
+
+    The new key and certificate replace the old ones file by file (each rename is atomic); a running
+    agent uses them at its next connection. If the machine stops between the two renames, running
+    ``rotate --force`` again repairs the pair (the signing key, not the TLS key, authenticates it).
+    """
+    from agent.config import load_agent_config
+
+    cfg = load_agent_config(config_path)
+    b = cfg.broker
+    if not b.ca_file:
+        raise ConfigError(f"{config_path}: the broker link is not TLS (no broker.ca_file); enrol the agent first")
+    url = hub_url or cfg.enroll_url
+    if not url:
+        raise ConfigError(f"{config_path}: no enroll_url; pass --hub https://HOST:PORT")
+    moment = now or datetime.now(UTC)
+    cert_path, key_path = cfg.path(b.cert_file), cfg.path(b.tls_key_file)
+    try:
+        current = x509.load_pem_x509_certificate(cert_path.read_bytes())
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot read the agent certificate {cert_path}: {exc}") from None
+    due = due_at(current)
+    if moment < due and not force:
+        return Rotation(False, current.not_valid_after_utc, due)
+    if moment >= current.not_valid_after_utc:
+        raise EnrolFailed(f"the certificate expired on {current.not_valid_after_utc:%Y-%m-%d %H:%M} UTC; it cannot "
+                          "renew itself: ask the hub for a re-enrolment token (xiaoneng-hub enroll create --reenrol) "
+                          "and run xiaoneng-agent enroll --again")
+    sign = _load_sign_key(cfg.path(cfg.key_file))
+    tls = ec.generate_private_key(ec.SECP256R1())
+    csr = _csr(tls)
+    at = moment.isoformat(timespec="seconds")
+    signature = sign.sign(renewal_message(cfg.agent_id, csr, at)).hex()
+    ca_file = str(cfg.path(b.ca_file))
+    answer = _post(url, "/api/renew", {"agent_id": cfg.agent_id, "csr": csr, "at": at, "signature": signature},
+                   lambda host, port: _CaConnection(host, port, ca_file))
+    cert = _certificate_for(str(answer.get("certificate", "")), tls)
+    pem = serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    _replace(key_path, tls.private_bytes(*pem), 0o600)
+    _replace(cert_path, cert.public_bytes(serialization.Encoding.PEM), 0o644)
+    return Rotation(True, cert.not_valid_after_utc, due_at(cert))

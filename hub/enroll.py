@@ -29,9 +29,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
 from provisioning import ca
 from provisioning.registry import Registry
-from shared.enrolment import SECRET_BYTES, EnrolmentToken, hash_secret
+from shared.enrolment import SECRET_BYTES, EnrolmentToken, hash_secret, renewal_message
 from shared.errors import ConfigError, ProvisioningError, XiaonengError
 from shared.topics import valid_id
 
@@ -45,7 +48,8 @@ CREATE TABLE IF NOT EXISTS enrol_tokens (
     created_at TEXT NOT NULL,
     expires_at TEXT NOT NULL,
     used_at TEXT NULL,
-    used_from TEXT NULL
+    used_from TEXT NULL,
+    reenrol INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS enrol_audit (
     id INTEGER PRIMARY KEY,
@@ -106,26 +110,35 @@ class TokenStore:
         return conn
 
     def create(self, site_id: str, agent_id: str, fingerprint: str, ttl: timedelta = DEFAULT_TTL,
-               registry: Registry | None = None) -> tuple[EnrolmentToken, datetime]:
-        """A new token for ``agent_id`` of ``site_id``; checks the registry when given."""
+               registry: Registry | None = None, reenrol: bool = False) -> tuple[EnrolmentToken, datetime]:
+        """A new token for ``agent_id`` of ``site_id``; checks the registry when given.
+
+        ``reenrol``: for an agent that exists and is active (its certificate expired while it was
+        offline): it keeps its signing key — the hub checks the same public key is sent — and outbox.
+        """
         if not valid_id(agent_id):
             raise ProvisioningError(f"agent id {agent_id!r} must be 1-64 of A-Za-z0-9_.-")
         if registry is not None:
             if site_id not in {s.site_id for s in registry.sites()}:
                 raise ProvisioningError(f"site {site_id!r} is not registered (xiaoneng-provision site add)")
-            if registry.agent(agent_id) is not None:
-                raise ProvisioningError(f"agent {agent_id!r} already exists (ids are never reused; choose a new id)")
+            known = registry.agent(agent_id)
+            if reenrol and (known is None or not known.active or known.site_id != site_id):
+                raise ProvisioningError(f"--reenrol needs an active agent {agent_id!r} of site {site_id!r}")
+            if known is not None and not reenrol:
+                raise ProvisioningError(f"agent {agent_id!r} already exists (ids are never reused; choose a new id, "
+                                        "or --reenrol to give it a new certificate)")
         token = EnrolmentToken(secrets.token_bytes(SECRET_BYTES), fingerprint)
         now = self.clock()
         expires = now + ttl
         with closing(self._connect()) as conn, conn:
-            conn.execute("INSERT INTO enrol_tokens VALUES (?, ?, ?, ?, ?, NULL, NULL)",
-                         (token.secret_hash, site_id, agent_id, _iso(now), _iso(expires)))
-        self.audit("cli", agent_id, "created", f"site {site_id}, expires {_iso(expires)}")
+            conn.execute("INSERT INTO enrol_tokens VALUES (?, ?, ?, ?, ?, NULL, NULL, ?)",
+                         (token.secret_hash, site_id, agent_id, _iso(now), _iso(expires), int(reenrol)))
+        self.audit("cli", agent_id, "created", f"site {site_id}, expires {_iso(expires)}"
+                   + (", re-enrolment" if reenrol else ""))
         return token, expires
 
-    def consume(self, secret: bytes, address: str) -> tuple[str, str]:
-        """Mark the token used and return (site_id, agent_id); EnrolRefused says why not."""
+    def consume(self, secret: bytes, address: str) -> tuple[str, str, bool]:
+        """Mark the token used and return (site_id, agent_id, reenrol); EnrolRefused says why not."""
         digest = hash_secret(secret)
         now = _iso(self.clock())
         with closing(self._connect()) as conn, conn:
@@ -134,14 +147,14 @@ class TokenStore:
                 "WHERE secret_hash = ? AND used_at IS NULL AND expires_at > ?",
                 (now, address, digest, now),
             ).rowcount
-            row = conn.execute("SELECT site_id, agent_id, expires_at, used_at, used_from FROM enrol_tokens "
+            row = conn.execute("SELECT site_id, agent_id, expires_at, used_at, used_from, reenrol FROM enrol_tokens "
                                "WHERE secret_hash = ?", (digest,)).fetchone()
         if row is None:
             raise EnrolRefused(403, "token_unknown", "令牌无效 / unknown enrolment token: it was not issued by this "
                                "hub (or mistyped); ask the hub administrator for a new one")
-        site_id, agent_id, expires_at, used_at, used_from = row
+        site_id, agent_id, expires_at, used_at, used_from, reenrol = row
         if updated == 1:
-            return str(site_id), str(agent_id)
+            return str(site_id), str(agent_id), bool(reenrol)
         if used_at is not None:
             raise EnrolRefused(403, "token_used", f"令牌已使用 / this token was already used at {used_at} "
                                f"from {used_from}; tokens work once: ask for a new one")
@@ -205,6 +218,9 @@ class Enrolled:
                 "hub_public_key": self.hub_public_key}
 
 
+RENEW_SKEW = timedelta(minutes=5)
+
+
 class EnrolService:
     """Turns a valid token + public key + CSR into a registered agent with a broker login."""
 
@@ -235,18 +251,57 @@ class EnrolService:
                 public_key = b""
             if len(public_key) != 32:
                 raise EnrolRefused(400, "bad_request", "public_key must be the 64 hex digits of an Ed25519 key")
-            site_id, agent_id = self.tokens.consume(secret, address)
+            site_id, agent_id, reenrol = self.tokens.consume(secret, address)
             with self._lock:
                 try:
                     cert = ca.sign_client_csr(self.data_dir, csr_pem.encode("utf-8"), agent_id)
-                    self.registry.add_agent(agent_id, site_id, public_key)
+                    if reenrol:
+                        known = self.registry.agent(agent_id)
+                        if known is None or not known.active or known.public_key != public_key:
+                            raise EnrolRefused(409, "key_mismatch", f"re-enrolment of {agent_id!r} must come from "
+                                               "the same machine (its agent.key); this one sent another key")
+                    else:
+                        self.registry.add_agent(agent_id, site_id, public_key)
                 except ProvisioningError as exc:
                     raise EnrolRefused(409 if "already exists" in str(exc) else 400, "refused", str(exc)) from None
-                self.refresh_broker()
+                if not reenrol:
+                    self.refresh_broker()
         except EnrolRefused as exc:
             self.tokens.audit(address, agent_id, exc.code, str(exc))
             raise
-        self.tokens.audit(address, agent_id, "enrolled", f"site {site_id}, certificate serial {cert.serial_number:x}")
+        self.tokens.audit(address, agent_id, "reenrolled" if reenrol else "enrolled",
+                          f"site {site_id}, certificate serial {cert.serial_number:x}")
         return Enrolled(agent_id, site_id, ca.cert_pem(cert).decode("ascii"),
                         ca.ca_file(self.data_dir).read_text(encoding="ascii"), self.broker_host or host,
                         self.broker_port, self.hub_public_key.hex())
+
+    def renew(self, agent_id: str, csr_pem: str, at: str, signature_hex: str, *, address: str) -> str:
+        """A new client certificate (PEM) for a registered, active agent, authenticated by its Ed25519
+        signature over :func:`shared.enrolment.renewal_message` made within :data:`RENEW_SKEW` of now."""
+        try:
+            self.limit.check(address)
+            known = self.registry.agent(agent_id) if valid_id(agent_id) else None
+            if known is None or not known.active:
+                raise EnrolRefused(403, "unknown_agent", f"agent {agent_id!r} is not registered or was revoked")
+            try:
+                moment = datetime.fromisoformat(at)
+                signature = bytes.fromhex(signature_hex)
+            except ValueError:
+                raise EnrolRefused(400, "bad_request", "at must be ISO 8601 and signature hex") from None
+            if moment.tzinfo is None or abs(self.tokens.clock() - moment) > RENEW_SKEW:
+                raise EnrolRefused(403, "clock_skew", "the request's time is more than 5 minutes from the hub's: "
+                                   "set this machine's clock (NTP) and try again")
+            try:
+                Ed25519PublicKey.from_public_bytes(known.public_key).verify(
+                    signature, renewal_message(agent_id, csr_pem, at))
+            except (InvalidSignature, ValueError):
+                raise EnrolRefused(403, "bad_signature", "the renewal is not signed by this agent's key") from None
+            try:
+                cert = ca.sign_client_csr(self.data_dir, csr_pem.encode("utf-8"), agent_id)
+            except ProvisioningError as exc:
+                raise EnrolRefused(400, "refused", str(exc)) from None
+        except EnrolRefused as exc:
+            self.tokens.audit(address, agent_id if valid_id(agent_id) else None, exc.code, str(exc))
+            raise
+        self.tokens.audit(address, agent_id, "renewed", f"certificate serial {cert.serial_number:x}")
+        return ca.cert_pem(cert).decode("ascii")

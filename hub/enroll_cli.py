@@ -29,8 +29,10 @@ def enroll_group() -> None:
               help="the certificate the hub's enrolment port serves (default: DATA/web-tls/server.pem, "
                    "the --tls-self-issued one)")
 @click.option("--hub-url", default=None, help="printed in the command for the hall machine, e.g. https://hub:8443")
+@click.option("--reenrol", is_flag=True,
+              help="for an existing agent whose certificate expired while offline (keeps its key and outbox)")
 def enroll_create(data_dir: Path, site_id: str, agent_id: str, ttl: str, tls_cert: Path | None,
-                  hub_url: str | None) -> None:
+                  hub_url: str | None, reenrol: bool) -> None:
     """签发一次性注册令牌 / Issue a single-use, expiring enrolment token."""
     db = data_dir / DB_FILE
     if not db.exists():
@@ -43,14 +45,14 @@ def enroll_create(data_dir: Path, site_id: str, agent_id: str, ttl: str, tls_cer
                 "and --enroll-port, or pass --tls-cert")
         registry = Registry(db)
         token, expires = TokenStore(db).create(site_id, agent_id, ca.leaf_fingerprint(cert), parse_ttl(ttl),
-                                              registry=registry)
+                                              registry=registry, reenrol=reenrol)
     except XiaonengError as exc:
         raise click.ClickException(f"失败 / failed: {exc}") from None
     click.echo(f"注册令牌 / enrolment token (agent {agent_id}, site {site_id}, "
                f"单次有效，{expires:%Y-%m-%d %H:%M} UTC 前 / single use, until {expires:%Y-%m-%d %H:%M} UTC):")
     click.echo(token.text())
     click.echo(f"在大厅电脑上 / on the hall machine:\n  xiaoneng-agent enroll --hub {hub_url or 'https://HUB:8443'} "
-               f"--token {token.text()} --out /etc/xiaoneng-agent")
+               f"--token {token.text()} --out /etc/xiaoneng-agent" + (" --again" if reenrol else ""))
 
 
 @enroll_group.command("log")

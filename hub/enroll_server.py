@@ -7,6 +7,9 @@ UI's certificate, whose pin the token carries. Request and answer are JSON::
     {"token": "xn1....", "public_key": "<64 hex>", "csr": "-----BEGIN CERTIFICATE REQUEST-----..."}
     200 {"agent_id", "site_id", "certificate", "ca", "broker": {"host", "port"}, "hub_public_key"}
     4xx {"error": "<code>", "message": "<Chinese / English>"}   (429 with Retry-After)
+
+``POST /api/renew`` (``xiaoneng-agent rotate``) takes ``{"agent_id", "csr", "at", "signature"}`` — the
+agent's Ed25519 signature of :func:`shared.enrolment.renewal_message` — and answers ``{"certificate"}``.
 """
 
 from __future__ import annotations
@@ -53,6 +56,19 @@ def create_enrol_app(service: EnrolService) -> Flask:
             return refuse(exc.status, exc.code, str(exc), exc.retry_after)
         return jsonify(done.json())
 
+    @app.post("/api/renew")
+    def renew() -> Response:
+        body: Any = request.get_json(silent=True)
+        keys = ("agent_id", "csr", "at", "signature")
+        if not isinstance(body, dict) or not all(isinstance(body.get(k), str) for k in keys):
+            return refuse(400, "bad_request", "请求格式错误 / send JSON with agent_id, csr, at and signature (strings)")
+        try:
+            pem = service.renew(body["agent_id"], body["csr"], body["at"], body["signature"],
+                                address=request.remote_addr or "?")
+        except EnrolRefused as exc:
+            return refuse(exc.status, exc.code, str(exc), exc.retry_after)
+        return jsonify({"certificate": pem})
+
     @app.errorhandler(413)
     def too_large(_: Exception) -> Response:
         return refuse(413, "too_large", f"请求过大 / request larger than {MAX_BODY} bytes")
@@ -60,7 +76,7 @@ def create_enrol_app(service: EnrolService) -> Flask:
     @app.errorhandler(404)
     @app.errorhandler(405)
     def not_here(_: Exception) -> Response:
-        return refuse(404, "not_found", "only POST /api/enroll is served on this port")
+        return refuse(404, "not_found", "only POST /api/enroll and /api/renew are served on this port")
 
     return app
 

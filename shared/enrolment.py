@@ -58,3 +58,13 @@ def parse_token(text: str) -> EnrolmentToken:
     if len(secret) != SECRET_BYTES or len(pin) != 32:
         raise ConfigError("the enrolment token is incomplete or damaged: copy it again")
     return EnrolmentToken(secret, pin.hex())
+
+
+RENEW_CONTEXT = b"xiaoneng renew v1\n"
+
+
+def renewal_message(agent_id: str, csr_pem: str, at: str) -> bytes:
+    """What an agent signs with its Ed25519 key to renew its TLS certificate (``xiaoneng-agent rotate``):
+    its id, the moment (ISO 8601, UTC) and the SHA-256 of the CSR, each on a line."""
+    digest = hashlib.sha256(csr_pem.encode("utf-8")).hexdigest()
+    return RENEW_CONTEXT + f"{agent_id}\n{at}\n{digest}\n".encode()

@@ -16,9 +16,12 @@ from pathlib import Path
 
 import pytest
 import yaml
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from agent.config import load_agent_config
-from agent.enroll import EnrolFailed, enrol
+from agent.enroll import EnrolFailed, due_at, enrol, rotate
 from agent.link import BrokerAddress, LinkDown, MqttLink
 from hub.enroll import EnrolRefused, RateLimit, TokenStore, parse_ttl
 from hub.runtime import Hub, HubOptions
@@ -65,7 +68,7 @@ def test_token_is_single_use_and_expires(tmp_path: Path) -> None:
     store, now = _store(tmp_path)
     token, expires = store.create("s1", "a1", PIN, timedelta(hours=1))
     assert expires == now[0] + timedelta(hours=1)
-    assert store.consume(token.secret, "10.0.0.5") == ("s1", "a1")
+    assert store.consume(token.secret, "10.0.0.5") == ("s1", "a1", False)
     with pytest.raises(EnrolRefused, match="already used") as used:
         store.consume(token.secret, "10.0.0.6")
     assert used.value.code == "token_used"
@@ -288,3 +291,64 @@ def test_revoked_agent_loses_every_topic_within_a_reload(running: Running, tmp_p
     finally:
         link.close()
         watcher.close()
+
+
+def test_rotate_renews_at_two_thirds_signed_by_the_agent_key(running: Running, tmp_path: Path) -> None:
+    enrol(running.url, running.token("pc-10"), tmp_path / "a")
+    config = tmp_path / "a" / "agent.yaml"
+    old_cert = x509.load_pem_x509_certificate((tmp_path / "a" / "agent-tls.pem").read_bytes())
+    old_key = (tmp_path / "a" / "agent-tls.key").read_bytes()
+    early = rotate(config)
+    assert not early.renewed and early.due_at == due_at(old_cert)
+    with pytest.raises(EnrolFailed, match="clock_skew"):  # a machine whose clock is ahead is told so
+        rotate(config, now=early.due_at + timedelta(minutes=1))
+    done = rotate(config, force=True)
+    assert done.renewed
+    new_cert = x509.load_pem_x509_certificate((tmp_path / "a" / "agent-tls.pem").read_bytes())
+    assert new_cert.serial_number != old_cert.serial_number
+    assert (tmp_path / "a" / "agent-tls.key").read_bytes() != old_key
+    cfg = load_agent_config(config)
+    link = MqttLink(cfg.broker_address(), "xn-agent-pc-10", [], lambda t, p: None, lambda r: None)
+    link.connect()  # the broker takes the new certificate
+    link.close()
+    outcomes = [row[3] for row in TokenStore(running.data / "hub.sqlite").audit_rows() if row[2] == "pc-10"]
+    assert outcomes == ["created", "enrolled", "clock_skew", "renewed"]
+
+
+def test_expired_certificate_is_refused_and_reenrolment_keeps_key_and_outbox(running: Running, tmp_path: Path) -> None:
+    out = tmp_path / "a"
+    enrol(running.url, running.token("pc-11"), out)
+    config = out / "agent.yaml"
+    settings = yaml.safe_load(config.read_text())
+    settings["capture"] = [{"name": "approval", "profile": "p.yaml", "database": "sqlite:///x"}]
+    config.write_text(yaml.safe_dump(settings))
+    (out / "data").mkdir()
+    (out / "data" / "outbox.sqlite").write_bytes(b"records not yet delivered")
+    signing_key = (out / "agent.key").read_bytes()
+    # The certificate ran out while the hall machine was switched off.
+    tls_key = load_pem_private_key((out / "agent-tls.key").read_bytes(), password=None)
+    assert isinstance(tls_key, ec.EllipticCurvePrivateKey)
+    expired = ca.client_cert(running.data, tls_key.public_key(), "pc-11", days=1,
+                             now=datetime.now(UTC) - timedelta(days=2))
+    (out / "agent-tls.pem").write_bytes(ca.cert_pem(expired))
+    address = load_agent_config(config).broker_address()
+    with pytest.raises(LinkDown):
+        MqttLink(address, "xn-agent-pc-11", [], lambda t, p: None, lambda r: None).connect()
+    with pytest.raises(EnrolFailed, match="re-enrolment token"):
+        rotate(config)
+    with pytest.raises(Exception, match="already exists"):
+        running.token("pc-11")  # an ordinary token cannot take over an existing agent
+    token, _ = TokenStore(running.data / "hub.sqlite").create(
+        "hall", "pc-11", ca.leaf_fingerprint(running.server_pem), registry=running.hub.registry, reenrol=True)
+    with pytest.raises(EnrolFailed, match="key_mismatch"):  # another machine cannot use it
+        enrol(running.url, token.text(), tmp_path / "impostor")
+    token, _ = TokenStore(running.data / "hub.sqlite").create(
+        "hall", "pc-11", ca.leaf_fingerprint(running.server_pem), registry=running.hub.registry, reenrol=True)
+    enrol(running.url, token.text(), out, again=True)
+    assert (out / "agent.key").read_bytes() == signing_key
+    assert (out / "data" / "outbox.sqlite").read_bytes() == b"records not yet delivered"
+    assert yaml.safe_load(config.read_text())["capture"] == settings["capture"]
+    link = MqttLink(load_agent_config(config).broker_address(), "xn-agent-pc-11", [], lambda t, p: None,
+                    lambda r: None)
+    link.connect()
+    link.close()
