@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import queue
 import ssl
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -141,3 +142,38 @@ def test_password_login_is_not_offered_on_the_tls_port(env: Env) -> None:
     link = _link(BrokerAddress("localhost", env.tls_port, "hub", env.hub_password))
     with pytest.raises(LinkDown):
         link.connect()
+
+
+def test_provisioned_tls_bundle_connects_without_a_password(env: Env, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from agent.config import load_agent_config
+    from provisioning.cli import main
+
+    out = tmp_path / "bundle"
+    result = CliRunner().invoke(main, ["agent", "add", "--data", str(env.data), "--site", "s1", "--id", "a3",
+                                       "--out", str(out), "--broker-host", "localhost",
+                                       "--broker-port", str(env.tls_port), "--tls"])
+    assert result.exit_code == 0, result.output
+    assert "broker reloaded" in result.output
+    assert (out / "agent-tls.key").stat().st_mode & 0o077 == 0
+    cfg = load_agent_config(out / "agent.yaml")
+    assert cfg.broker.password == "" and cfg.broker.ca_file == "hub-ca.pem"
+    hub_inbox: queue.Queue[tuple[str, bytes]] = queue.Queue()
+    hub = _link(BrokerAddress("127.0.0.1", env.broker.port, "hub", env.hub_password), hub_inbox,
+                [topics.ALL_RECORDS])
+    hub.connect()
+    link = _link(cfg.broker_address())
+    try:
+        link.connect()
+        deadline = time.monotonic() + 10  # the broker reloads its ACL asynchronously after the SIGHUP
+        while True:
+            link.publish(topics.records("a3"), b"provisioned")
+            try:
+                assert hub_inbox.get(timeout=0.2) == (topics.records("a3"), b"provisioned")
+                break
+            except queue.Empty:
+                assert time.monotonic() < deadline, "the provisioned agent's record never reached the hub"
+    finally:
+        link.close()
+        hub.close()
