@@ -32,7 +32,7 @@ from hub.web.language import remember_language, select_language
 from hub.web.metrics import REGISTRY, Registry
 from hub.web.proxy import TrustedProxies
 from hub.web.queries.supervision import SupervisionQueries, Unavailable
-from hub.web.security import add_security_headers
+from hub.web.security import add_security_headers, install_csrf
 from hub.web.state import WebMetrics, WebState
 
 _log = logging.getLogger("hub.web")
@@ -89,6 +89,7 @@ def create_app(
         TESTING=testing,
     )
     app.session_interface = _SessionInterface()
+    install_csrf(app)
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.json.sort_keys = False  # type: ignore[attr-defined]
     if cfg.trust_proxy:

@@ -1,11 +1,17 @@
-"""CSRF tokens for forms and the security headers of every response."""
+"""CSRF tokens for forms and the security headers of every response.
+
+CSRF protection is Flask-WTF's ``CSRFProtect`` (installed by ``create_app``): a random token kept
+in the signed session, handed to pages and scripts signed (itsdangerous), accepted from the form
+field ``csrf_token`` or the header ``X-CSRF-Token``; over HTTPS the ``Referer`` must also be this
+site (``Referrer-Policy: same-origin`` below lets browsers send it). The check runs in
+:func:`hub.web.guard.guard`, not on every request, because only browser sessions need it: API
+calls with a bearer token carry no cookie a third-party site could ride on.
+"""
 
 from __future__ import annotations
 
-import hmac
-import secrets
-
-from flask import request, session
+from flask import Flask, current_app, g, session
+from flask_wtf.csrf import CSRFError, CSRFProtect, generate_csrf
 from werkzeug.wrappers import Response
 
 CSRF_FIELD = "csrf_token"
@@ -29,25 +35,37 @@ CONTENT_SECURITY_POLICY = "; ".join(
 )
 
 
+def install_csrf(app: Flask) -> CSRFProtect:
+    """Flask-WTF's CSRF protection, checked by the guard (see the module docstring)."""
+    app.config.update(
+        WTF_CSRF_CHECK_DEFAULT=False,  # the guard decides which requests need it
+        WTF_CSRF_FIELD_NAME=CSRF_FIELD,
+        WTF_CSRF_HEADERS=[CSRF_HEADER, "X-CSRFToken"],
+        WTF_CSRF_TIME_LIMIT=None,  # valid as long as the session (itself limited: idle and absolute)
+        WTF_CSRF_SSL_STRICT=True,
+    )
+    return CSRFProtect(app)
+
+
 def csrf_token() -> str:
-    """The session's CSRF token (created on first use); forms put it in a hidden field."""
-    token = session.get("csrf")
-    if not isinstance(token, str) or len(token) < 32:
-        token = secrets.token_urlsafe(32)
-        session["csrf"] = token
-    return token
+    """A signed CSRF token for this session (made on first use); forms put it in a hidden field."""
+    return str(generate_csrf())
 
 
 def rotate_csrf() -> None:
-    """A new token (at login and logout)."""
-    session["csrf"] = secrets.token_urlsafe(32)
+    """A new token (at login and logout): the old one stops working."""
+    session.pop(CSRF_FIELD, None)
+    g.pop(CSRF_FIELD, None)
 
 
 def csrf_ok() -> bool:
-    """Whether an unsafe request carries the session's CSRF token (form field or header)."""
-    expected = session.get("csrf")
-    sent = request.headers.get(CSRF_HEADER) or request.form.get(CSRF_FIELD) or ""
-    return isinstance(expected, str) and len(expected) >= 32 and hmac.compare_digest(expected, sent)
+    """Whether an unsafe request carries a valid token for this session (form field or header)."""
+    protect: CSRFProtect = current_app.extensions["csrf"]
+    try:
+        protect.protect()
+    except CSRFError:
+        return False
+    return True
 
 
 def add_security_headers(response: Response, *, static: bool, https: bool) -> Response:

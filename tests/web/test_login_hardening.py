@@ -145,7 +145,14 @@ def test_session_cookie_secure_follows_the_request_scheme(hub: Hub) -> None:
     assert "Strict-Transport-Security" not in response.headers
     tls = hub.client()
     token = csrf_from(tls.get("/login", base_url="https://hub.example").get_data(as_text=True))
-    response = tls.post("/login", base_url="https://hub.example",
-                        data={"username": USERS["admin"], "password": PASSWORD, "csrf_token": token})
+    form = {"username": USERS["admin"], "password": PASSWORD, "csrf_token": token}
+    # over HTTPS a form must also come from this site (Flask-WTF's strict Referer check)
+    foreign = tls.post("/login", base_url="https://hub.example", data=form,
+                       headers={"Referer": "https://evil.example/login"})
+    assert foreign.status_code == 403
+    missing = tls.post("/login", base_url="https://hub.example", data=form)
+    assert missing.status_code == 403
+    response = tls.post("/login", base_url="https://hub.example", data=form,
+                        headers={"Referer": "https://hub.example/login"})
     assert response.status_code == 302 and "; Secure" in response.headers["Set-Cookie"]
     assert response.headers["Strict-Transport-Security"] == "max-age=31536000"

@@ -95,8 +95,12 @@ class Served:
         assert page.status == 200 and token, html[:300]
         cookie = session_cookie(page)
         body = urlencode({"username": username, "password": password, "csrf_token": token.group(1).decode()})
+        # as a browser does: the page's address as Referer (checked over HTTPS by the CSRF protection)
+        https = self.cafile is not None or (headers or {}).get("X-Forwarded-Proto") == "https"
+        referer = f"{'https' if https else 'http'}://127.0.0.1:{self.server.port}/login"
         response, _ = self.request("POST", "/login", body=body, headers={
-            **(headers or {}), "Cookie": cookie.split(";")[0], "Content-Type": "application/x-www-form-urlencoded"})
+            **(headers or {}), "Cookie": cookie.split(";")[0], "Content-Type": "application/x-www-form-urlencoded",
+            "Referer": referer})
         return response, session_cookie(response)
 
 
