@@ -144,6 +144,10 @@ class MqttLink:
         client.loop_start()
         if not ready.wait(self.address.connect_timeout) or not self._connected.is_set():
             reason = self._error or "no answer from the broker"
+            if self.address.tls is not None and reason == "Unspecified error":
+                # TLS 1.3: the broker checks our certificate after our side of the handshake is done
+                reason += (" (the broker closed the TLS connection: this agent's certificate is probably "
+                           "expired, revoked or from another hub; run xiaoneng-agent rotate or enrol again)")
             self.close()
             raise LinkDown(f"broker {self.address.host}:{self.address.port} refused: {reason}")
 

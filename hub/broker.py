@@ -77,9 +77,11 @@ class TlsListener:
     certfile: Path
     keyfile: Path
     host: str = "0.0.0.0"  # noqa: S104 - agents reach it over the network; it takes certificates only
+    #: Certificates listed here are refused at the handshake; re-read at every reload (SIGHUP).
+    crlfile: Path | None = None
 
     def config_lines(self) -> list[str]:
-        for path in (self.cafile, self.certfile, self.keyfile):
+        for path in (self.cafile, self.certfile, self.keyfile, *([self.crlfile] if self.crlfile else [])):
             if "\n" in str(path) or str(path) != str(path).strip():
                 raise ConfigError(f"path {str(path)!r} cannot be written into a Mosquitto config")
         if not 0 < self.port < 65536:
@@ -92,6 +94,7 @@ class TlsListener:
             "tls_version tlsv1.2",
             "require_certificate true",
             "use_identity_as_username true",
+            *([f"crlfile {Path(self.crlfile).resolve()}"] if self.crlfile is not None else []),
         ]
 
 

@@ -262,6 +262,7 @@ class EnrolService:
                                                "the same machine (its agent.key); this one sent another key")
                     else:
                         self.registry.add_agent(agent_id, site_id, public_key)
+                    self.registry.record_certificate(agent_id, cert.serial_number, cert.not_valid_after_utc)
                 except ProvisioningError as exc:
                     raise EnrolRefused(409 if "already exists" in str(exc) else 400, "refused", str(exc)) from None
                 if not reenrol:
@@ -300,6 +301,7 @@ class EnrolService:
                 cert = ca.sign_client_csr(self.data_dir, csr_pem.encode("utf-8"), agent_id)
             except ProvisioningError as exc:
                 raise EnrolRefused(400, "refused", str(exc)) from None
+            self.registry.record_certificate(agent_id, cert.serial_number, cert.not_valid_after_utc)
         except EnrolRefused as exc:
             self.tokens.audit(address, agent_id if valid_id(agent_id) else None, exc.code, str(exc))
             raise

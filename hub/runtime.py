@@ -176,7 +176,9 @@ class Hub:
         if o.mqtt_tls_port is None:
             return None
         server = ca.broker_server_cert(self.data_dir, list(o.broker_names) or default_names(o.mqtt_tls_host))
-        return TlsListener(o.mqtt_tls_port, ca.ca_file(self.data_dir), server.cert, server.key, host=o.mqtt_tls_host)
+        crl = ca.write_crl(self.data_dir, self.registry.revoked_serials())
+        return TlsListener(o.mqtt_tls_port, ca.ca_file(self.data_dir), server.cert, server.key, host=o.mqtt_tls_host,
+                           crlfile=crl)
 
     def refresh_broker(self) -> None:
         """Rewrite the broker's password/ACL files from the registry; the running broker reloads them

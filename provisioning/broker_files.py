@@ -13,6 +13,7 @@ from pathlib import Path
 
 import psutil
 
+from provisioning import ca
 from provisioning.atomic import write_atomic
 from provisioning.registry import Registry
 from shared.errors import ProvisioningError
@@ -37,7 +38,9 @@ def broker_dir(data_dir: Path) -> Path:
 
 
 def write_broker_files(registry: Registry, directory: Path) -> BrokerFiles:
-    """Write the password file (mode 0600) and ACL file (0644) into ``directory``, atomically."""
+    """Write the password file (mode 0600) and ACL file (0644) into ``directory``, atomically; and,
+    once the hub CA exists (``DATA/web-tls``, with ``directory`` = ``DATA/broker``), the CRL of the
+    revoked agents' certificates (``DATA/broker/tls/crl.pem``), which the TLS listener checks."""
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -47,6 +50,8 @@ def write_broker_files(registry: Registry, directory: Path) -> BrokerFiles:
     password_text, acl_text = registry.password_file_text(), registry.acl_file_text()
     write_atomic(files.password_file, password_text, 0o600)
     write_atomic(files.acl_file, acl_text, 0o644)
+    if ca.has_ca(directory.parent):
+        ca.write_crl(directory.parent, registry.revoked_serials())
     return files
 
 

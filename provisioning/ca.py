@@ -210,6 +210,42 @@ def client_cert(data_dir: Path, public_key: ec.EllipticCurvePublicKey, agent_id:
     return _leaf(ca, subject, public_key, days, ExtendedKeyUsageOID.CLIENT_AUTH, moment)
 
 
+CRL_FILE = "crl.pem"
+
+
+def crl_file(data_dir: Path) -> Path:
+    """``DATA/broker/tls/crl.pem``: the broker refuses the client certificates it lists."""
+    return data_dir / BROKER_TLS_DIR / CRL_FILE
+
+
+def write_crl(data_dir: Path, serials: list[int], *, now: datetime | None = None) -> Path:
+    """Write the hub CA's certificate revocation list (atomically) and return its path.
+
+    Its next update is the CA's own expiry: OpenSSL refuses *every* client while a CRL it checks is
+    past its next update, and nothing here republishes it on a schedule.
+    """
+    moment = now or datetime.now(UTC)
+    ca_cert, ca_key = load_or_create_ca(data_dir, now=moment)
+    builder = (
+        x509.CertificateRevocationListBuilder().issuer_name(ca_cert.subject)
+        .last_update(moment - timedelta(minutes=5)).next_update(ca_cert.not_valid_after_utc)
+    )
+    for serial in serials:
+        builder = builder.add_revoked_certificate(
+            x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(moment).build())
+    path = crl_file(data_dir)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    tmp = path.with_name(CRL_FILE + ".tmp")
+    tmp.write_bytes(builder.sign(ca_key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM))
+    os.replace(tmp, path)
+    return path
+
+
+def has_ca(data_dir: Path) -> bool:
+    """Whether the hub CA exists (TLS has been set up)."""
+    return (ca_dir(data_dir) / "ca.pem").exists() and (ca_dir(data_dir) / "ca.key").exists()
+
+
 def new_tls_key() -> ec.EllipticCurvePrivateKey:
     """A fresh P-256 key for a TLS client certificate."""
     return ec.generate_private_key(ec.SECP256R1())

@@ -118,6 +118,8 @@ def agent_add(
             cert = ca.client_cert(data_dir, tls_key.public_key(), agent_id)
             tls = identity.ClientTls(ca.ca_file(data_dir).read_bytes(), ca.cert_pem(cert), ca.key_pem(tls_key))
         password = registry.add_agent(agent_id, site_id, identity.public_key_bytes(key), name)
+        if use_tls:
+            registry.record_certificate(agent_id, cert.serial_number, cert.not_valid_after_utc)
         bundle = identity.write_bundle(
             out_dir,
             agent_id=agent_id,

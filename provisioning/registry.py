@@ -38,6 +38,12 @@ CREATE TABLE IF NOT EXISTS agents (
     created_at TEXT NOT NULL,
     revoked_at TEXT NULL
 );
+CREATE TABLE IF NOT EXISTS agent_certificates (
+    serial TEXT PRIMARY KEY,
+    agent_id TEXT NOT NULL REFERENCES agents(agent_id),
+    not_after TEXT NOT NULL,
+    issued_at TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS service_users (
     username TEXT PRIMARY KEY,
     role TEXT NOT NULL,
@@ -227,6 +233,21 @@ class Registry:
         if found is None:  # deleted behind our back between the two statements
             raise ProvisioningError(f"agent {agent_id!r} vanished while being revoked; retry")
         return found
+
+    def record_certificate(self, agent_id: str, serial: int, not_after: datetime) -> None:
+        """Remember a TLS client certificate issued to ``agent_id`` (the CRL lists those of revoked agents)."""
+        with self._write() as conn:
+            conn.execute("INSERT OR IGNORE INTO agent_certificates VALUES (?, ?, ?, ?)",
+                         (f"{serial:x}", agent_id, not_after.isoformat(timespec="seconds"), self._now()))
+
+    def revoked_serials(self) -> list[int]:
+        """Serial numbers of the certificates of revoked agents that have not expired yet."""
+        now = self._now()
+        with self._connect() as conn:
+            rows = conn.execute(
+                "SELECT c.serial FROM agent_certificates c JOIN agents a USING (agent_id) "
+                "WHERE a.revoked_at IS NOT NULL AND c.not_after > ? ORDER BY c.serial", (now,))
+            return [int(row[0], 16) for row in rows]
 
     def reset_password(self, agent_id: str) -> str:
         """A new broker password for an active agent (the old one stops working after a reload)."""

@@ -153,6 +153,8 @@ class LocalCluster:
                 tls_key = ca.new_tls_key()
                 cert = ca.client_cert(self.hub_dir, tls_key.public_key(), agent_id)
                 client_tls = ClientTls(ca.ca_file(self.hub_dir).read_bytes(), ca.cert_pem(cert), ca.key_pem(tls_key))
+            if self.tls_port is not None:
+                registry.record_certificate(agent_id, cert.serial_number, cert.not_valid_after_utc)
             bundle = write_bundle(
                 self.agent_dir(agent_id), agent_id=agent_id, site_id=self.site_id, key=key,
                 broker=BrokerLogin(*self._agent_broker(), agent_id, password),
@@ -191,7 +193,9 @@ class LocalCluster:
         if self.tls_port is None:
             return None
         server = ca.broker_server_cert(self.hub_dir, list(BROKER_NAMES))
-        return TlsListener(self.tls_port, ca.ca_file(self.hub_dir), server.cert, server.key, host="127.0.0.1")
+        crl = ca.write_crl(self.hub_dir, Registry(self.hub_dir / DB_FILE).revoked_serials())
+        return TlsListener(self.tls_port, ca.ca_file(self.hub_dir), server.cert, server.key, host="127.0.0.1",
+                           crlfile=crl)
 
     def tls_hub_args(self) -> list[str]:
         """``xiaoneng-hub run`` options for the same listener when the hub runs the broker."""

@@ -73,8 +73,10 @@ def _link(address: BrokerAddress, received: queue.Queue[tuple[str, bytes]] | Non
 
 
 def test_config_has_a_mutual_tls_listener(tmp_path: Path) -> None:
-    listener = TlsListener(8883, tmp_path / "ca.pem", tmp_path / "s.pem", tmp_path / "s.key")
+    listener = TlsListener(8883, tmp_path / "ca.pem", tmp_path / "s.pem", tmp_path / "s.key",
+                           crlfile=tmp_path / "crl.pem")
     lines = listener.config_lines()
+    assert f"crlfile {tmp_path / 'crl.pem'}" in lines
     assert lines[0] == "listener 8883 0.0.0.0"
     for expected in ("require_certificate true", "use_identity_as_username true", "tls_version tlsv1.2",
                      f"cafile {tmp_path / 'ca.pem'}"):
