@@ -36,9 +36,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from paho.mqtt.enums import CallbackAPIVersion
 
 from hub.broker import MAX_PACKET_SIZE, MosquittoBroker
+from hub.ledger_service import LedgerService
 from hub.service import BrokerLogin, IngestConfig, IngestService
 from hub.store import Store
 from provisioning import broker_files, identity
+from provisioning.hubkey import KEY_FILE, load_or_create_key
 from provisioning.registry import Registry
 from shared import topics
 from shared.batch import sign_batch
@@ -82,7 +84,8 @@ def garbage(agent: str, seed: int = 7) -> list[tuple[str, bytes, str]]:
         return json.dumps({**header, **fields}).encode() + b'\n{"body":{},"prev":"x","seq":1}'
 
     items: list[tuple[str, bytes, str]] = []
-    for topic in (rec, hb, st, rtc):
+    # every topic the ACL lets an agent publish on: records, health, status, rtc, audit requests, alerts
+    for topic in (rec, hb, st, rtc, topics.audit_req(agent), topics.alert(agent)):
         items += [
             (topic, deep(100_000), "deep_nesting"),
             (topic, deep(5000), "deep_nesting"),
@@ -357,6 +360,7 @@ class _Running:
     env: _Env
     store: Store
     service: IngestService
+    ledger: LedgerService
     cleanup: list[Any] = field(default_factory=list)
 
 
@@ -364,13 +368,19 @@ def _start(root: Path, config: IngestConfig | None) -> Generator[_Running, None,
     env = _setup(root)
     env.broker.start()
     store = Store(env.broker.data_dir / "hub.sqlite", synchronous="NORMAL")
-    service = IngestService(store, env.registry.public_key, Ed25519PrivateKey.generate(),
+    data = env.broker.data_dir
+    service = IngestService(store, env.registry.public_key, load_or_create_key(data / KEY_FILE),
                             BrokerLogin(env.broker.host, env.broker.port, "hub", env.hub_password),
                             config or IngestConfig())
+    # the audit requests and agent alerts go to the ledger service, as in the running hub
+    ledger = LedgerService(service, data, data / "hub.sqlite")
+    ledger.attach()
     service.start()
+    ledger.start()
     try:
-        yield _Running(env, store, service)
+        yield _Running(env, store, service, ledger)
     finally:
+        ledger.stop()
         service.stop()
         store.close()
         env.broker.stop()
@@ -441,6 +451,7 @@ def _measure(r: _Running, payloads: int, qos1_share: float, records_before: int,
             conn.close()
         log_text = env.broker.log_file.read_text(errors="replace") if env.broker.log_file.exists() else ""
         counters = dict(service.counters)
+        counters.update({f"ledger_{k}": v for k, v in r.ledger.counters.items()})
         return HostileResult(
             payloads=payloads,
             payloads_per_s=round(payloads / max(sent["seconds"], 1e-6)),

@@ -1,8 +1,8 @@
 """The hub under hostile input through a real Mosquitto, with a valid agent login.
 
 One agent login publishes 100,000 malformed payloads on every topic an agent may publish (records,
-health, status, rtc): deep nesting, huge and non-finite numbers, non-UTF-8, oversized, valid JSON
-of the wrong shape, batch headers with integers outside the canonical range. Meanwhile a second
+health, status, rtc, audit requests, alerts): deep nesting, huge and non-finite numbers, non-UTF-8,
+oversized, valid JSON of the wrong shape, batch headers with integers outside the canonical range. Meanwhile a second
 agent delivers signed batches. The hub's MQTT loop must stay alive, every legitimate record must
 be stored in order and acknowledged, and the hub's memory must stay bounded.
 """
@@ -43,10 +43,16 @@ def test_100k_malformed_payloads_leave_the_hub_alive_and_fair(tmp_path: Path) ->
     c = r.counters
     assert c.get("errors_on_message", 0) == 0 and c.get("errors_worker", 0) == 0, summary
     rejected = sum(v for k, v in c.items() if k.startswith("rejected_"))
-    assert rejected + c.get("batches_quarantine", 0) >= 50_000, summary  # the hub saw and refused them
+    ledger_refused = sum(c.get(f"ledger_{k}", 0) for k in ("audits_malformed", "audit_dropped", "alerts_rate_limited",
+                                                           "alert_dropped"))
+    # the hub saw and refused them (the rest: well-formed rtc signalling for no relay, the broker's own limits)
+    assert rejected + c.get("batches_quarantine", 0) + ledger_refused >= 40_000, summary
     for kind in ("records", "health", "status", "rtc"):
         assert any(k.startswith(f"rejected_{kind}_") for k in c), (kind, summary)
     assert c["flood_alerts"] >= 1 and r.quarantined_rows < 1000, summary  # counted, not stored
+    # the ledger service's topics: garbage audit requests refused, an alert flood rate-limited
+    assert c.get("ledger_audits_malformed", 0) + c.get("ledger_audit_dropped", 0) > 0, summary
+    assert c.get("ledger_alerts_rate_limited", 0) + c.get("ledger_alert_dropped", 0) > 0, summary
 
 
 @pytest.fixture
