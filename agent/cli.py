@@ -212,14 +212,15 @@ def _report(problems: list[str], what: str) -> None:
               help="folder for agent.yaml and the keys (made if missing)")
 @click.option("--again", is_flag=True,
               help="re-enrol the agent in --out (certificate expired while offline): keeps its key, outbox, settings")
-def enroll(hub_url: str, token: str, out_dir: str, again: bool) -> None:
+@click.option("--user", default=None, help="give the files to this account (the service's, e.g. xiaoneng; as root)")
+def enroll(hub_url: str, token: str, out_dir: str, again: bool, user: str | None) -> None:
     """注册本机 / Enrol this machine with a one-time token: keys made here, certificate from the hub."""
     from pathlib import Path
 
     from agent.enroll import enrol
 
     try:
-        result = enrol(hub_url, token, Path(out_dir), again=again)
+        result = enrol(hub_url, token, Path(out_dir), again=again, user=user)
     except XiaonengError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"注册成功 / enrolled: agent {result.agent_id}, site {result.site_id}")

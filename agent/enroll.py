@@ -161,19 +161,40 @@ def _certificate_for(pem: str, key: ec.EllipticCurvePrivateKey) -> x509.Certific
 
 
 def _replace(path: Path, data: bytes, mode: int) -> None:
-    """Write ``path`` whole or not at all (temporary file, fsync, rename)."""
+    """Write ``path`` whole or not at all (temporary file, fsync, rename), keeping the owner of the
+    file it replaces (``rotate`` run by root from a timer must leave the service user's files readable)."""
     tmp = path.with_name(path.name + ".new")
     tmp.unlink(missing_ok=True)
     _write_new(tmp, data, mode)
+    try:
+        old = path.stat()
+    except FileNotFoundError:
+        old = None
+    if old is not None and os.geteuid() == 0:
+        os.chown(tmp, old.st_uid, old.st_gid)
     os.replace(tmp, path)
 
 
-def enrol(hub_url: str, token_text: str, out: Path, *, again: bool = False) -> EnrolResult:
+def _give_to(user: str, paths: list[Path]) -> None:
+    """Make ``user`` (the service account, e.g. ``xiaoneng``) the owner of the files written here."""
+    import pwd
+
+    try:
+        entry = pwd.getpwnam(user)
+    except KeyError:
+        raise ConfigError(f"--user {user!r}: no such user on this machine (install.sh creates 'xiaoneng')") from None
+    for path in paths:
+        if path.exists():
+            os.chown(path, entry.pw_uid, entry.pw_gid)
+
+
+def enrol(hub_url: str, token_text: str, out: Path, *, again: bool = False, user: str | None = None) -> EnrolResult:
     """Enrol this machine; writes the keys, certificate, CA and ``agent.yaml`` into ``out``.
 
     ``again`` (a re-enrolment token, for an agent whose certificate expired while offline): ``out``
     holds the enrolled agent; its signing key, outbox and settings stay, the TLS key and certificate
-    are made anew and ``agent.yaml``'s broker section is rewritten.
+    are made anew and ``agent.yaml``'s broker section is rewritten. ``user``: the account the agent
+    service runs as becomes the owner of the files (enrolling as root).
     """
     token = parse_token(token_text)
     config_file = out / CONFIG_FILE
@@ -202,14 +223,14 @@ def enrol(hub_url: str, token_text: str, out: Path, *, again: bool = False) -> E
         cert = _certificate_for(str(answer["certificate"]), tls)
     except (KeyError, TypeError, ValueError) as exc:
         raise EnrolFailed(f"the hub's answer is incomplete ({exc}); is the hub up to date?") from None
+    config: dict[str, Any] = yaml.safe_load(config_file.read_text(encoding="utf-8")) if again else {}
+    if again and config.get("agent_id") != agent_id:
+        raise EnrolFailed(f"the token is for agent {agent_id!r}, but {config_file} is agent {config.get('agent_id')!r}")
     pem = serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     if again:
         _replace(out / TLS_KEY_FILE, tls.private_bytes(*pem), 0o600)
     _replace(out / TLS_CERT_FILE, cert.public_bytes(serialization.Encoding.PEM), 0o644)
     _replace(out / CA_FILE, ca_pem, 0o644)
-    config: dict[str, Any] = yaml.safe_load(config_file.read_text(encoding="utf-8")) if again else {}
-    if again and config.get("agent_id") != agent_id:
-        raise EnrolFailed(f"the token is for agent {agent_id!r}, but {config_file} is agent {config.get('agent_id')!r}")
     config.update({
         "agent_id": agent_id,
         "site_id": site_id,
@@ -225,6 +246,8 @@ def enrol(hub_url: str, token_text: str, out: Path, *, again: bool = False) -> E
             "# Paths are relative to this file's folder.\n"
             + yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
     _replace(config_file, text.encode("utf-8"), 0o600)
+    if user is not None:
+        _give_to(user, [out / name for name in (KEY_FILE, TLS_KEY_FILE, TLS_CERT_FILE, CA_FILE, CONFIG_FILE)])
     return EnrolResult(agent_id, site_id, config_file)
 
 

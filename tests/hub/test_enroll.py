@@ -3,6 +3,8 @@ token → keys made by the agent → certificate → records at the hub over mut
 
 from __future__ import annotations
 
+import os
+import pwd
 import queue
 import sqlite3
 import subprocess
@@ -233,9 +235,19 @@ def test_commands_for_the_administrator_and_the_it_person(running: Running, tmp_
     token = next(line for line in created.output.splitlines() if line.startswith("xn1."))
     assert f"xiaoneng-agent enroll --hub {running.url} --token {token}" in created.output
     out = tmp_path / "pc-09"
-    done = CliRunner().invoke(agent_main, ["enroll", "--hub", running.url, "--token", token, "--out", str(out)])
+    user = "nobody" if os.geteuid() == 0 else None  # enrolled by root, the files go to the service account
+    done = CliRunner().invoke(agent_main, ["enroll", "--hub", running.url, "--token", token, "--out", str(out),
+                                           *(["--user", user] if user else [])])
     assert done.exit_code == 0, done.output
     assert "enrolled: agent pc-09, site hall" in done.output
+    owner = (out / "agent-tls.key").stat().st_uid
+    if user:
+        assert owner == pwd.getpwnam(user).pw_uid
+    not_due = CliRunner().invoke(agent_main, ["rotate", "--config", str(out / "agent.yaml")])
+    assert not_due.exit_code == 0 and "not due" in not_due.output, not_due.output
+    rotated = CliRunner().invoke(agent_main, ["rotate", "--config", str(out / "agent.yaml"), "--force"])
+    assert rotated.exit_code == 0 and "renewed" in rotated.output, rotated.output
+    assert (out / "agent-tls.key").stat().st_uid == owner  # a root timer's rotation keeps the owner
     again = CliRunner().invoke(agent_main, ["enroll", "--hub", running.url, "--token", token,
                                             "--out", str(tmp_path / "again")])
     assert again.exit_code == 1 and "token_used" in again.output and "已使用" in again.output
@@ -243,7 +255,8 @@ def test_commands_for_the_administrator_and_the_it_person(running: Running, tmp_
                                           "--agent", "pc-09"])
     assert taken.exit_code == 1 and "already exists" in taken.output
     log = CliRunner().invoke(hub_main, ["enroll", "log", "--data", str(running.data)])
-    assert [line.split("\t")[3] for line in log.output.splitlines()] == ["created", "enrolled", "token_used"]
+    assert [line.split("\t")[3] for line in log.output.splitlines()] == ["created", "enrolled", "renewed",
+                                                                          "token_used"]
 
 
 def test_revoked_agent_is_refused_by_the_broker_within_seconds(running: Running, tmp_path: Path) -> None:
