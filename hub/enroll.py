@@ -251,16 +251,20 @@ class EnrolService:
                 public_key = b""
             if len(public_key) != 32:
                 raise EnrolRefused(400, "bad_request", "public_key must be the 64 hex digits of an Ed25519 key")
+            try:
+                ca.csr_public_key(csr_pem.encode("utf-8"))  # a bad request does not spend the token
+            except ProvisioningError as exc:
+                raise EnrolRefused(400, "bad_request", str(exc)) from None
             site_id, agent_id, reenrol = self.tokens.consume(secret, address)
             with self._lock:
                 try:
-                    cert = ca.sign_client_csr(self.data_dir, csr_pem.encode("utf-8"), agent_id)
                     if reenrol:
                         known = self.registry.agent(agent_id)
                         if known is None or not known.active or known.public_key != public_key:
                             raise EnrolRefused(409, "key_mismatch", f"re-enrolment of {agent_id!r} must come from "
                                                "the same machine (its agent.key); this one sent another key")
-                    else:
+                    cert = ca.sign_client_csr(self.data_dir, csr_pem.encode("utf-8"), agent_id)
+                    if not reenrol:
                         self.registry.add_agent(agent_id, site_id, public_key)
                     self.registry.record_certificate(agent_id, cert.serial_number, cert.not_valid_after_utc)
                 except ProvisioningError as exc:

@@ -188,6 +188,11 @@ def sign_client_csr(data_dir: Path, csr_pem: bytes, agent_id: str, *, days: int 
     """
     if not valid_id(agent_id):
         raise ProvisioningError(f"agent id {agent_id!r} cannot be a certificate name")
+    return client_cert(data_dir, csr_public_key(csr_pem), agent_id, days=days, now=now)
+
+
+def csr_public_key(csr_pem: bytes) -> ec.EllipticCurvePublicKey:
+    """The P-256 key of a well-formed, correctly self-signed CSR; ProvisioningError otherwise."""
     try:
         csr = x509.load_pem_x509_csr(csr_pem)
     except ValueError:
@@ -197,7 +202,7 @@ def sign_client_csr(data_dir: Path, csr_pem: bytes, agent_id: str, *, days: int 
     public = csr.public_key()
     if not isinstance(public, ec.EllipticCurvePublicKey) or public.curve.name != "secp256r1":
         raise ProvisioningError("the certificate request must carry an EC P-256 key")
-    return client_cert(data_dir, public, agent_id, days=days, now=now)
+    return public
 
 
 def client_cert(data_dir: Path, public_key: ec.EllipticCurvePublicKey, agent_id: str, *,

@@ -3,6 +3,7 @@ token → keys made by the agent → certificate → records at the hub over mut
 
 from __future__ import annotations
 
+import json
 import os
 import pwd
 import queue
@@ -350,3 +351,22 @@ def test_expired_certificate_is_refused_and_reenrolment_keeps_key_and_outbox(run
                     lambda r: None)
     link.connect()
     link.close()
+
+
+def test_a_malformed_request_does_not_spend_the_token(running: Running, tmp_path: Path) -> None:
+    import http.client
+    import ssl
+
+    token = running.token("pc-12")
+    context = ssl.create_default_context(cafile=str(ca.ca_file(running.data)))
+    conn = http.client.HTTPSConnection("localhost", int(running.url.rsplit(":", 1)[1]), context=context, timeout=10)
+    try:
+        conn.request("POST", "/api/enroll", body=json.dumps({"token": token, "public_key": "00" * 32,
+                                                             "csr": "not a CSR"}),
+                     headers={"Content-Type": "application/json"})
+        response = conn.getresponse()
+        answer = json.loads(response.read())
+    finally:
+        conn.close()
+    assert response.status == 400 and answer["error"] == "bad_request" and "CSR" in answer["message"]
+    enrol(running.url, token, tmp_path / "a")  # still valid
