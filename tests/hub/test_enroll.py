@@ -370,3 +370,53 @@ def test_a_malformed_request_does_not_spend_the_token(running: Running, tmp_path
         conn.close()
     assert response.status == 400 and answer["error"] == "bad_request" and "CSR" in answer["message"]
     enrol(running.url, token, tmp_path / "a")  # still valid
+
+
+def test_enrolment_needs_https_and_the_tls_listener(tmp_path: Path) -> None:
+    data = tmp_path / "hub"
+    for options, problem in (
+        (HubOptions(data_dir=data, mqtt_port=free_port(), http_port=None, enroll_port=free_port(),
+                    mqtt_tls_port=free_port()), "needs HTTPS"),
+        (HubOptions(data_dir=data, mqtt_port=free_port(), http_port=None, enroll_port=free_port(),
+                    web=WebOptions(tls=self_issued(data, ["localhost"]))),
+         "needs the embedded broker with --mqtt-tls-port"),
+    ):
+        hub = Hub(options)
+        with pytest.raises(ConfigError, match=problem):
+            hub.start()
+        hub.stop()
+
+
+def test_hub_command_line_to_records_over_tls(tmp_path: Path) -> None:
+    """`xiaoneng-hub run --tls-self-issued --mqtt-tls-port --enroll-port`, `enroll create`, `xiaoneng-agent
+    enroll` and `run`, all as processes: the first record reaches the hub's store."""
+    from simulator.cluster import LocalCluster
+
+    enroll_port = free_port()
+    cluster = LocalCluster(tmp_path, [], site_id="hall", embedded_broker=True,
+                           hub_args=["--no-supervision", "--tls-self-issued", "--tls-name", "localhost",
+                                     "--enroll-port", str(enroll_port), "--enroll-host", "127.0.0.1"])
+    agent: subprocess.Popen[bytes] | None = None
+    try:
+        cluster.setup()
+        cluster.start_hub()
+        url = f"https://localhost:{enroll_port}"
+        created = subprocess.run([sys.executable, "-m", "hub.cli", "enroll", "create", "--data", str(cluster.hub_dir),
+                                  "--site", "hall", "--agent", "pc-20"], capture_output=True, text=True, timeout=60)
+        assert created.returncode == 0, created.stderr
+        token = next(line for line in created.stdout.splitlines() if line.startswith("xn1."))
+        out = tmp_path / "hall-pc"
+        enrolled = subprocess.run([sys.executable, "-m", "agent.cli", "enroll", "--hub", url, "--token", token,
+                                   "--out", str(out)], capture_output=True, text=True, timeout=60)
+        assert enrolled.returncode == 0, enrolled.stderr
+        with open(tmp_path / "agent.log", "wb") as log:
+            agent = subprocess.Popen([sys.executable, "-m", "agent.cli", "run", "--config", str(out / "agent.yaml"),
+                                      "--synthetic-rate", "10"], stdout=log, stderr=subprocess.STDOUT)
+        wait_until(lambda: _stored(cluster.hub_dir, "pc-20") >= 1, 60, message="the enrolled agent's first record")
+        assert cluster.tls_port is not None
+        assert yaml.safe_load((out / "agent.yaml").read_text())["broker"]["port"] == cluster.tls_port
+    finally:
+        if agent is not None:
+            agent.terminate()
+            agent.wait(20)
+        cluster.stop_all()
