@@ -145,12 +145,16 @@ class VideoRelay:
             future.cancel()
             raise AgentTimeout(f"the relay did not finish within {timeout:.0f} s") from None
 
-    def watch(self, agent_id: str, camera_id: str, offer_sdp: str, *, user: str = "") -> tuple[str, str]:
+    def watch(self, agent_id: str, camera_id: str, offer_sdp: str, *, user: str = "",
+              known_online: bool = False) -> tuple[str, str]:
         """Join a browser to a camera: returns (viewer id, the SDP answer for the browser).
+
+        ``known_online``: the caller has just read in the hub's store that the agent is online
+        (its last status or heartbeat); that outranks an older offline event the relay kept.
 
         Raises a :class:`~hub.video.errors.VideoError` saying why not (agent offline or silent,
         unknown camera, unusable offer, limits)."""
-        return self._run(self._watch(agent_id, camera_id, offer_sdp, user),
+        return self._run(self._watch(agent_id, camera_id, offer_sdp, user, known_online),
                          self.config.answer_timeout_s + 15)
 
     def leave(self, viewer_id: str) -> bool:
@@ -169,9 +173,24 @@ class VideoRelay:
         self.rtc.call(lambda: self._spawn(self._on_message(agent_id, message)))
 
     def on_event(self, kind: str, data: dict[str, Any]) -> None:
-        """Ingest events (``IngestService.listeners``): follows agents going offline and online."""
-        if kind == "link.status" and isinstance(data.get("agent_id"), str):
-            self.rtc.call(self._agent_status, data["agent_id"], bool(data.get("online")))
+        """Ingest events (``IngestService.listeners``): follows agents going offline and online.
+
+        An agent is back as soon as anything says so: its retained status (``link.status``) *or*
+        a heartbeat stored (``link.health``). A busy hub that marked a live agent offline (its
+        heartbeats waited in the queue longer than ``offline_after_s``) sends no new status when
+        the next heartbeat is stored — the agent never disconnected — so without the heartbeat
+        the relay would refuse the agent's cameras until the hub restarted."""
+        agent_id = data.get("agent_id")
+        if not isinstance(agent_id, str):
+            return
+        if kind == "link.status":
+            self.rtc.call(self._agent_status, agent_id, bool(data.get("online")))
+        elif kind == "link.health" and self._online.get(agent_id) is not True:
+            self.rtc.call(self._agent_status, agent_id, True)
+
+    def online(self, agent_id: str) -> bool | None:
+        """What the relay believes of ``agent_id``: True/False from the ingest events, None if none yet."""
+        return self._online.get(agent_id)
 
     def stats(self) -> dict[str, Any]:
         """Streams and viewers now, for the wall and /metrics."""
@@ -200,7 +219,11 @@ class VideoRelay:
         except Exception:  # noqa: BLE001 - the broker link's business; timeouts handle the rest
             log.exception("could not publish video signalling", extra={"agent": agent_id})
 
-    async def _watch(self, agent_id: str, camera_id: str, offer_sdp: str, user: str) -> tuple[str, str]:
+    async def _watch(self, agent_id: str, camera_id: str, offer_sdp: str, user: str,
+                     known_online: bool = False) -> tuple[str, str]:
+        if known_online and self._online.get(agent_id) is False:
+            log.info("agent back (the hub's store says online)", extra={"agent": agent_id})
+            self._agent_status(agent_id, True)
         if self._online.get(agent_id) is False:
             raise AgentOffline(f"agent {agent_id} is offline: its cameras can be watched once it reconnects")
         if len(self._viewers) >= self.config.max_viewers:

@@ -75,7 +75,7 @@ class ViewerResult:
 
 
 async def watch(relay: VideoRelay, agent_id: str, camera_id: str, frames_wanted: int,
-                timeout: float = 30.0) -> ViewerResult:
+                timeout: float = 30.0, *, known_online: bool = False) -> ViewerResult:
     """An aiortc browser stand-in: offer, join through ``relay.watch``, read ``frames_wanted``
     stamped frames, leave."""
     result = ViewerResult()
@@ -102,7 +102,7 @@ async def watch(relay: VideoRelay, agent_id: str, camera_id: str, frames_wanted:
         await pc.setLocalDescription(await pc.createOffer())
         loop = asyncio.get_running_loop()
         result.viewer_id, answer = await loop.run_in_executor(
-            None, lambda: relay.watch(agent_id, camera_id, pc.localDescription.sdp))
+            None, lambda: relay.watch(agent_id, camera_id, pc.localDescription.sdp, known_online=known_online))
         await pc.setRemoteDescription(RTCSessionDescription(answer, "answer"))
         await asyncio.wait_for(done, timeout)
         await loop.run_in_executor(None, relay.leave, result.viewer_id)

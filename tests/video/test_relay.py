@@ -13,7 +13,7 @@ import pytest
 
 from agent.camera.publisher import VideoPublisher
 from hub.video.config import RelayConfig
-from hub.video.errors import AgentTimeout, UnknownCamera
+from hub.video.errors import AgentOffline, AgentTimeout, UnknownCamera
 from hub.video.relay import VideoRelay
 from tests.support.wait import wait_until
 from tests.video.support import Wire, percentile, stamped_feed, watch
@@ -131,3 +131,34 @@ def test_upstream_comes_back_for_the_viewers_that_stayed(wire: Wire) -> None:
     asyncio.run(scenario())
     assert publisher.started_sessions == 2
     assert relay.stats()["counters"]["upstream_failures"] == 1
+
+
+def test_the_relay_learns_at_once_that_an_agent_marked_offline_by_a_busy_hub_is_back(wire: Wire) -> None:
+    """A busy hub marks a live agent offline (its heartbeats waited in the queue); the agent never
+    disconnected, so no new status comes — the next stored heartbeat (``link.health``) is the news.
+    The relay refuses while the agent is offline and serves again as soon as it is heard from."""
+    relay = wire.relay
+    assert relay is not None
+    relay.on_event("link.status", {"agent_id": AGENT, "online": False, "at": "2026-12-03T10:00:00+08:00"})
+    wait_until(lambda: relay.online(AGENT) is False, 5, message="the offline mark was not taken")
+    with pytest.raises(AgentOffline, match="offline"):
+        asyncio.run(watch(relay, AGENT, "cam1", 1))
+    relay.on_event("link.health", {"agent_id": AGENT, "at": "2026-12-03T10:00:40+08:00", "rtt_ms": 3})
+    wait_until(lambda: relay.online(AGENT) is True, 5, message="the heartbeat did not bring the agent back")
+    assert len(asyncio.run(watch(relay, AGENT, "cam1", 5)).latencies) == 5
+
+
+def test_the_hubs_store_outranks_an_offline_event_the_relay_kept(wire: Wire) -> None:
+    """The web layer reads the agent's state from the store before asking the relay
+    (``known_online``): a stale offline belief in the relay does not refuse the viewer."""
+    relay = wire.relay
+    assert relay is not None
+    relay.on_event("link.status", {"agent_id": AGENT, "online": False, "at": "2026-12-03T10:00:00+08:00"})
+    wait_until(lambda: relay.online(AGENT) is False, 5, message="the offline mark was not taken")
+
+    async def known_online() -> int:
+        pc_result = await watch(relay, AGENT, "cam2", 3, known_online=True)
+        return len(pc_result.latencies)
+
+    assert asyncio.run(known_online()) == 3
+    assert relay.online(AGENT) is True

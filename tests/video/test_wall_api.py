@@ -35,7 +35,9 @@ class ScriptedRelay:
         self.calls: list[tuple[str, str, str]] = []
         self.left: list[str] = []
 
-    def watch(self, agent_id: str, camera_id: str, offer_sdp: str, *, user: str = "") -> tuple[str, str]:
+    def watch(self, agent_id: str, camera_id: str, offer_sdp: str, *, user: str = "",
+              known_online: bool = False) -> tuple[str, str]:
+        assert known_online  # the web layer has just read the agent's state: online
         self.calls.append((agent_id, camera_id, user))
         if self.error is not None:
             raise self.error

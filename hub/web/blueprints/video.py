@@ -35,7 +35,8 @@ MAX_SDP = 64 * 1024
 class Relay(Protocol):
     """What the web layer uses of the hub's video relay."""
 
-    def watch(self, agent_id: str, camera_id: str, offer_sdp: str, *, user: str = "") -> tuple[str, str]: ...
+    def watch(self, agent_id: str, camera_id: str, offer_sdp: str, *, user: str = "",
+              known_online: bool = False) -> tuple[str, str]: ...
 
     def leave(self, viewer_id: str) -> bool: ...
 
@@ -140,7 +141,8 @@ def watch() -> Response:
         return json_error(503, f"agent {agent_id} is offline: its cameras can be watched once it reconnects",
                           "agent_offline")
     try:
-        viewer_id, answer = found.watch(agent_id, camera_id, sdp, user=g.principal.user.username)
+        viewer_id, answer = found.watch(agent_id, camera_id, sdp, user=g.principal.user.username,
+                                        known_online=True)
     except VideoError as exc:
         return json_error(exc.status, exc.detail, exc.error)
     return jsonify({"viewer_id": viewer_id, "type": "answer", "sdp": answer})
