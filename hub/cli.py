@@ -389,5 +389,15 @@ def _attach_enroll_commands() -> None:
 
 _attach_enroll_commands()
 
+
+def _attach_publish_command() -> None:
+    """``publish MONTH`` (外网公布, owned by hub.publish)."""
+    from hub.publish import publish_command
+
+    main.add_command(publish_command, "publish")
+
+
+_attach_publish_command()
+
 if __name__ == "__main__":  # pragma: no cover
     main()
