@@ -4,7 +4,7 @@ These messages arrive on the hub's MQTT network thread from any agent login, so 
 raise anything but :class:`Rejected`, recurse without bound, or hand a number to the store that
 SQLite cannot hold. The checks, cheapest first:
 
-1. size (``MAX_CONTROL_BYTES``) and first byte (``{``), before any parsing;
+1. size (``MAX_CONTROL_BYTES``; heartbeats ``MAX_HEALTH_BYTES``) and first byte (``{``), before any parsing;
 2. nesting depth (``MAX_DEPTH``), measured on the bytes with strings removed (C-speed), before
    parsing — a deeply nested payload never reaches the JSON parser's recursion;
 3. strict JSON: UTF-8, no NaN/Infinity, no float that overflows, no integer of more than 16 digits;
@@ -24,6 +24,11 @@ from dataclasses import dataclass
 from typing import Any
 
 MAX_CONTROL_BYTES = 16 * 1024
+#: Heartbeats may be larger than status messages: an agent with many cameras lists each one (id,
+#: hall, windows, feed state, reason). Measured with agent/camera/service.py's compact fields:
+#: ~200 bytes a camera with the demo's ids, ~850 with 64-character ids, 8 windows of 64-character
+#: ids and an 80-character reason — 64 such cameras plus the uplink's fields are ~56 KiB.
+MAX_HEALTH_BYTES = 64 * 1024
 MAX_DEPTH = 8
 MAX_SAFE_INT = 2**53 - 1
 MAX_TEXT = 500
@@ -160,8 +165,8 @@ class Health:
 
 
 def parse_health(payload: bytes) -> Health:
-    """A heartbeat (``xn/v1/agents/{id}/health``), or :class:`Rejected`."""
-    body = parse_object(payload)
+    """A heartbeat (``xn/v1/agents/{id}/health``, at most :data:`MAX_HEALTH_BYTES`), or :class:`Rejected`."""
+    body = parse_object(payload, MAX_HEALTH_BYTES)
     return Health(
         numbers={key: _number(body, key) for key in HEALTH_NUMBERS},
         catching_up=_flag(body, "catching_up") is True,

@@ -42,7 +42,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from hub.control import MAX_CONTROL_BYTES, Rejected, parse_health, parse_status, shallow_object
+from hub.control import MAX_HEALTH_BYTES, Rejected, parse_health, parse_status, shallow_object
 from hub.ingest import Decision, LookupFailed, decide
 from hub.store import Quarantined, Store
 from shared import topics
@@ -731,7 +731,7 @@ class IngestService:
                                          "acked_seq", "cdc_lag_s")},
             "source_health": h.source_health[:200] if h.source_health else None,
             "degraded": h.degraded,
-            "health_json": body if len(body) <= 4 * MAX_CONTROL_BYTES else None,
+            "health_json": body if len(body) <= 2 * MAX_HEALTH_BYTES else None,
         }
         due = received - self._last_history.get(agent, 0) >= self.config.history_interval_s
         if due:

@@ -39,6 +39,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("xiaoneng.agent.cameras")
 CAMERA_FEED = "camera_feed"
+#: A camera's reason in the heartbeat is cut to this many characters (a dead RTSP camera's
+#: reason, with its address and the socket error, is ~100; the record of the change keeps it whole).
+HEARTBEAT_REASON_CHARS = 80
 
 
 class RecordSink(Protocol):
@@ -119,23 +122,32 @@ class CameraService:
         return ended
 
     def health(self) -> dict[str, Any]:
-        """Heartbeat fields: every camera with its feed state and whether it is being streamed."""
+        """Heartbeat fields: every camera with its feed state and whether it is being streamed.
+
+        Compact, so that an agent with many cameras fits the hub's heartbeat limit whole (64
+        cameras ≈ 10 KiB, see :data:`HEARTBEAT_REASON_CHARS`): the wall's fields (id, hall,
+        windows, feed, reason) always; ``attempts`` / ``connections`` only when not 0 and
+        ``streaming`` only when true; the reason cut to :data:`HEARTBEAT_REASON_CHARS` characters
+        (the whole reason is in the ``agent.health`` record of every feed change)."""
         streaming = self.publisher.streaming()
         cameras = []
         for camera_id, pipeline in self.pipelines.items():
             status = pipeline.status
             profile = pipeline.profile
-            cameras.append({
+            camera: dict[str, Any] = {
                 "camera_id": camera_id,
                 "hall_id": profile.hall_id,
                 "windows": [w.window_id for w in profile.windows],
                 "feed": status.state.value if status is not None else "dead",
-                "reason": status.reason if status is not None else "not started",
-                "attempts": status.attempts if status is not None else 0,
-                "connections": status.connections if status is not None else 0,
-                "frames": pipeline.frames,
-                "streaming": camera_id in streaming,
-            })
+                "reason": (status.reason if status is not None else "not started")[:HEARTBEAT_REASON_CHARS],
+            }
+            if status is not None and status.attempts:
+                camera["attempts"] = status.attempts
+            if status is not None and status.connections:
+                camera["connections"] = status.connections
+            if camera_id in streaming:
+                camera["streaming"] = True
+            cameras.append(camera)
         health: dict[str, Any] = {"cameras": cameras}
         if self.refused:
             health["camera_records_refused"] = self.refused

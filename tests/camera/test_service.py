@@ -3,6 +3,7 @@ uplink — with the real pipeline (synthetic camera) and a stand-in uplink and o
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -12,7 +13,9 @@ import pytest
 import yaml
 
 from agent.camera.config import load_profile
-from agent.camera.service import CameraService
+from agent.camera.service import HEARTBEAT_REASON_CHARS, CameraService
+from agent.camera.watchdog import FeedState, FeedStatus
+from hub.control import MAX_CONTROL_BYTES, parse_health
 from shared import topics
 from shared.errors import OutboxFullError
 from shared.rtcsignal import Closed, Keepalive, parse_up
@@ -90,7 +93,7 @@ def test_cameras_feed_records_heartbeat_and_signalling(tmp_path: Path) -> None:
         cams = {c["camera_id"]: c for c in health["cameras"]}
         assert cams["demo-hall-cam1"]["hall_id"] == "demo-hall"
         assert cams["demo-hall-cam1"]["windows"] == ["W01", "W02", "W03"]
-        assert cams["demo-hall-cam1"]["streaming"] is False
+        assert "streaming" not in cams["demo-hall-cam1"]  # only when true (compact heartbeat)
         wait_for(lambda: uplink.providers[0]()["cameras"][1]["feed"] == "dead", 10)
         # each feed state change is recorded once (not every failed reconnection of the dead one)
         feeds = wait_for(lambda: [b for t, _ts, b in outbox.records if t == "agent.health"], 10)
@@ -149,3 +152,39 @@ def test_agent_config_with_cameras_loads(tmp_path: Path) -> None:
     (tmp_path / "agent.yaml").write_text(yaml.safe_dump(config))
     cfg = load_agent_config(tmp_path / "agent.yaml")
     assert cfg.cameras == [str(DEMO)] and cfg.video.ice_ports == [40000, 40099] and cfg.video.lease_s == 30.0
+
+
+class _Feed:
+    def __init__(self, status: FeedStatus) -> None:
+        self.status = status
+
+
+def test_a_heartbeat_of_64_cameras_reaches_the_hub_whole(tmp_path: Path) -> None:
+    """64 cameras, each dead with a long RTSP reason: the agent's compact camera fields and the
+    hub's heartbeat limit keep the heartbeat whole (the old 16 KiB limit refused it entirely, and
+    the agent was marked offline)."""
+    raw = yaml.safe_load(DEMO.read_text())
+    profiles = []
+    for i in range(64):
+        raw.update(camera_id=f"shi-zhengwu-fuwu-zhongxin-2f-cam{i + 1:02d}", hall_id="shi-zhengwu-fuwu-zhongxin-2f")
+        path = tmp_path / f"cam{i}.yaml"
+        path.write_text(yaml.safe_dump(raw))
+        profiles.append(load_profile(path))
+    service = CameraService("agent-1", profiles, tmp_path / "snapshots", FakeOutbox(), FakeUplink())
+    service.publisher.rtc.loop.close()  # never started: its event loop is not needed
+    reason = ("cannot open rtsp://10.20.30.40:554/Streaming/Channels/101: Connection timed out after 5 s; "
+              "retrying with backoff")
+    for pipeline in service.pipelines.values():
+        pipeline._feed = _Feed(FeedStatus(FeedState.DEAD, reason, 0.0, attempts=1234, connections=56))  # type: ignore[assignment]
+    heartbeat = {"agent": "agent-1", "stream": "agent-1-main", "ts": "2026-12-03T10:00:00+08:00",
+                 "connected": True, "rtt_ms": 12, "reconnects": 3, "outbox_depth": 0, "acked_seq": 123456,
+                 "last_error": "", "ping": 77, **service.health()}
+    payload = json.dumps(heartbeat).encode()  # as agent/uplink.py sends it
+    print(f"heartbeat of 64 cameras: {len(payload)} bytes")
+    assert len(payload) > MAX_CONTROL_BYTES  # what the hub refused before
+    parsed = parse_health(payload)
+    assert len(parsed.body["cameras"]) == 64
+    first = parsed.body["cameras"][0]
+    assert first["camera_id"] == "shi-zhengwu-fuwu-zhongxin-2f-cam01" and first["windows"] == ["W01", "W02", "W03"]
+    assert first["feed"] == "dead" and first["reason"] == reason[:HEARTBEAT_REASON_CHARS]
+    assert first["attempts"] == 1234 and "streaming" not in first

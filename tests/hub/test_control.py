@@ -9,6 +9,7 @@ import pytest
 from hub.control import (
     MAX_CONTROL_BYTES,
     MAX_DEPTH,
+    MAX_HEALTH_BYTES,
     REASONS,
     Rejected,
     nesting_depth,
@@ -37,7 +38,7 @@ def test_a_real_heartbeat_is_accepted_with_its_figures() -> None:
 
 
 @pytest.mark.parametrize(("payload", "reason"), [
-    (b"{" + b" " * MAX_CONTROL_BYTES + b"}", "too_large"),
+    (b"{" + b" " * MAX_HEALTH_BYTES + b"}", "too_large"),
     (b"", "not_object"),
     (b"[1, 2]", "not_object"),
     (b'"online"', "not_object"),
@@ -96,3 +97,9 @@ def test_shallow_object_checks_without_parsing() -> None:
         with pytest.raises(Rejected) as caught:
             shallow_object(payload, 1000)
         assert caught.value.reason == reason
+
+
+def test_a_status_is_still_limited_to_16_kib() -> None:
+    with pytest.raises(Rejected) as caught:
+        parse_status(b'{"state": "online", "pad": "' + b"x" * MAX_CONTROL_BYTES + b'"}')
+    assert caught.value.reason == "too_large"

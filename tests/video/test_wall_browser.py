@@ -175,7 +175,7 @@ def _agent_streams(cluster: LocalCluster) -> dict[str, bool]:
     finally:
         conn.close()
     health = json.loads(row[0]) if row and row[0] else {}
-    return {c["camera_id"]: bool(c["streaming"]) for c in health.get("cameras", [])}
+    return {c["camera_id"]: bool(c.get("streaming")) for c in health.get("cameras", [])}
 
 
 def test_presence_records_from_the_synthetic_hall_reach_the_hub(cluster: LocalCluster) -> None:
