@@ -145,7 +145,8 @@ def _flag(body: dict[str, Any], key: str) -> bool | None:
 
 
 #: Heartbeat numbers the hub stores (each an integer column of ``agent_link``) or uses.
-HEALTH_NUMBERS = ("rtt_ms", "reconnects", "outbox_depth", "oldest_unacked_s", "acked_seq", "cdc_lag_s", "ping")
+HEALTH_NUMBERS = ("rtt_ms", "reconnects", "outbox_depth", "oldest_unacked_s", "acked_seq", "cdc_lag_s", "ping",
+                  "config_version")
 
 
 @dataclass(frozen=True)
@@ -158,6 +159,8 @@ class Health:
     source_health: str | None
     degraded: str | None
     body: dict[str, Any]
+    #: Why the newest pushed configuration was refused or rolled back (agent.configsync).
+    config_error: str | None = None
 
     @property
     def ping(self) -> int | None:
@@ -173,6 +176,7 @@ def parse_health(payload: bytes) -> Health:
         source_health=_text(body, "source_health"),
         degraded=_text(body, "degraded"),
         body=body,
+        config_error=_text(body, "config_error"),
     )
 
 

@@ -731,6 +731,7 @@ class IngestService:
                                          "acked_seq", "cdc_lag_s")},
             "source_health": h.source_health[:200] if h.source_health else None,
             "degraded": h.degraded,
+            "config_version": h.numbers["config_version"], "config_error": h.config_error,
             "health_json": body if len(body) <= 2 * MAX_HEALTH_BYTES else None,
         }
         due = received - self._last_history.get(agent, 0) >= self.config.history_interval_s

@@ -62,13 +62,17 @@ CREATE TABLE IF NOT EXISTS agent_link (
     agent_id TEXT PRIMARY KEY, online INTEGER NOT NULL DEFAULT 0, status_at TEXT,
     last_heartbeat_at TEXT, rtt_ms INTEGER, reconnects INTEGER, outbox_depth INTEGER,
     oldest_unacked_s INTEGER, acked_seq INTEGER, cdc_lag_s INTEGER, source_health TEXT,
-    degraded TEXT, health_json TEXT
+    degraded TEXT, health_json TEXT, config_version INTEGER, config_error TEXT
 );
 CREATE TABLE IF NOT EXISTS link_history (
     agent_id TEXT NOT NULL, at TEXT NOT NULL, online INTEGER, rtt_ms INTEGER, outbox_depth INTEGER
 );
 CREATE INDEX IF NOT EXISTS link_history_agent_at ON link_history(agent_id, at);
 """
+
+#: agent_link columns newer than the first schema, added to older stores by ``Store._upgrade``:
+#: the pushed configuration an agent reports applied, and why the newest one was not (hub.configpush).
+AGENT_LINK_ADDED = (("config_version", "INTEGER"), ("config_error", "TEXT"))
 
 QUARANTINE_PAYLOAD_LIMIT = 64 * 1024
 STORED_LEVEL = 4
@@ -123,6 +127,7 @@ class Store:
         self._conn.execute(f"PRAGMA synchronous={synchronous}")
         self._conn.execute("PRAGMA busy_timeout=10000")
         self._conn.executescript(SCHEMA)
+        self._upgrade()
         self._lock = threading.RLock()
         self._heads: dict[tuple[str, str], StreamHead] = {}
         self._load_heads()
@@ -130,6 +135,13 @@ class Store:
         self.nodes = NodeStore(self._conn)
         self.frontier = CompactRange.from_reader(int(size), self.nodes)
         self._in_tx = False
+
+    def _upgrade(self) -> None:
+        """Columns added since a store was created (SQLite adds a column in place)."""
+        have = {row[1] for row in self._conn.execute("PRAGMA table_info(agent_link)")}
+        for column, decl in AGENT_LINK_ADDED:
+            if column not in have:
+                self._conn.execute(f"ALTER TABLE agent_link ADD COLUMN {column} {decl}")
 
     def _load_heads(self) -> None:
         self._heads = {
