@@ -75,6 +75,9 @@ EXPECTED: dict[str, tuple[str, set[str] | None]] = {
     "inbox.settings": ("GET", ALL),
     "inbox.save_settings": ("POST", ALL),
     "stream.stream": ("GET", ALL),
+    "help.index": ("GET", PUBLIC),
+    "help.page": ("GET", PUBLIC),
+    "help.asset": ("GET", PUBLIC),
     "metrics.metrics": ("GET", OPS),
     "static": ("GET", PUBLIC),
 }
@@ -88,6 +91,8 @@ SAMPLE_ARGS = {
     "token_id": "0" * 12,
     "filename": "css/app.css",
     "item_id": 1,
+    "name": "ui",
+    "folder": "screenshots",
 }
 POST_BODIES = {
     "admin.create_user_view": {"username": "", "password": "", "role": "monitor"},
