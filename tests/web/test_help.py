@@ -113,3 +113,24 @@ def test_slug_is_githubs() -> None:
     assert slug("一、角色与页面", seen) == "一角色与页面"
     assert slug("Users, tokens, audit (no Flask)", seen) == "users-tokens-audit-no-flask"
     assert slug("Users, tokens, audit (no Flask)", seen) == "users-tokens-audit-no-flask-1"
+
+
+def test_an_installed_package_finds_the_docs_under_its_prefix(hub: Hub, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """setup.cfg installs docs/ as data files into <prefix>/share/xiaoneng/docs, where /help looks."""
+    import configparser
+    import sys
+
+    cfg = configparser.ConfigParser()
+    cfg.read(DOCS.parent / "setup.cfg", encoding="utf-8")
+    data_files = {key.strip(): value.split() for key, value in cfg["options.data_files"].items()}
+    assert data_files["share/xiaoneng/docs"] == ["docs/*.md"]
+    assert data_files["share/xiaoneng/docs/screenshots"] == ["docs/screenshots/*.png"]
+    installed = tmp_path / "prefix" / "share" / "xiaoneng" / "docs"
+    installed.mkdir(parents=True)
+    (installed / "ui.md").write_text("# 安装版 / Installed\n", encoding="utf-8")
+    monkeypatch.setattr(sys, "prefix", str(tmp_path / "prefix"))
+    with hub.app.test_request_context("/help"):
+        assert candidate_dirs()[-1] == installed
+    monkeypatch.setattr("hub.web.blueprints.help.__file__", str(tmp_path / "site" / "hub" / "web" / "x" / "help.py"))
+    assert "安装版" in hub.client().get("/help/ui").get_data(as_text=True)

@@ -12,7 +12,7 @@ The help is public like the login page (it links here): the documents are the pr
 with no data of the hub in them. Where the documents are, in this order: the ``XIAONENG_DOCS_DIR``
 environment variable (or the app config key of the same name), ``docs/`` beside the ``hub``
 package (a source tree), ``<prefix>/share/xiaoneng/docs`` (an installed package: setup.cfg's
-``data_files``), ``<bundle>/docs`` (a PyInstaller bundle).
+``data_files``: ``pip install`` puts ``docs/*.md`` and ``docs/screenshots`` there).
 """
 
 from __future__ import annotations
@@ -57,9 +57,6 @@ def candidate_dirs() -> list[Path]:
         out.append(Path(str(configured)))
     out.append(Path(__file__).resolve().parents[3] / "docs")
     out.append(Path(sys.prefix) / "share" / "xiaoneng" / "docs")
-    bundle = getattr(sys, "_MEIPASS", None)
-    if bundle:
-        out.append(Path(bundle) / "docs")
     return out
 
 
