@@ -369,11 +369,11 @@ class WebServer:
         self._server = AppServer(self.app, host, port, tls=options.tls,
                                  threads=config.sse_max_clients + REQUEST_THREADS)
         self.port = self._server.port
-        REGISTRY.add_collector(lambda: ingest_collector(ingest))
-        REGISTRY.add_collector(lambda: gate_collector(self._server.gate))
+        REGISTRY.add_collector(lambda: ingest_collector(ingest), key="ingest")
+        REGISTRY.add_collector(lambda: gate_collector(self._server.gate), key="web_gate")
         if supervision is not None:
             supervision.listeners.append(self.bus.publish)
-            REGISTRY.add_collector(lambda: supervision_collector(supervision))
+            REGISTRY.add_collector(lambda: supervision_collector(supervision), key="supervision")
         ingest.listeners.append(self._forward)
 
     @property

@@ -8,11 +8,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask
 
+from hub.auth import audit, connect
 from hub.video.config import load_relay_config
 from hub.video.relay import VideoRelay
 from hub.web.blueprints.video import EXTENSION
@@ -24,12 +27,28 @@ if TYPE_CHECKING:
 
 def start_relay(data_dir: Path, ingest: IngestService, registry: Registry = REGISTRY) -> VideoRelay:
     """A running relay wired to ``ingest`` (settings from ``data_dir/video.yaml``)."""
-    relay = VideoRelay(ingest.publish_raw, load_relay_config(data_dir))
+    relay = VideoRelay(ingest.publish_raw, load_relay_config(data_dir),
+                       on_viewer_end=partial(audit_watched, data_dir / "hub.sqlite"))
     relay.start()
     ingest.rtc_handlers.append(relay.on_rtc)
     ingest.listeners.append(relay.on_event)
-    registry.add_collector(lambda: collect(relay))
+    registry.add_collector(lambda: collect(relay), key="video")
     return relay
+
+
+def audit_watched(database: Path, ended: dict[str, Any]) -> None:
+    """Write one ended viewer to the audit log: ``video.watched`` by its user, target
+    ``agent/camera``, with when it started, how long it lasted (s), whether a picture connected,
+    and why it ended. (The join is audited by the web layer as ``video.watch``.)"""
+    started = datetime.fromtimestamp(float(ended["started_at"]), UTC).isoformat(timespec="seconds")
+    detail = {"viewer": ended["viewer"], "started_at": started, "seconds": ended["seconds"],
+              "connected": ended["connected"], "reason": str(ended["reason"])[:200]}
+    conn = connect(database)
+    try:
+        audit(conn, ended["user"] or "anonymous", "video.watched", f"{ended['agent_id']}/{ended['camera_id']}",
+              detail)
+    finally:
+        conn.close()
 
 
 def attach(app: Flask, relay: VideoRelay) -> None:

@@ -181,6 +181,7 @@ class Registry:
         self.collector_registry = CollectorRegistry()
         self._lock = threading.Lock()
         self._metrics: dict[str, tuple[type, tuple[str, ...], Counter | Gauge | Histogram]] = {}
+        self._keyed: dict[str, _FamilyCollector] = {}
 
     def _fetch(self, kind: type, name: str, labelnames: tuple[str, ...]) -> object | None:
         existing = self._metrics.get(name)
@@ -234,9 +235,20 @@ class Registry:
             self._metrics[name] = (Histogram, labels, metric)
             return metric
 
-    def add_collector(self, collector: Collector) -> None:
-        """Call ``collector`` at every scrape; it returns families computed then."""
-        self.collector_registry.register(_FamilyCollector(collector))
+    def add_collector(self, collector: Collector, key: str | None = None) -> None:
+        """Call ``collector`` at every scrape; it returns families computed then.
+
+        With a ``key`` (e.g. ``"video"``) a later collector of the same key replaces the earlier one:
+        a component started again in the same process (a restarted hub, the tests) is scraped once,
+        as its latest instance, instead of producing its families twice."""
+        adapter = _FamilyCollector(collector)
+        with self._lock:
+            old = self._keyed.pop(key, None) if key is not None else None
+            if old is not None:
+                self.collector_registry.unregister(old)
+            self.collector_registry.register(adapter)
+            if key is not None:
+                self._keyed[key] = adapter
 
     def collect(self, extra: Iterable[Family] = ()) -> list[Metric]:
         """Every family, sorted by name; a name produced twice is an error.

@@ -196,3 +196,13 @@ def test_promtool_accepts_the_exposition(hub: Hub) -> None:
     text = hub.login("admin").get("/metrics").get_data(as_text=True)
     result = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_keyed_collector_replaces_the_earlier_one_of_its_key() -> None:
+    registry = Registry()
+    registry.add_collector(lambda: [Family("xiaoneng_video_viewers", "Viewers.", "gauge").add(1)], key="video")
+    registry.add_collector(lambda: [Family("xiaoneng_video_viewers", "Viewers.", "gauge").add(2)], key="video")
+    assert registry.value("xiaoneng_video_viewers") == 2  # the component started again: one family, the latest
+    registry.add_collector(lambda: [Family("xiaoneng_video_viewers", "Viewers.", "gauge").add(3)])
+    with pytest.raises(ValueError, match="produced twice"):  # unkeyed: still an error
+        registry.render()
