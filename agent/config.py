@@ -69,6 +69,9 @@ class AgentConfig:
     #: The hub's enrolment address (https://HOST:PORT), written by ``xiaoneng-agent enroll``;
     #: ``xiaoneng-agent rotate`` renews the TLS certificate there.
     enroll_url: str = ""
+    #: After applying a configuration pushed from the hub, a capture source failing within this many
+    #: seconds rolls it back (docs/agent.md).
+    config_watch_s: float = 30.0
     #: Where this file was read from; relative paths in it are relative to its folder.
     base_dir: str = "."
 
@@ -110,6 +113,8 @@ def load_agent_config(path: str | Path) -> AgentConfig:
         raise ConfigError(f"{p}: hub_public_key must be 64 lowercase hex digits (the hub's Ed25519 key)")
     if cfg.audit_interval_s < 0 or 0 < cfg.audit_interval_s < 1:
         raise ConfigError(f"{p}: audit_interval_s must be 0 (off) or >= 1 second")
+    if cfg.config_watch_s < 1:
+        raise ConfigError(f"{p}: config_watch_s must be >= 1 second")
     if cfg.outbox.keep_acked < 1:
         raise ConfigError(f"{p}: outbox.keep_acked must be >= 1")
     _check_cameras(cfg, p)

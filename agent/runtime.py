@@ -42,6 +42,11 @@ class Agent:
     """Owns the outbox and the uplink; ``start()``/``stop()``."""
 
     def __init__(self, config: AgentConfig):
+        from agent.configsync import effective_config
+
+        #: agent.yaml as read; ``config`` is it plus the configuration applied from the hub.
+        self.base_config = config
+        config, self.config_error = effective_config(config)
         self.config = config
         data = config.path(config.data_dir)
         data.mkdir(parents=True, exist_ok=True)

@@ -6,7 +6,7 @@ Each runner commits its capture position in the same outbox transaction as the r
 
 from __future__ import annotations
 
-from functools import partial
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -40,22 +40,79 @@ def capture_health(runners: list[CaptureRunner]) -> dict[str, Any]:
     }
 
 
-def _backlog_of(runner: CaptureRunner) -> tuple[bool, int]:
-    return runner.backfilling, runner.backfill_seq
+class CaptureGroup:
+    """The agent's capture runners, restartable as a whole (a pushed configuration changes them).
+
+    ``runners`` is one list, updated in place, so a caller holding it sees the current runners."""
+
+    def __init__(self, agent: Agent):
+        self.agent = agent
+        self.runners: list[CaptureRunner] = []
+        self._threads: list[threading.Thread] = []
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._reported = False
+
+    def start(self, cfg: AgentConfig) -> None:
+        """Stop the running sources, then start one thread per ``capture:`` entry of ``cfg``
+        (ConfigError on a bad entry: nothing runs then)."""
+        with self._lock:
+            self._halt()
+            state_dir = cfg.path(cfg.data_dir)
+            runners = [
+                CaptureRunner.from_config(c, self.agent.outbox, Path(cfg.base_dir), state_dir=state_dir,
+                                          on_backfill=self.agent.uplink.heartbeat_soon)
+                for c in capture_configs(cfg)
+            ]
+            self._stop = threading.Event()
+            self.runners[:] = runners
+            self._threads = [threading.Thread(target=r.run, args=(self._stop,), name=f"xn-capture-{r.name}",
+                                              daemon=True) for r in runners]
+            for t in self._threads:
+                t.start()
+            if runners and not self._reported:
+                self._reported = True
+                self.agent.uplink.add_health_provider(lambda: capture_health(list(self.runners)))
+
+    def _halt(self) -> None:
+        self._stop.set()
+        for t in self._threads:
+            t.join(30)
+        self._threads = []
+
+    def supervise(self, stop: threading.Event) -> None:
+        """Stop every source when the agent stops (runs as one of the agent's threads)."""
+        stop.wait()
+        with self._lock:
+            self._halt()
+
+    def backlog(self) -> tuple[bool, int]:
+        busy, upto = False, 0
+        for runner in list(self.runners):
+            busy, upto = busy or runner.backfilling, max(upto, runner.backfill_seq)
+        return busy, upto
+
+    def failures(self) -> list[str]:
+        """The sources failing now (down or degraded), as ``"name: state detail"``."""
+        return [f"{r.name}: {r.state} {r.detail}".strip()[:300] for r in list(self.runners)
+                if r.state in ("down", "degraded")]
 
 
 def start_capture(agent: Agent) -> list[CaptureRunner]:
-    """Start a capture thread per configured source; their health goes into every heartbeat."""
-    cfg = agent.config
-    state_dir = cfg.path(cfg.data_dir)
-    runners = [
-        CaptureRunner.from_config(c, agent.outbox, Path(cfg.base_dir), state_dir=state_dir,
-                                  on_backfill=agent.uplink.heartbeat_soon)
-        for c in capture_configs(cfg)
-    ]
-    for runner in runners:
-        agent.add_thread(runner.run, f"xn-capture-{runner.name}")
-        agent.add_catch_up(partial(_backlog_of, runner))
-    if runners:
-        agent.uplink.add_health_provider(lambda: capture_health(runners))
-    return runners
+    """Start a capture thread per configured source; their health goes into every heartbeat.
+    With ``hub_public_key`` set, configurations pushed from the hub restart them (agent.configsync)."""
+    group = CaptureGroup(agent)
+    group.start(agent.config)
+    agent.add_thread(group.supervise, "xn-capture")
+    agent.add_catch_up(group.backlog)
+    if agent.config.hub_public_key:
+        from agent.checkpoints import hub_key
+        from agent.configsync import ConfigSync
+
+        sync = ConfigSync(agent.base_config, hub_key(agent.config.hub_public_key), group.start, group.failures,
+                          watch_s=agent.base_config.config_watch_s, on_change=agent.uplink.heartbeat_soon)
+        if agent.config_error and not sync.state.error:
+            sync.state.error = agent.config_error
+        sync.attach(agent.uplink)
+        agent.add_thread(sync.run, "xn-config")
+    return group.runners

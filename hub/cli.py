@@ -390,6 +390,16 @@ def _attach_enroll_commands() -> None:
 _attach_enroll_commands()
 
 
+def _attach_config_commands() -> None:
+    """``config push|log`` (owned by hub.configpush)."""
+    from hub.configpush import config_group
+
+    main.add_command(config_group, "config")
+
+
+_attach_config_commands()
+
+
 def _attach_publish_command() -> None:
     """``publish MONTH`` (外网公布, owned by hub.publish)."""
     from hub.publish import publish_command
