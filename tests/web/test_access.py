@@ -42,6 +42,7 @@ EXPECTED: dict[str, tuple[str, set[str] | None]] = {
     "cards.card": ("GET", CASES),
     "cards.act": ("POST", ACTORS),
     "rankings.page": ("GET", READERS),
+    "publish.download": ("GET", {"admin", "monitor"}),
     "reports.page": ("GET", CASES),
     "reports.download_html": ("GET", CASES),
     "admin.users": ("GET", ADMIN),
