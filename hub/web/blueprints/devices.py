@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
+from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from werkzeug.exceptions import NotFound
@@ -10,7 +12,7 @@ from werkzeug.wrappers import Response
 
 from hub.web.access import ADMIN, allow
 from hub.web.audit import audit_action
-from hub.web.db import get_db
+from hub.web.db import get_db, has_table
 from hub.web.language import gettext
 from hub.web.pagination import PageRequest
 from hub.web.queries import devices
@@ -26,7 +28,35 @@ def page() -> str:
     cfg = web_state().config
     conn = get_db()
     paging = PageRequest.parse(request.args, cfg.per_page_default, cfg.per_page_max)
-    return render_template("devices.html", sites=devices.list_sites(conn), agents=devices.list_agents(conn, paging))
+    agents = devices.list_agents(conn, paging)
+    versions = config_versions(conn, [a["agent_id"] for a in agents.items])
+    for a in agents.items:
+        a.update(versions.get(a["agent_id"], {}))
+    return render_template("devices.html", sites=devices.list_sites(conn), agents=agents)
+
+
+def config_versions(conn: sqlite3.Connection, agent_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """Per agent: the configuration version pushed (``xiaoneng-hub config push``), the one its
+    heartbeat reports applied, why the newest was not applied, and whether they differ (drift)."""
+    out: dict[str, dict[str, Any]] = {a: {"config_pushed": None, "config_applied": None, "config_error": None}
+                                      for a in agent_ids}
+    if not agent_ids:
+        return out
+    marks = ",".join("?" * len(agent_ids))
+    if has_table(conn, "config_pushes"):
+        for agent, version in conn.execute(
+                f"SELECT agent_id, version FROM config_pushes WHERE agent_id IN ({marks})", agent_ids):
+            out[agent]["config_pushed"] = version
+    if has_table(conn, "agent_link"):
+        columns = {r[1] for r in conn.execute("PRAGMA table_info(agent_link)")}
+        if "config_version" in columns:
+            for agent, version, error in conn.execute(
+                    f"SELECT agent_id, config_version, config_error FROM agent_link WHERE agent_id IN ({marks})",
+                    agent_ids):
+                out[agent].update(config_applied=version, config_error=error)
+    for v in out.values():
+        v["config_drift"] = v["config_pushed"] is not None and v["config_pushed"] != (v["config_applied"] or 0)
+    return out
 
 
 @bp.post("/devices/<agent_id>/revoke")
