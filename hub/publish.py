@@ -149,7 +149,8 @@ h1{font-size:1.5rem;margin-bottom:.25rem}
 .meta{color:#52606d;font-size:.9rem}
 table{border-collapse:collapse;width:100%;margin:1rem 0;font-size:.9rem}
 th,td{border:1px solid #cbd2d9;padding:.35rem .5rem;text-align:right;vertical-align:top}
-th{background:#f0f4f8}
+th{background:#f0f4f8;white-space:nowrap}
+td.name,td.grade{white-space:nowrap}
 td.name,th.name,td.why{text-align:left}
 .g-优秀{color:#0b6e4f;font-weight:bold}.g-良好{color:#1d4e89}.g-合格{color:#7c5e10}.g-不合格{color:#b42318;font-weight:bold}
 .why ul{margin:0;padding-left:1.1rem}
@@ -175,7 +176,7 @@ footer{margin-top:2rem;color:#52606d;font-size:.8rem;word-break:break-all}
 <tbody>
 {% for r in d.departments %}
 <tr><td>{{ r.rank }}</td><td class="name">{{ r.name }}</td><td>{{ r.score | num }}</td>
-<td class="g-{{ r.grade }}">{{ r.grade }}</td>
+<td class="grade g-{{ r.grade }}">{{ r.grade }}</td>
 {% for key in d.blocks %}<td>{{ r.blocks.get(key) | num }}</td>{% endfor %}
 <td>{{ r.counts.cases_completed }}</td><td>{{ r.counts.on_time }}</td><td>{{ r.counts.early }}</td>
 <td>{{ r.counts.yellow }}</td><td>{{ r.counts.red }}</td>
@@ -190,7 +191,7 @@ footer{margin-top:2rem;color:#52606d;font-size:.8rem;word-break:break-all}
 <p>本月没有参评部门。</p>
 {% endif %}
 <footer>
-<p>生成时间 {{ d.generated_at }}。本页由行政效能电子监察系统自动生成，数据为只读公开版本，不含工作人员与办件信息；
+<p>生成时间 {{ d.generated_at | moment }}。本页由行政效能电子监察系统自动生成，数据为只读公开版本，不含工作人员与办件信息；
 同一数据的机器可读版本见 ranking.json。</p>
 {% if d.provenance.checkpoint %}
 <p>数据来源：监察中心账本检查点 记录数 {{ d.provenance.checkpoint.size }}，根哈希 {{ d.provenance.checkpoint.root }}
@@ -217,10 +218,19 @@ def _lost(points: Any) -> str:
     return f"{'−' if float(points) >= 0 else '+'}{_num(abs(float(points)))}"
 
 
+def _moment(text: str) -> str:
+    """``2026-12-01T09:30:00+08:00`` → ``2026-12-01 09:30:00（UTC+08:00）``."""
+    moment = datetime.fromisoformat(text)
+    offset = moment.strftime("%z")
+    zone = f"UTC{offset[:3]}:{offset[3:]}" if offset else "UTC"
+    return f"{moment:%Y-%m-%d %H:%M:%S}（{zone}）"
+
+
 def _environment() -> Environment:
     env = Environment(autoescape=select_autoescape(default=True, default_for_string=True), trim_blocks=True)
     env.filters["num"] = _num
     env.filters["lost"] = _lost
+    env.filters["moment"] = _moment
     return env
 
 

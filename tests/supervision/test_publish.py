@@ -87,7 +87,9 @@ def test_publish_writes_the_public_ranking(month: Month, tmp_path: Path) -> None
     rows = re.findall(r"<tr><td>(\d+)</td><td class=\"name\">([^<]+)</td><td>([\d.]+)</td>", page)
     assert [(r[0], r[1]) for r in rows] == [("1", "税务局"), ("2", "市场监管局")]
     assert float(rows[1][2]) == market["score"]
-    assert ROOT.hex() in page and "记录数 42" in page and ranking["generated_at"] in page
+    assert ROOT.hex() in page and "记录数 42" in page
+    generated = datetime.fromisoformat(ranking["generated_at"])
+    assert f"生成时间 {generated:%Y-%m-%d %H:%M:%S}（UTC+08:00）" in page
 
 
 def test_publish_without_checkpoint_and_errors(month: Month, tmp_path: Path) -> None:  # noqa: F811
