@@ -191,8 +191,8 @@ footer{margin-top:2rem;color:#52606d;font-size:.8rem;word-break:break-all}
 <p>本月没有参评部门。</p>
 {% endif %}
 <footer>
-<p>生成时间 {{ d.generated_at | moment }}。本页由行政效能电子监察系统自动生成，数据为只读公开版本，不含工作人员与办件信息；
-同一数据的机器可读版本见 ranking.json。</p>
+<p>生成时间 {{ d.generated_at | moment }}。本页由行政效能电子监察系统自动生成，数据为只读公开版本，
+不含工作人员与办件信息；同一数据的机器可读版本见 ranking.json。</p>
 {% if d.provenance.checkpoint %}
 <p>数据来源：监察中心账本检查点 记录数 {{ d.provenance.checkpoint.size }}，根哈希 {{ d.provenance.checkpoint.root }}
 （{{ d.provenance.checkpoint.timestamp }}）。</p>
