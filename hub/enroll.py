@@ -36,6 +36,7 @@ from provisioning import ca
 from provisioning.registry import Registry
 from shared.enrolment import SECRET_BYTES, EnrolmentToken, hash_secret, renewal_message
 from shared.errors import ConfigError, ProvisioningError, XiaonengError
+from shared.timefmt import SHANGHAI
 from shared.topics import valid_id
 
 log = logging.getLogger("xiaoneng.enrol")
@@ -93,6 +94,11 @@ def parse_ttl(text: str) -> timedelta:
 
 def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def _shown(stored: str) -> str:
+    """A stored UTC time as people read it: local (Asia/Shanghai), to the minute."""
+    return f"{datetime.fromisoformat(stored).astimezone(SHANGHAI):%Y-%m-%d %H:%M} (+08:00)"
 
 
 class TokenStore:
@@ -156,10 +162,10 @@ class TokenStore:
         if updated == 1:
             return str(site_id), str(agent_id), bool(reenrol)
         if used_at is not None:
-            raise EnrolRefused(403, "token_used", f"令牌已使用 / this token was already used at {used_at} "
+            raise EnrolRefused(403, "token_used", f"令牌已使用 / this token was already used at {_shown(used_at)} "
                                f"from {used_from}; tokens work once: ask for a new one")
-        raise EnrolRefused(403, "token_expired", f"令牌已过期 / this token expired at {expires_at}; ask the hub "
-                           "administrator for a new one (xiaoneng-hub enroll create)")
+        raise EnrolRefused(403, "token_expired", f"令牌已过期 / this token expired at {_shown(expires_at)}; "
+                           "ask the hub administrator for a new one (xiaoneng-hub enroll create)")
 
     def audit(self, address: str, agent_id: str | None, outcome: str, detail: str) -> None:
         with closing(self._connect()) as conn, conn:

@@ -10,6 +10,7 @@ from hub.enroll import TokenStore, parse_ttl
 from provisioning import ca
 from provisioning.registry import Registry
 from shared.errors import XiaonengError
+from shared.timefmt import SHANGHAI
 
 DB_FILE = "hub.sqlite"
 
@@ -48,8 +49,9 @@ def enroll_create(data_dir: Path, site_id: str, agent_id: str, ttl: str, tls_cer
                                               registry=registry, reenrol=reenrol)
     except XiaonengError as exc:
         raise click.ClickException(f"失败 / failed: {exc}") from None
+    until = expires.astimezone(SHANGHAI)  # times for people: local (Asia/Shanghai)
     click.echo(f"注册令牌 / enrolment token (agent {agent_id}, site {site_id}, "
-               f"单次有效，{expires:%Y-%m-%d %H:%M} UTC 前 / single use, until {expires:%Y-%m-%d %H:%M} UTC):")
+               f"单次有效，{until:%Y-%m-%d %H:%M} 前 / single use, until {until:%Y-%m-%d %H:%M} +08:00):")
     click.echo(token.text())
     click.echo(f"在大厅电脑上 / on the hall machine:\n  xiaoneng-agent enroll --hub {hub_url or 'https://HUB:8443'} "
                f"--token {token.text()} --out /etc/xiaoneng-agent" + (" --again" if reenrol else ""))
