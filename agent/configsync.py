@@ -73,8 +73,12 @@ class SyncState:
         except (OSError, ValueError) as exc:
             log.error("config state unreadable, starting from agent.yaml", extra={"path": str(path), "error": str(exc)})
             return cls()
-        return cls(int(data.get("applied", 0)), int(data.get("previous", 0)), int(data.get("seen", 0)),
-                   str(data.get("error", "")), [int(v) for v in data.get("history", [])])
+        try:
+            return cls(int(data.get("applied", 0)), int(data.get("previous", 0)), int(data.get("seen", 0)),
+                       str(data.get("error", "")), [int(v) for v in data.get("history", [])])
+        except (AttributeError, TypeError, ValueError) as exc:
+            log.error("config state malformed, starting from agent.yaml", extra={"path": str(path), "error": str(exc)})
+            return cls()
 
     def save(self, path: Path) -> None:
         tmp = path.with_name(path.name + ".tmp")
@@ -294,7 +298,15 @@ class ConfigSync:
         if failure:
             self._roll_back(bundle.version, previous, failure)
             return "rolled_back"
+        self._prune()
         return "applied"
+
+    def _prune(self) -> None:
+        """Keep the applied and the previous bundle's folders; remove older ones."""
+        keep = {f"v{self.state.applied}", f"v{self.state.previous}"}
+        for d in self.root.glob("v*"):
+            if d.is_dir() and not d.is_symlink() and d.name not in keep and d.name[1:].isdigit():
+                shutil.rmtree(d, ignore_errors=True)
 
     def _unpack(self, bundle: ConfigBundle, target: Path) -> None:
         staging = self.root / "staging"

@@ -133,3 +133,12 @@ def test_capture_failing_after_apply_rolled_back(rig: Any, department: Path, tmp
     wait(lambda: group.runners[0].state == "ok", 30, "capture under the previous configuration")
     # The rolled-back version is not retried when its retained message comes again.
     assert sync.handle(make(2, other, mode="trigger")) == "ignored"
+
+
+def test_older_folders_pruned_and_bad_state_file_tolerated(rig: Any, department: Path) -> None:
+    _, _, sync = rig
+    for version in (1, 2, 3):
+        assert sync.handle(make(version, department)) == "applied"
+    assert sorted(d.name for d in sync.root.glob("v*")) == ["v2", "v3"]
+    (sync.root / "state.json").write_text('{"applied": "x"}')
+    assert ConfigSync(sync.base, HUB.public_key(), sync.restart, sync.failures).state.applied == 0
