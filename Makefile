@@ -63,7 +63,7 @@ agent-binary: $(STAMP) system-deps
 screenshots: $(STAMP) system-deps catalogues
 	XN_SCREENSHOTS=$(CURDIR)/docs/screenshots XIAONENG_STRICT=1 $(BIN)/python -m pytest -q \
 		tests/browser/test_live.py tests/browser/test_cards_words.py tests/video/test_wall_browser.py \
-		tests/notify/test_inbox_browser.py
+		tests/notify/test_inbox_browser.py tests/browser/test_help.py
 
 bench: $(STAMP) system-deps catalogues
 	$(BIN)/python bench/ingest.py --records 1000000 --json
