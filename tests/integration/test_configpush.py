@@ -131,3 +131,24 @@ def test_pushed_applied_reported_forged_refused_bad_not_applied_failing_rolled_b
     # The page's drift: pushed 3, applied 1.
     with closing(c.hub_db()) as conn:
         assert conn.execute("SELECT version FROM config_pushes WHERE agent_id = 'a1'").fetchone()[0] == 3
+
+    # Restarted, the agent runs agent.yaml + version 1 again; the retained version 3 is not retried.
+    c.agents["a1"].stop()
+    applied_logs = c.agents["a1"].log_path.read_text().count("configuration applied")
+    before = last_heartbeat(c)
+    c.start_agent("a1")
+    wait_for(lambda: last_heartbeat(c) != before and link(c)[0] == 1 and '"dept"' in health_json(c), 30,
+             f"the restarted agent capturing under version 1:\n{c.agents['a1'].tail()}")
+    assert "rolled back" in (link(c)[1] or "")
+    assert c.agents["a1"].log_path.read_text().count("configuration applied") == applied_logs
+
+
+def last_heartbeat(c: LocalCluster) -> str:
+    with closing(c.hub_db()) as conn:
+        return str(conn.execute("SELECT last_heartbeat_at FROM agent_link WHERE agent_id = 'a1'").fetchone()[0])
+
+
+def health_json(c: LocalCluster) -> str:
+    with closing(c.hub_db()) as conn:
+        row = conn.execute("SELECT health_json FROM agent_link WHERE agent_id = 'a1'").fetchone()
+    return str(row[0]) if row and row[0] else ""
