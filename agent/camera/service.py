@@ -14,6 +14,8 @@
   wall draws its tiles and badges from that.
 - The :class:`VideoPublisher` answers the hub relay's requests for live video, through the
   uplink (the one owner of MQTT publishing) as non-durable side messages.
+- The hub's requests for an evidence snapshot (``rtc/down/snapshot``, :mod:`shared.snapshotsignal`)
+  are answered with the JPEG's bytes in parts (``rtc/up/snapshot``); the hub checks their SHA-256.
 """
 
 from __future__ import annotations
@@ -29,10 +31,11 @@ from agent.camera.config import CameraProfile, load_profile
 from agent.camera.events import Body, iso
 from agent.camera.pipeline import CameraPipeline
 from agent.camera.publisher import CameraFeed, VideoPublisher
+from agent.camera.snapshot import SnapshotError, snapshot_path
 from agent.camera.watchdog import FeedStatus
 from commonio.rtcloop import use_host_addresses
-from shared import topics
-from shared.errors import OutboxFullError
+from shared import snapshotsignal, topics
+from shared.errors import OutboxFullError, RecordError
 
 if TYPE_CHECKING:
     from agent.config import AgentConfig
@@ -82,6 +85,7 @@ class CameraService:
         self.uplink = uplink
         self.clock = clock
         self.ice_addresses = ice_addresses
+        self.snapshot_dir = Path(snapshot_dir)
         self.refused = 0  # records the outbox refused (full): logged, counted, in the heartbeat
         self._feeds: dict[str, str] = {}  # the feed state last recorded, per camera
         self.pipelines = {
@@ -176,7 +180,44 @@ class CameraService:
 
     def _on_signal(self, topic: str, payload: bytes) -> None:
         """Uplink thread: a video signalling message from the hub (handed over, never blocks)."""
-        self.publisher.handle(topic.rsplit("/", 1)[-1], payload)
+        leaf = topic.rsplit("/", 1)[-1]
+        if leaf == snapshotsignal.LEAF:
+            self._send_snapshot(payload)
+        else:
+            self.publisher.handle(leaf, payload)
+
+    def find_snapshot(self, ref: str) -> Path | None:
+        """The file of snapshot ``ref`` in any camera's folder, or None."""
+        for camera_id in self.pipelines:
+            try:
+                path = snapshot_path(self.snapshot_dir / camera_id, ref)
+            except SnapshotError:
+                return None
+            if path.is_file():
+                return path
+        return None
+
+    def _send_snapshot(self, payload: bytes) -> None:
+        """The hub asks for an evidence JPEG: send its bytes as stored, in parts (the hub checks
+        them against the signed record's hash), or say why not."""
+        try:
+            request = snapshotsignal.Request.parse(payload)
+        except RecordError as exc:
+            log.warning("ignored a malformed snapshot request", extra={"error": str(exc)})
+            return
+        path = self.find_snapshot(request.ref)
+        if path is None:
+            parts = [snapshotsignal.Part(request.request, request.ref, error="not_found",
+                                         detail=f"no snapshot {request.ref} on agent {self.agent_id} "
+                                                "(deleted, or taken by another agent)")]
+        else:
+            try:
+                parts = snapshotsignal.split(request.request, request.ref, path.read_bytes())
+            except OSError as exc:
+                parts = [snapshotsignal.Part(request.request, request.ref, error="unreadable", detail=str(exc))]
+        log.info("snapshot requested", extra={"ref": request.ref, "found": path is not None, "parts": len(parts)})
+        for part in parts:
+            self.uplink.publish_side(topics.rtc(self.agent_id, f"up/{snapshotsignal.LEAF}"), bytes(part), qos=1)
 
     def _send(self, leaf: str, payload: bytes) -> None:
         self.uplink.publish_side(topics.rtc(self.agent_id, leaf), payload, qos=1)

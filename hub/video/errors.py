@@ -7,7 +7,9 @@
     ├── AgentTimeout           503  the agent did not answer in time (offline, overloaded, old version)
     ├── AgentFailed            503  the agent answered with an error (camera down, bad offer)
     ├── TooManyViewers         503  the relay's viewer limits are reached
-    └── RelayStopped           503  the relay is not running (the hub is stopping)
+    ├── RelayStopped           503  the relay is not running (the hub is stopping)
+    ├── SnapshotMissing        404  the agent has no such snapshot (deleted, or another agent's)
+    └── SnapshotMismatch       502  the bytes the agent sent do not match the signed record's hash
 
 Pure: no aiortc here, so the web layer can import it cheaply.
 """
@@ -56,3 +58,13 @@ class TooManyViewers(VideoError):
 
 class RelayStopped(VideoError):
     error = "relay_stopped"
+
+
+class SnapshotMissing(VideoError):
+    status = 404
+    error = "snapshot_missing"
+
+
+class SnapshotMismatch(VideoError):
+    status = 502
+    error = "snapshot_mismatch"

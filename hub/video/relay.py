@@ -58,14 +58,20 @@ from hub.video.errors import (
 )
 from hub.video.fanout import EncodedFrame, Outlet, is_vp8_keyframe
 from hub.video.forward import ForwardTrack, request_keyframe, tap_receiver
+from hub.video.snapshots import SnapshotFetcher
 from hub.video.stream import CameraStream, Link, Viewer
 from shared import topics
 from shared.errors import RecordError
 from shared.rtcsignal import Answer, Closed, Error, Keepalive, Offer, Stop, parse_up, topic_leaf
+from shared.snapshotsignal import LEAF as SNAPSHOT_LEAF
 
 log = logging.getLogger("xiaoneng.hub.video")
 T = TypeVar("T")
 Publish = Callable[[str, bytes, int], None]
+#: Called once per viewer that ended (left, failed, timed out, closed by a stop), on a thread of
+#: its own: ``{"viewer", "user", "agent_id", "camera_id", "started_at", "seconds", "connected",
+#: "reason"}`` — the hub writes it to the audit log (:mod:`hub.video.service`).
+ViewerEnded = Callable[[dict[str, Any]], None]
 KEYFRAME_REQUEST_INTERVAL = 0.5
 
 
@@ -95,8 +101,15 @@ class VideoRelay:
         *,
         monotonic: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
+        on_viewer_end: ViewerEnded | None = None,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.publish = publish
+        self.on_viewer_end = on_viewer_end
+        #: evidence snapshots fetched from the agents (on the same signalling topics)
+        self.snapshots = SnapshotFetcher(publish)
+        self.wall_clock = wall_clock
+        self._ended = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="xn-hub-video-audit")
         self.config = config or RelayConfig()
         self.monotonic = monotonic
         self.rng = rng or random.Random()
@@ -132,7 +145,9 @@ class VideoRelay:
                 self.rtc.submit(self._shutdown()).result(timeout)
             except Exception:  # noqa: BLE001 - stopping anyway
                 log.exception("closing the video relay's sessions failed")
-        return self.rtc.stop(timeout)
+        stopped = self.rtc.stop(timeout)
+        self._ended.shutdown(wait=True)  # every ended viewer reported (audited) before the hub stops
+        return stopped
 
     def _run(self, coro: Coroutine[Any, Any, T], timeout: float) -> T:
         if self._stopping or not self.rtc.running:
@@ -163,6 +178,9 @@ class VideoRelay:
 
     def on_rtc(self, agent_id: str, leaf: str, payload: bytes) -> None:
         """Signalling from an agent (``IngestService.rtc_handlers``; paho's thread): never blocks."""
+        if leaf == SNAPSHOT_LEAF:  # evidence snapshots: hub.video.snapshots, not a video session
+            self.snapshots.on_rtc(agent_id, leaf, payload)
+            return
         try:
             message = parse_up(leaf, payload)
         except RecordError as exc:
@@ -358,7 +376,8 @@ class VideoRelay:
         if stream.state == "closed":  # the upstream failed for good while we negotiated
             await pc.close()
             raise AgentFailed(f"the stream of {stream.camera_id} ended: {stream.last_error}")
-        viewer = Viewer(secrets.token_urlsafe(12), stream, pc, outlet, track, user, self.monotonic())
+        viewer = Viewer(secrets.token_urlsafe(12), stream, pc, outlet, track, user, self.monotonic(),
+                        started_at=self.wall_clock())
 
         @pc.on("connectionstatechange")
         def on_state() -> None:
@@ -388,9 +407,32 @@ class VideoRelay:
             stream.idle_since = self.monotonic()
         self._release_due = True
         self.counters["viewers_left"] += 1
+        self._report_end(viewer, reason)
         log.info("viewer left", extra={"agent": stream.agent_id, "camera": stream.camera_id,
                                        "viewer": viewer.id, "reason": reason, "viewers": len(stream.viewers)})
         return True
+
+    def _report_end(self, viewer: Viewer, reason: str) -> None:
+        """Hand an ended viewer to ``on_viewer_end`` on the audit thread (never blocks the loop)."""
+        if self.on_viewer_end is None:
+            return
+        ended = {"viewer": viewer.id, "user": viewer.user, "agent_id": viewer.stream.agent_id,
+                 "camera_id": viewer.stream.camera_id, "started_at": viewer.started_at,
+                 "seconds": round(max(0.0, self.monotonic() - viewer.created), 1),
+                 "connected": viewer.connected, "reason": reason}
+        callback = self.on_viewer_end
+
+        def report() -> None:
+            try:
+                callback(ended)
+            except Exception:  # noqa: BLE001 - an audit failure must not stop the relay
+                self.counters["audit_failures"] += 1
+                log.exception("could not record the end of a viewer", extra={"viewer": viewer.id})
+
+        try:
+            self._ended.submit(report)
+        except RuntimeError:  # shut down: the hub is stopping
+            log.warning("viewer ended after the relay stopped: not audited", extra={"viewer": viewer.id})
 
     async def _leave(self, viewer_id: str) -> bool:
         viewer = self._viewers.get(viewer_id)

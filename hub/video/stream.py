@@ -47,6 +47,7 @@ class Viewer:
     user: str
     created: float
     connected: bool = False
+    started_at: float = 0.0  # wall-clock time of the join (epoch seconds), for the audit log
 
 
 @dataclass(eq=False)

@@ -29,6 +29,8 @@ def camera_profiles(folder: Path, count: int) -> list[Path]:
         profile = dict(base)
         profile["camera_id"] = f"demo-hall-cam{i + 1}"
         profile["source"] = {**base["source"], "seed": i}
+        # each camera over windows of its own (cam1: W01-W03, cam2: W04-W06 ...), as in a hall
+        profile["windows"] = [{**w, "window_id": f"W{3 * i + j + 1:02d}"} for j, w in enumerate(base["windows"])]
         path = folder / f"{profile['camera_id']}.yaml"
         path.write_text(yaml.safe_dump(profile, allow_unicode=True), encoding="utf-8")
         paths.append(path)
@@ -38,7 +40,8 @@ def camera_profiles(folder: Path, count: int) -> list[Path]:
 def dead_camera(folder: Path, camera_id: str = "demo-hall-cam9") -> Path:
     """A camera whose source never opens (a missing file): its feed is "dead" for good."""
     base = yaml.safe_load(DEMO_PROFILE.read_text(encoding="utf-8"))
-    profile = {**base, "camera_id": camera_id, "source": {"kind": "file", "path": str(folder / "unplugged.mp4")}}
+    profile = {**base, "camera_id": camera_id, "source": {"kind": "file", "path": str(folder / "unplugged.mp4")},
+               "windows": [{**w, "window_id": f"W{j + 7:02d}"} for j, w in enumerate(base["windows"])]}
     path = folder / f"{camera_id}.yaml"
     path.write_text(yaml.safe_dump(profile, allow_unicode=True), encoding="utf-8")
     return path

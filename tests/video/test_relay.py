@@ -7,14 +7,19 @@ from __future__ import annotations
 
 import asyncio
 import statistics
+import time
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 from agent.camera.publisher import VideoPublisher
+from hub.auth import connect, ensure_schema, list_audit
 from hub.video.config import RelayConfig
 from hub.video.errors import AgentOffline, AgentTimeout, UnknownCamera
 from hub.video.relay import VideoRelay
+from hub.video.service import audit_watched
 from tests.support.wait import wait_until
 from tests.video.support import Wire, percentile, stamped_feed, watch
 
@@ -162,3 +167,36 @@ def test_the_hubs_store_outranks_an_offline_event_the_relay_kept(wire: Wire) -> 
 
     assert asyncio.run(known_online()) == 3
     assert relay.online(AGENT) is True
+
+
+def test_every_viewer_that_ends_is_reported_for_the_audit_log(wire: Wire, tmp_path: Path) -> None:
+    """Who watched which camera, from when, how long: the relay reports each ended viewer (left,
+    failed, or closed by a stop); the hub writes it to the audit log as ``video.watched``."""
+    relay = wire.relay
+    assert relay is not None
+    database = tmp_path / "hub.sqlite"
+    conn = connect(database)
+    ensure_schema(conn)
+    conn.close()
+    ended: list[dict[str, Any]] = []
+
+    def on_end(item: dict[str, Any]) -> None:
+        ended.append(item)
+        audit_watched(database, item)
+
+    relay.on_viewer_end = on_end
+    before = time.time()
+    result = asyncio.run(watch(relay, AGENT, "cam1", 15))
+    wait_until(lambda: len(ended) == 1, 5, message="the ended viewer was not reported")
+    item = ended[0]
+    assert item["viewer"] == result.viewer_id and item["agent_id"] == AGENT and item["camera_id"] == "cam1"
+    assert item["connected"] and item["reason"] == "left" and 0 < item["seconds"] < 30
+    assert before - 1 <= item["started_at"] <= time.time()
+    conn = connect(database)
+    try:
+        (entry,), total = list_audit(conn, action="video.watched")
+    finally:
+        conn.close()
+    assert total == 1 and entry.username == "anonymous" and entry.target == f"{AGENT}/cam1"
+    assert entry.detail["viewer"] == result.viewer_id and entry.detail["seconds"] == item["seconds"]
+    assert entry.detail["connected"] is True and entry.detail["reason"] == "left"

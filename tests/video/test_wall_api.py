@@ -3,6 +3,7 @@ with a scripted relay in place of the real one."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,13 +12,15 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from hub.auth import connect, create_user, ensure_schema
-from hub.video.errors import AgentTimeout, UnknownCamera, VideoError
+from hub.auth import connect, create_user, ensure_schema, list_audit
+from hub.video.errors import AgentTimeout, SnapshotMismatch, SnapshotMissing, UnknownCamera, VideoError
 from hub.web.app import create_app
 from hub.web.blueprints.video import EXTENSION
 from hub.web.events import EventBus
 from hub.web.metrics import Registry
 from hub.web.queries.video import camera_state
+from shared.canonical import canonical
+from shared.record import record_hash
 from tests.web.conftest import FAST, PASSWORD, FakeClock, login, page_csrf, seed
 
 SDP = "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\n"
@@ -117,6 +120,12 @@ def test_watch_passes_the_offer_to_the_relay(app_and_db: tuple[Any, Path]) -> No
     assert response.status_code == 200
     assert response.get_json() == {"viewer_id": "viewer-0001", "type": "answer", "sdp": "v=0\r\nanswer\r\n"}
     assert relay.calls == [("agent-ok", "cam1", "monitor-user")]
+    conn = connect(_db)
+    try:
+        (entry,), _total = list_audit(conn, action="video.watch")
+    finally:
+        conn.close()
+    assert (entry.username, entry.target, entry.detail["viewer"]) == ("monitor-user", "agent-ok/cam1", "viewer-0001")
     left = client.post("/api/v1/video/leave", json={"viewer_id": "viewer-0001"},
                        headers={"X-CSRF-Token": page_csrf(client)})
     assert left.get_json() == {"left": True} and relay.left == ["viewer-0001"]
@@ -162,3 +171,85 @@ def test_without_a_relay_watch_is_unavailable_and_others_are_refused(app_and_db:
     assert telecom.get("/api/v1/video/cameras").status_code == 403
     anonymous = app.test_client()
     assert anonymous.post("/api/v1/video/watch", json={}).status_code == 401
+
+
+class SnapshotRelay(ScriptedRelay):
+    """A relay whose snapshot fetcher returns what it is told (bytes, or an error)."""
+
+    def __init__(self, answer: bytes | VideoError) -> None:
+        super().__init__()
+        self.answer = answer
+        self.asked: list[tuple[str, str]] = []
+        self.snapshots = self
+
+    def fetch(self, agent_id: str, ref: str, timeout: float = 10.0) -> bytes:
+        self.asked.append((agent_id, ref))
+        if isinstance(self.answer, VideoError):
+            raise self.answer
+        return self.answer
+
+
+JPEG = b"\xff\xd8 a snapshot \xff\xd9"
+REF = hashlib.sha256(JPEG).hexdigest()
+
+
+def _presence_record(db: Path, agent_id: str = "agent-ok", *, altered: bool = False) -> int:
+    raw = canonical({"seq": 5, "type": "presence.absent", "ts": "2026-03-02T09:00:00+08:00",
+                     "body": {"window_id": "W01", "camera_id": "cam1", "snapshot_ref": REF}})
+    conn = connect(db)
+    try:
+        columns = [r[1] for r in conn.execute("PRAGMA table_info(records)")]
+        if "raw" not in columns:
+            conn.execute("ALTER TABLE records ADD COLUMN raw BLOB")
+        cur = conn.execute("INSERT INTO records(agent_id, stream_id, seq, hash, type, ts, received_at, raw) "
+                           "VALUES (?, 's1', 5, ?, 'presence.absent', '2026-03-02T09:00:00+08:00', "
+                           "'2026-03-02T09:00:01+08:00', ?)",
+                           (agent_id, record_hash(raw), raw.replace(b"W01", b"W02") if altered else raw))
+        conn.commit()
+        return int(cur.lastrowid or 0)
+    finally:
+        conn.close()
+
+
+def test_the_snapshot_behind_a_presence_record_is_served_and_audited(app_and_db: tuple[Any, Path]) -> None:
+    app, db = app_and_db
+    relay = app.extensions[EXTENSION] = SnapshotRelay(JPEG)
+    record_id = _presence_record(db)
+    client = signed_in(app)
+    response = client.get(f"/video/snapshot/{record_id}")
+    assert response.status_code == 200 and response.mimetype == "image/jpeg" and response.data == JPEG
+    assert response.headers["X-Snapshot-SHA256"] == REF
+    assert relay.asked == [("agent-ok", REF)]
+    conn = connect(db)
+    try:
+        (entry,), _total = list_audit(conn, action="video.snapshot")
+    finally:
+        conn.close()
+    assert entry.username == "monitor-user" and entry.target == f"record/{record_id}"
+    assert entry.detail["outcome"] == "shown" and entry.detail["ref"] == REF
+
+
+@pytest.mark.parametrize(("answer", "status", "words"), [
+    (SnapshotMismatch("the snapshot agent agent-ok sent does not match the signed record"), 502, "哈希不一致"),
+    (SnapshotMissing("agent agent-ok: no snapshot"), 404, "已没有这张抓拍"),
+    (AgentTimeout("agent agent-ok did not send snapshot"), 503, "未在 10 秒内发来抓拍"),
+])
+def test_a_snapshot_that_cannot_be_shown_says_why(app_and_db: tuple[Any, Path], answer: VideoError, status: int,
+                                                  words: str) -> None:
+    app, db = app_and_db
+    app.extensions[EXTENSION] = SnapshotRelay(answer)
+    record_id = _presence_record(db)
+    response = signed_in(app).get(f"/video/snapshot/{record_id}")
+    assert response.status_code == status and words in response.get_data(as_text=True)
+
+
+def test_no_snapshot_from_an_offline_agent_or_an_altered_record(app_and_db: tuple[Any, Path]) -> None:
+    app, db = app_and_db
+    relay = app.extensions[EXTENSION] = SnapshotRelay(JPEG)
+    client = signed_in(app)
+    offline = client.get(f"/video/snapshot/{_presence_record(db, 'agent-down')}")
+    assert offline.status_code == 503 and "采集点离线" in offline.get_data(as_text=True)
+    altered = client.get(f"/video/snapshot/{_presence_record(db, altered=True)}")
+    assert altered.status_code == 409 and "账本哈希不一致" in altered.get_data(as_text=True)
+    assert client.get("/video/snapshot/999999").status_code == 404
+    assert relay.asked == []  # the agent is not even asked

@@ -195,3 +195,94 @@ def test_presence_records_from_the_synthetic_hall_reach_the_hub(cluster: LocalCl
     assert counts["presence.present"] >= 3  # the first decision for each window is reported
     assert counts.get("agent.health", 0) >= 2  # each live camera's feed going "ok"
     print(f"presence records after {time.monotonic() - started:.1f} s: {counts}")
+
+
+WINDOW_NAMES = [("W01", "1号窗口", "SCJG"), ("W02", "2号窗口", "SCJG"), ("W03", "3号窗口", "SCJG"),
+                ("W04", "7号窗口", "ZRZY"), ("W05", "8号窗口", "ZRZY"), ("W06", "9号窗口", "ZRZY")]
+DEPT_NAMES = [("SCJG", "市市场监督管理局"), ("ZRZY", "市自然资源局")]
+
+
+def _name_windows(cluster: LocalCluster) -> None:
+    """What the hub learns from cases (``sup_names``): the windows' names and departments."""
+    conn = sqlite3.connect(cluster.hub_dir / "hub.sqlite", timeout=10)
+    try:
+        conn.execute("CREATE TABLE IF NOT EXISTS sup_names (kind TEXT NOT NULL, code TEXT NOT NULL, name TEXT, "
+                     "dept_code TEXT, PRIMARY KEY (kind, code)) WITHOUT ROWID")
+        conn.executemany("INSERT OR REPLACE INTO sup_names VALUES ('window', ?, ?, ?)", WINDOW_NAMES)
+        conn.executemany("INSERT OR REPLACE INTO sup_names VALUES ('dept', ?, ?, NULL)", DEPT_NAMES)
+        conn.commit()
+    finally:
+        conn.close()
+
+
+def test_tiles_carry_department_and_windows_and_the_header_counts_the_playing_tiles(
+        cluster: LocalCluster, browser: Any) -> None:
+    _name_windows(cluster)
+    page = signed_in(browser, cluster)
+    page.goto(f"http://127.0.0.1:{cluster.http_port}/video")
+    for camera in ("demo-hall-cam1", "demo-hall-cam2"):
+        wait_playing(page, camera)
+    labels = {c: page.inner_text(TILE.format(c) + " .video-name")
+              for c in ("demo-hall-cam1", "demo-hall-cam2", "demo-hall-cam9")}
+    assert labels["demo-hall-cam1"] == "市市场监督管理局 · 1号窗口、2号窗口、3号窗口"
+    assert labels["demo-hall-cam2"] == "市自然资源局 · 7号窗口、8号窗口、9号窗口"
+    assert labels["demo-hall-cam9"] == "W07、W08、W09"  # windows the hub knows no name of: their ids
+    # two cameras play (the unplugged one's tile shows the agent's black picture: not counted)
+    page.wait_for_function("(sel) => document.querySelector(sel).dataset.feed === 'dead'",
+                           arg=TILE.format("demo-hall-cam9"), timeout=20000)
+    page.wait_for_function(
+        """() => { const n = document.querySelectorAll('figure.video-tile[data-state=playing][data-feed=ok]').length;
+            const s = document.getElementById('video-summary');
+            return n === 2 && s.dataset.playing === '2' && s.textContent.includes('正在播放 2 路'); }""",
+        timeout=15000)
+    page.click(TILE.format("demo-hall-cam2"))  # the large view covers the wall: both still play
+    page.wait_for_function("() => !document.getElementById('video-large').hidden", timeout=5000)
+    page.wait_for_function("() => document.getElementById('video-summary').dataset.playing === '2'",
+                           timeout=10000)
+    shot = artifact_dir("video-wall") / "video-wall-labels.png"
+    page.keyboard.press("Escape")
+    page.screenshot(path=str(shot))
+    page.close()
+
+
+def test_a_tile_refused_as_offline_plays_again_without_a_reload(cluster: LocalCluster, browser: Any) -> None:
+    """The hub once marked the agent offline (采集点离线) and refused to play it; when the heartbeats
+    say it is back, the tile asks again at once, without a reload and without waiting out its
+    backoff. The offline phase is played by intercepting the wall's two calls."""
+    page = signed_in(browser, cluster)
+    offline = {"on": True}
+
+    def cameras(route: Any) -> None:
+        response = route.fetch()
+        wall = response.json()
+        if offline["on"]:
+            for hall in wall["halls"]:
+                for cam in hall["cameras"]:
+                    cam.update(state="offline", agent_online=False)
+        route.fulfill(response=response, body=json.dumps(wall))
+
+    def watch(route: Any) -> None:
+        if offline["on"]:
+            route.fulfill(status=503, content_type="application/json", body=json.dumps(
+                {"error": "agent_offline", "detail": f"agent {AGENT} is offline"}))
+        else:
+            route.continue_()
+
+    page.route("**/api/v1/video/cameras", cameras)
+    page.route("**/api/v1/video/watch", watch)
+    page.goto(f"http://127.0.0.1:{cluster.http_port}/video")
+    page.wait_for_selector(TILE.format("demo-hall-cam1"), timeout=30000)
+    # the first poll (5 s) says offline: the badge says 采集点离线, nothing plays
+    page.wait_for_function("(sel) => document.querySelector(sel).dataset.feed === 'offline'",
+                           arg=TILE.format("demo-hall-cam1"), timeout=20000)
+    assert page.inner_text(TILE.format("demo-hall-cam1") + " .badge") == "采集点离线"
+    # its watch was refused as offline (as by a relay that kept the offline mark): the tile backs off
+    page.wait_for_function("(sel) => document.querySelector(sel).dataset.state === 'error'",
+                           arg=TILE.format("demo-hall-cam1"), timeout=20000)
+    offline["on"] = False  # the agent's heartbeat arrives: online again
+    started = time.monotonic()
+    wait_playing(page, "demo-hall-cam1", frames=5, timeout_ms=20000)
+    took = time.monotonic() - started
+    assert page.inner_text(TILE.format("demo-hall-cam1") + " .badge") == "正常"
+    assert took < 12, f"the tile took {took:.1f} s to play again (its backoff, not the heartbeat)"
+    page.close()

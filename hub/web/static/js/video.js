@@ -94,10 +94,11 @@
     node.appendChild(box);
     var cap = XN.el('figcaption');
     this.title = XN.el('span', 'video-name');
+    this.camId = XN.el('span', 'video-camera muted');
     this.badge = XN.el('span', 'badge');
     this.windows = XN.el('span', 'video-windows muted');
     this.viewers = XN.el('span', 'video-viewers muted');
-    cap.appendChild(this.title); cap.appendChild(this.badge); cap.appendChild(this.windows); cap.appendChild(this.viewers);
+    cap.appendChild(this.title); cap.appendChild(this.badge); cap.appendChild(this.camId); cap.appendChild(this.windows); cap.appendChild(this.viewers);
     node.appendChild(cap);
     node.addEventListener('click', function () { openLarge(self); });
     node.addEventListener('keydown', function (e) { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); openLarge(self); } });
@@ -116,9 +117,26 @@
     if (this.node.dataset.state !== 'playing' && this.pc) { this.setState('playing', ''); this.retries = 0; }
   };
 
+  /* Frames the browser decoded (a second source beside requestVideoFrameCallback, which Chromium
+     does not call for a video it does not paint, e.g. one under the large view). */
+  Tile.prototype.decoded = function () {
+    var v = this.video;
+    if (v.getVideoPlaybackQuality) { return v.getVideoPlaybackQuality().totalVideoFrames; }
+    return Math.round((v.currentTime || 0) * 1000);
+  };
+
+  /* Playing = a session with frames arriving AND a live feed: a dead or frozen camera's tile plays
+     the agent's black (or last) picture, which is not a camera being watched. */
+  Tile.prototype.playing = function () {
+    return !!this.pc && this.node.dataset.state === 'playing' && this.cam.state === 'ok';
+  };
+
   Tile.prototype.update = function (cam) {
+    var back = this.cam && this.cam.state === 'offline' && cam.state !== 'offline';
     this.cam = cam;
-    this.title.textContent = cam.hall_id ? cam.hall_id + ' · ' + cam.camera_id : cam.camera_id;
+    this.title.textContent = cam.label || (cam.hall_id ? cam.hall_id + ' · ' + cam.camera_id : cam.camera_id);
+    this.node.dataset.label = this.title.textContent;
+    this.camId.textContent = cam.camera_id;
     this.badge.className = 'badge video-state-' + cam.state;
     this.badge.textContent = i18n.states[cam.state] || cam.state;
     this.badge.title = cam.reason || '';
@@ -126,12 +144,21 @@
     this.windows.textContent = cam.windows && cam.windows.length ? XN.fmt(i18n.windows, { windows: cam.windows.join(' ') }) : '';
     this.viewers.textContent = cam.viewers ? XN.fmt(i18n.viewers, { n: cam.viewers }) : '';
     if (large === this) { showLargeBadge(this); }
+    if (back && this.retryTimer) {
+      /* the agent is back (its heartbeat after an offline mark): ask again now, not at the end of the backoff */
+      clearTimeout(this.retryTimer);
+      this.retryTimer = null;
+      this.retries = 0;
+      this.start();
+    }
   };
 
   Tile.prototype.setState = function (state, text) {
+    var changed = this.node.dataset.state !== state;
     this.node.dataset.state = state;
     this.status.textContent = text || '';
     this.status.hidden = !text;
+    if (changed) { summary(); }
   };
 
   Tile.prototype.wanted = function () {
@@ -213,6 +240,15 @@
   };
 
   Tile.prototype.check = function () {
+    if (this.pc) {
+      var decoded = this.decoded();
+      if (decoded > (this.lastDecoded || 0)) {
+        this.lastDecoded = decoded;
+        if (this.video.srcObject && this.video.readyState >= 2) { this.frame(); }
+      }
+    } else {
+      this.lastDecoded = 0;
+    }
     /* connected, but no frame for a while: say so (the badge says why, if the agent knows) */
     if (this.pc && this.node.dataset.state === 'playing' && Date.now() - this.lastFrameAt > NO_FRAME_MS) {
       this.setState('connecting', i18n.waiting);
@@ -304,14 +340,19 @@
       }
     });
     document.getElementById('video-empty').hidden = halls.length > 0;
-    summary(halls);
+    summary();
   }
 
-  function summary(halls) {
+  /* The header: halls and cameras of the last poll, and the tiles that play now (a session and
+     frames within NO_FRAME_MS); recomputed whenever a tile's state changes. */
+  function summary() {
+    var halls = (current && current.halls) || [];
     var cameras = 0, playing = 0;
     halls.forEach(function (h) { cameras += h.cameras.length; });
-    Object.keys(tiles).forEach(function (k) { if (tiles[k].node.dataset.state === 'playing') { playing += 1; } });
-    document.getElementById('video-summary').textContent = XN.fmt(i18n.summary, { halls: halls.length, cameras: cameras, playing: playing });
+    Object.keys(tiles).forEach(function (k) { if (tiles[k].playing()) { playing += 1; } });
+    var node = document.getElementById('video-summary');
+    node.dataset.playing = String(playing);
+    node.textContent = XN.fmt(i18n.summary, { halls: halls.length, cameras: cameras, playing: playing });
   }
 
   var current = data.wall;
@@ -322,7 +363,7 @@
   }, POLL_MS);
   setInterval(function () {
     Object.keys(tiles).forEach(function (k) { tiles[k].check(); });
-    summary(current.halls || []);
+    summary();
   }, 1000);
 
   document.addEventListener('visibilitychange', function () {
