@@ -409,5 +409,15 @@ def _attach_publish_command() -> None:
 
 _attach_publish_command()
 
+
+def _attach_catalogue_commands() -> None:
+    """``catalogue import|export|show|sample`` (事项目录, owned by hub.catalogue.cli)."""
+    from hub.catalogue.cli import catalogue_group
+
+    main.add_command(catalogue_group, "catalogue")
+
+
+_attach_catalogue_commands()
+
 if __name__ == "__main__":  # pragma: no cover
     main()
