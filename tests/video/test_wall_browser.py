@@ -6,6 +6,7 @@ screen are paused, and the upstream stops once nobody watches.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 import time
@@ -285,4 +286,47 @@ def test_a_tile_refused_as_offline_plays_again_without_a_reload(cluster: LocalCl
     took = time.monotonic() - started
     assert page.inner_text(TILE.format("demo-hall-cam1") + " .badge") == "正常"
     assert took < 12, f"the tile took {took:.1f} s to play again (its backoff, not the heartbeat)"
+    page.close()
+
+
+def test_the_snapshot_behind_a_presence_record_is_fetched_from_the_agent_and_verified(
+        cluster: LocalCluster, browser: Any) -> None:
+    """Through the real broker (the agent's own signalling topics and ACL): the hub asks the agent
+    for the JPEG of a presence record, checks its SHA-256, serves it; a file altered on the agent
+    is refused in words; both are in the audit log."""
+    def record() -> tuple[int, str] | None:
+        conn = cluster.hub_db()
+        try:
+            row = conn.execute("SELECT id, raw FROM records WHERE agent_id = ? AND type LIKE 'presence.%' "
+                               "ORDER BY id LIMIT 1", (AGENT,)).fetchone()
+        except sqlite3.OperationalError:
+            return None
+        finally:
+            conn.close()
+        return (int(row[0]), json.loads(row[1])["body"]["snapshot_ref"]) if row else None
+
+    record_id, ref = wait_until(record, 60, message="no presence record reached the hub")
+    page = signed_in(browser, cluster)
+    base = f"http://127.0.0.1:{cluster.http_port}"
+    shown = page.goto(f"{base}/video/snapshot/{record_id}")
+    assert shown is not None and shown.status == 200 and shown.headers["content-type"] == "image/jpeg"
+    assert hashlib.sha256(shown.body()).hexdigest() == ref
+    # the file altered on the agent's disk: the hub refuses it and says why
+    (path,) = (cluster.agent_dir(AGENT) / "data" / "snapshots").glob(f"*/{ref[:2]}/{ref}.jpg")
+    original = path.read_bytes()
+    try:
+        path.write_bytes(original[:-10] + b"\x00" * 10)
+        refused = page.goto(f"{base}/video/snapshot/{record_id}")
+        assert refused is not None and refused.status == 502
+        assert "哈希不一致" in page.inner_text("main, body")
+    finally:
+        path.write_bytes(original)
+    conn = cluster.hub_db()
+    try:
+        outcomes = [json.loads(d)["outcome"] for (d,) in conn.execute(
+            "SELECT detail FROM audit_log WHERE action = 'video.snapshot' AND target = ? ORDER BY id",
+            (f"record/{record_id}",))]
+    finally:
+        conn.close()
+    assert outcomes == ["shown", "snapshot_mismatch"]
     page.close()
