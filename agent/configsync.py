@@ -11,8 +11,9 @@ The hub publishes a :class:`~shared.configbundle.ConfigBundle` (retained, QoS 1)
    (what ``xiaoneng-agent validate-config --live`` does), camera profiles when cameras are set;
 4. applies it atomically: the symlink ``DATA/config/current`` is replaced by one rename, then the
    capture runners restart with the new entries;
-5. watches capture for ``watch_s`` seconds: a source that stays down or degraded for ``confirm_s``
-   rolls the agent back to the previous bundle (or to ``agent.yaml`` alone) by itself.
+5. watches capture for ``watch_s`` seconds (or until a newer bundle arrives): a source that stays
+   down or degraded for ``confirm_s`` rolls the agent back to the previous bundle (or to
+   ``agent.yaml`` alone) by itself.
 
 The heartbeat carries ``config_version`` (the applied bundle, 0 for none) and ``config_error``
 (why the newest bundle was refused or rolled back). ``DATA/config/state.json`` keeps the versions
@@ -334,6 +335,8 @@ class ConfigSync:
         deadline = time.monotonic() + self.watch_s
         failing_since: float | None = None
         while time.monotonic() < deadline and not (stop is not None and stop.is_set()):
+            if not self._inbox.empty():
+                return ""  # a newer bundle came: it is handled next, this one stays its fallback
             bad = self.failures()
             now = time.monotonic()
             if bad:

@@ -142,3 +142,13 @@ def test_older_folders_pruned_and_bad_state_file_tolerated(rig: Any, department:
     assert sorted(d.name for d in sync.root.glob("v*")) == ["v2", "v3"]
     (sync.root / "state.json").write_text('{"applied": "x"}')
     assert ConfigSync(sync.base, HUB.public_key(), sync.restart, sync.failures).state.applied == 0
+
+
+def test_a_newer_bundle_ends_the_watch(rig: Any, department: Path) -> None:
+    _, _, sync = rig
+    sync.offer(make(2, department))
+    t0 = time.monotonic()
+    assert sync.handle(make(1, department)) == "applied"
+    assert time.monotonic() - t0 < sync.watch_s
+    assert sync.handle(sync._inbox.get_nowait()) == "applied"
+    assert sync.health() == {"config_version": 2} and sync.state.previous == 1
