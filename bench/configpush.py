@@ -26,6 +26,7 @@ import sys
 import tempfile
 import time
 from contextlib import closing
+from functools import partial
 from pathlib import Path
 
 import yaml
@@ -43,6 +44,10 @@ def link(c: LocalCluster) -> tuple[int | None, str | None]:
     with closing(c.hub_db()) as conn:
         row = conn.execute("SELECT config_version, config_error FROM agent_link WHERE agent_id = 'a1'").fetchone()
     return (None, None) if row is None else (row[0], row[1])
+
+
+def reported(c: LocalCluster, version: int) -> bool:
+    return link(c)[0] == version
 
 
 def push(c: LocalCluster, d: Path, db: Path, profile: str) -> float:
@@ -80,7 +85,7 @@ def main() -> None:
             for n in range(1, args.rounds + 1):
                 t0 = push(c, root / f"b{n}", db, profile)
                 commands.append(time.monotonic() - t0)
-                wait_for(lambda n=n: link(c)[0] == n, 60, f"version {n} reported", interval=0.01)
+                wait_for(partial(reported, c, n), 60, f"version {n} reported", interval=0.01)
                 totals.append(time.monotonic() - t0)
             broken = profile.replace("appr_case:\n    key: id", "appr_case:\n    key: no_such_column")
             t0 = push(c, root / "bad", db, broken)
