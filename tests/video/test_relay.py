@@ -181,8 +181,8 @@ def test_every_viewer_that_ends_is_reported_for_the_audit_log(wire: Wire, tmp_pa
     ended: list[dict[str, Any]] = []
 
     def on_end(item: dict[str, Any]) -> None:
-        ended.append(item)
         audit_watched(database, item)
+        ended.append(item)  # after the write: the test reads the log once it sees the item
 
     relay.on_viewer_end = on_end
     before = time.time()
