@@ -21,6 +21,7 @@ NAV = (
     ("cards.queue", "nav.cards"),
     ("rankings.page", "nav.rankings"),
     ("reports.page", "nav.reports"),
+    ("catalogue.page", "nav.catalogue"),
     ("links.page", "nav.links"),
     ("quarantine.page", "nav.quarantine"),
     ("video.page", "nav.video"),

@@ -44,6 +44,12 @@ EXPECTED: dict[str, tuple[str, set[str] | None]] = {
     "rankings.page": ("GET", READERS),
     "publish.download": ("GET", {"admin", "monitor"}),
     "reports.page": ("GET", CASES),
+    "catalogue.page": ("GET", CASES),
+    "catalogue.item": ("GET", CASES),
+    "catalogue.edit": ("POST", ADMIN),
+    "catalogue.upload": ("POST", ADMIN),
+    "catalogue.export": ("GET", CASES),
+    "catalogue.findings": ("GET", CASES),
     "reports.download_html": ("GET", CASES),
     "admin.users": ("GET", ADMIN),
     "admin.create_user_view": ("POST", ADMIN),
@@ -86,6 +92,7 @@ EXPECTED: dict[str, tuple[str, set[str] | None]] = {
 SAMPLE_ARGS = {
     "agent_id": "agent-ok",
     "case_id": "C-1",
+    "item_code": "990100001001",
     "card_id": "K-1",
     "month": "2026-11",
     "username": "victim",
@@ -184,13 +191,14 @@ def test_route_role_matrix(hub: Hub, report_files: object) -> None:
 
 
 def test_navigation_shows_only_what_the_role_may_open(hub: Hub) -> None:
+    readers = {"/overview", "/cases", "/cards", "/rankings", "/reports", "/catalogue", "/links", "/quarantine",
+               "/video"}
     expectations = {
-        "admin": {"/overview", "/cases", "/cards", "/rankings", "/reports", "/links", "/quarantine", "/video",
-                  "/devices", "/admin/users"},
-        "monitor": {"/overview", "/cases", "/cards", "/rankings", "/reports", "/links", "/quarantine", "/video"},
-        "leader": {"/overview", "/cases", "/cards", "/rankings", "/reports", "/links", "/quarantine", "/video"},
+        "admin": readers | {"/devices", "/admin/users"},
+        "monitor": readers,
+        "leader": readers,
         "telecom": {"/links", "/quarantine"},
-        "department": {"/cases", "/cards", "/reports"},
+        "department": {"/cases", "/cards", "/reports", "/catalogue"},
     }
     import re
 
