@@ -78,4 +78,6 @@ def collect(relay: VideoRelay) -> list[Family]:
             counters.get("viewers_joined", 0)),
         Family("xiaoneng_video_upstream_failures_total", "Upstream sessions that failed or were refused",
                "counter").add(counters.get("upstream_failures", 0)),
+        Family("xiaoneng_video_snapshots_total", "Evidence snapshots fetched from agents, by outcome", "counter")
+        .add(relay.snapshots.fetched, outcome="shown").add(relay.snapshots.refused, outcome="refused"),
     ]

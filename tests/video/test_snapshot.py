@@ -16,6 +16,8 @@ from agent.camera.config import load_profile
 from agent.camera.service import CameraService
 from agent.camera.snapshot import encode_jpeg, save_snapshot, snapshot_path
 from hub.video.errors import AgentTimeout, SnapshotMismatch, SnapshotMissing
+from hub.video.relay import VideoRelay
+from hub.video.service import collect
 from hub.video.snapshots import SnapshotFetcher
 from shared import snapshotsignal, topics
 
@@ -137,3 +139,15 @@ def _fetch_error(link: Link, ref: str) -> Exception | None:
     except Exception as exc:  # noqa: BLE001 - returned to the test
         return exc
     return None
+
+
+def test_snapshot_outcomes_are_in_the_metrics() -> None:
+    relay = VideoRelay(lambda topic, payload, qos: None)
+    try:
+        relay.snapshots.fetched, relay.snapshots.refused = 3, 1
+        (family,) = [f for f in collect(relay) if f.name == "xiaoneng_video_snapshots_total"]
+        text = family.render()
+        assert 'xiaoneng_video_snapshots_total{outcome="shown"} 3' in text
+        assert 'xiaoneng_video_snapshots_total{outcome="refused"} 1' in text
+    finally:
+        relay.rtc.loop.close()
