@@ -17,6 +17,7 @@ from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -129,26 +130,44 @@ def push(data_dir: Path, kind: str, target_id: str, files: dict[str, str], publi
     return PushResult(f"{kind} {target_id}", version, digest, agents)
 
 
-def mqtt_publisher(data_dir: Path, host: str, port: int, timeout: float = 15.0) -> tuple[Publisher, Callable[[], None]]:
-    """A publisher logged in as the hub (DATA/hub-mqtt.json) and a function that disconnects it."""
+@dataclass(frozen=True)
+class PushLogin:
+    """How a push reaches the broker: the hub's own (password) listener and login."""
+
+    host: str
+    port: int
+    username: str
+    password: str
+
+    @classmethod
+    def of_hub(cls, data_dir: Path, host: str, port: int) -> PushLogin:
+        """The hub's login as ``xiaoneng-hub run`` made it (DATA/hub-mqtt.json)."""
+        from hub.runtime import LOGIN_FILE
+
+        path = data_dir / LOGIN_FILE
+        try:
+            login = json.loads(path.read_text())
+            return cls(host, port, str(login["username"]), str(login["password"]))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ConfigError(f"{path}: the hub's broker login is missing ({exc}); start the hub once") from None
+
+
+def mqtt_publisher(login: PushLogin, timeout: float = 15.0) -> tuple[Publisher, Callable[[], None]]:
+    """A publisher logged in as the hub, and a function that disconnects it."""
     import os
+    import uuid
 
     import paho.mqtt.client as mqtt
     from paho.mqtt.enums import CallbackAPIVersion
 
-    from hub.runtime import LOGIN_FILE
-
-    login_path = data_dir / LOGIN_FILE
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"xn-hub-config-{os.getpid()}-{uuid.uuid4().hex[:8]}",
+                         protocol=mqtt.MQTTv5)
+    client.username_pw_set(login.username, login.password)
+    where = f"{login.host}:{login.port}"
     try:
-        login = json.loads(login_path.read_text())
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"{login_path}: the hub's broker login is missing ({exc}); start the hub once") from None
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"xn-hub-config-{os.getpid()}", protocol=mqtt.MQTTv5)
-    client.username_pw_set(str(login["username"]), str(login["password"]))
-    try:
-        client.connect(host, port, keepalive=30)
+        client.connect(login.host, login.port, keepalive=30)
     except OSError as exc:
-        raise ConfigError(f"cannot reach the broker at {host}:{port}: {exc} "
+        raise ConfigError(f"cannot reach the broker at {where}: {exc} "
                           "(is the hub running? check --mqtt-host/--mqtt-port)") from None
     client.loop_start()
 
@@ -156,7 +175,7 @@ def mqtt_publisher(data_dir: Path, host: str, port: int, timeout: float = 15.0) 
         info = client.publish(topic, payload, qos=1, retain=True)
         info.wait_for_publish(timeout)
         if not info.is_published():
-            raise ConfigError(f"the broker at {host}:{port} did not confirm {topic} within {timeout:.0f} s "
+            raise ConfigError(f"the broker at {where} did not confirm {topic} within {timeout:.0f} s "
                               "(login refused, or the ACL forbids it)")
 
     def close() -> None:
@@ -164,6 +183,28 @@ def mqtt_publisher(data_dir: Path, host: str, port: int, timeout: float = 15.0) 
         client.loop_stop()
 
     return publish, close
+
+
+#: ``app.extensions`` key of the running hub's pusher (the devices page's action).
+EXTENSION = "xn_configpush"
+#: Opens a publisher: returns ``(publish, close)``.
+PublisherFactory = Callable[[], tuple[Publisher, Callable[[], None]]]
+
+
+def attach(app: Any, login: PushLogin) -> None:
+    """Let the web UI's devices page push configurations through the hub's broker login."""
+    app.extensions[EXTENSION] = lambda: mqtt_publisher(login)
+
+
+def push_with(opener: PublisherFactory, data_dir: Path, kind: str, target_id: str, files: dict[str, str],
+              version: int | None = None) -> PushResult:
+    """:func:`push` through a publisher opened for it (closed afterwards)."""
+    target_agents(data_dir / DB_FILE, kind, target_id)  # a clear error before connecting
+    publish, close = opener()
+    try:
+        return push(data_dir, kind, target_id, files, publish, version)
+    finally:
+        close()
 
 
 @click.group("config")
@@ -188,16 +229,11 @@ def config_push(data_dir: Path, agent_id: str | None, site_id: str | None, versi
         raise click.UsageError("give exactly one of --agent and --site")
     kind, target = ("agent", agent_id) if agent_id is not None else ("site", site_id)
     assert target is not None
-    close: Callable[[], None] = lambda: None  # noqa: E731 - replaced once connected
     try:
-        bundle_files = read_files(list(files))
-        target_agents(data_dir / DB_FILE, kind, target)
-        publish, close = mqtt_publisher(data_dir, mqtt_host, mqtt_port)
-        result = push(data_dir, kind, target, bundle_files, publish, version)
+        login = PushLogin.of_hub(data_dir, mqtt_host, mqtt_port)
+        result = push_with(lambda: mqtt_publisher(login), data_dir, kind, target, read_files(list(files)), version)
     except XiaonengError as exc:
         raise click.ClickException(f"下发失败 / push failed: {exc}") from None
-    finally:
-        close()
     click.echo(f"已下发 / pushed version {result.version} ({result.target}, sha256 {result.digest[:16]}…) "
                f"to {', '.join(result.agents)}")
 

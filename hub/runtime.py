@@ -163,6 +163,10 @@ class Hub:
                 from hub.video.service import attach
 
                 attach(self.web.app, self.video)
+            from hub.configpush import PushLogin
+            from hub.configpush import attach as attach_config_push
+
+            attach_config_push(self.web.app, PushLogin(o.mqtt_host, o.mqtt_port, username, password))
             self.web.start()
         if o.enroll_port is not None:
             self._start_enrolment(o.enroll_port)

@@ -31,6 +31,7 @@ EXPECTED: dict[str, tuple[str, set[str] | None]] = {
     "quarantine.page": ("GET", LINKS),
     "devices.page": ("GET", ADMIN),
     "devices.revoke": ("POST", ADMIN),
+    "devices.push_config": ("POST", ADMIN),
     "video.page": ("GET", READERS),
     "video.cameras": ("GET", READERS),
     "video.watch": ("POST", READERS),

@@ -59,6 +59,54 @@ def config_versions(conn: sqlite3.Connection, agent_ids: list[str]) -> dict[str,
     return out
 
 
+#: The largest file the devices page accepts for a pushed configuration (profiles are a few KB).
+MAX_PUSH_FILE = 256 * 1024
+
+
+@bp.post("/devices/config")
+@allow(*ADMIN)
+def push_config() -> Response:
+    """Sign the uploaded files (settings.yaml, mapping and camera profiles) with the hub's key and
+    push them to one agent or every agent of a site (hub.configpush; docs/agent.md §5)."""
+    from flask import current_app
+
+    from hub.configpush import EXTENSION, push_with
+
+    opener = current_app.extensions.get(EXTENSION)
+    target = request.form.get("target", "")
+    kind, _, target_id = target.partition(":")
+    files: dict[str, str] = {}
+    try:
+        if opener is None:
+            raise XiaonengError(gettext("devices.push_unavailable"))
+        if kind not in ("agent", "site") or not target_id:
+            raise XiaonengError(gettext("devices.push_no_target"))
+        for upload in request.files.getlist("files"):
+            if not upload.filename:
+                continue
+            data = upload.read(MAX_PUSH_FILE + 1)
+            if len(data) > MAX_PUSH_FILE:
+                raise XiaonengError(f"{upload.filename}: > {MAX_PUSH_FILE // 1024} KB")
+            name = Path(upload.filename).name
+            if name in files:
+                raise XiaonengError(f"{name}: ×2")
+            files[name] = data.decode("utf-8")
+        if not files:
+            raise XiaonengError(gettext("devices.push_no_files"))
+        raw_version = request.form.get("version", "").strip()
+        version = int(raw_version) if raw_version else None
+        data_dir = Path(web_state().config.database).parent
+        result = push_with(opener, data_dir, kind, target_id, files, version)
+    except (XiaonengError, ValueError) as exc:  # ValueError: a version that is not a number, or not UTF-8
+        audit_action("config.push", target, {"files": sorted(files), "error": str(exc)[:300]})
+        flash(gettext("devices.push_failed", error=str(exc)), "error")
+        return redirect(url_for("devices.page"))
+    audit_action("config.push", target, {"files": sorted(files), "version": result.version,
+                                         "digest": result.digest, "agents": result.agents})
+    flash(gettext("devices.pushed_flash", version=result.version, agents=", ".join(result.agents)), "info")
+    return redirect(url_for("devices.page"))
+
+
 @bp.post("/devices/<agent_id>/revoke")
 @allow(*ADMIN)
 def revoke(agent_id: str) -> Response:
