@@ -2,7 +2,8 @@
 video relay listening to it. The agent stays connected but its heartbeats pause longer than
 ``offline_after_s`` (what a busy hub sees when they wait in its queue); the hub marks it offline and
 the relay refuses its cameras. The agent never disconnected, so no status message follows — the
-next heartbeat alone must bring the agent back in the relay."""
+next heartbeat alone must bring the agent back in the relay. Also: a heartbeat of many cameras is
+stored whole."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from hub.auth import connect
+from hub.control import MAX_HEALTH_BYTES
 from hub.service import BrokerLogin, IngestConfig, IngestService
 from hub.store import Store
 from hub.video.relay import VideoRelay
@@ -62,3 +65,28 @@ def test_the_relay_learns_from_the_next_heartbeat_that_a_falsely_offline_agent_i
     wait_until(lambda: relay.online("a1") is True, 5, message="the relay still believes the agent offline")
     after_mark = events[events.index(("link.status", False)) + 1:]
     assert ("link.status", True) not in after_mark and any(kind == "link.health" for kind, _ in after_mark)
+
+
+def test_a_heartbeat_of_many_cameras_is_stored_whole_and_the_wall_lists_them(
+        wired: tuple[RunningBroker, IngestService, VideoRelay]) -> None:
+    """96 cameras with long ids and reasons (~27 KB, over the old 16 KiB limit that refused the
+    whole heartbeat): stored whole, every camera on the wall's query."""
+    broker, service, _relay = wired
+    cameras = [{"camera_id": f"shi-zhengwu-fuwu-zhongxin-2f-cam{i:03d}", "hall_id": "shi-zhengwu-fuwu-zhongxin-2f",
+                "windows": [f"W{3 * i + j:03d}" for j in range(3)], "feed": "dead",
+                "reason": "cannot open rtsp://10.20.30.40:554/Streaming/Channels/101: Connection timed out",
+                "attempts": 1234, "connections": 56} for i in range(96)]
+    payload = json.dumps({"ping": 1, "agent": "a1", "cameras": cameras}).encode()
+    assert 16 * 1024 < len(payload) < MAX_HEALTH_BYTES
+    broker.probe("a1").publish(topics.health("a1"), payload)
+
+    def stored() -> list[dict[str, object]]:
+        conn = connect(broker.data_dir / "hub.sqlite")
+        try:
+            row = conn.execute("SELECT health_json FROM agent_link WHERE agent_id = 'a1'").fetchone()
+        finally:
+            conn.close()
+        return json.loads(row[0])["cameras"] if row and row[0] else []
+
+    assert wait_until(lambda: len(stored()) == 96, 10, message="the heartbeat was not stored whole")
+    assert not any(k.startswith("rejected_health") for k, v in service.counters.items() if v)
