@@ -4,7 +4,8 @@ The hub publishes a :class:`~shared.configbundle.ConfigBundle` (retained, QoS 1)
 ``xn/v1/agents/{id}/config``. This agent:
 
 1. checks the signature with ``hub_public_key`` and that the bundle is for it (agent or site) and
-   newer than every bundle it saw before (no downgrade, no replay of an old retained message);
+   newer than every bundle it saw before (no downgrade, no replay of an old retained message); a
+   forged or misdirected bundle also raises a security alert at the hub (``config.refused``);
 2. writes the files to ``DATA/config/staging``, then renames it to ``DATA/config/v{N}``;
 3. validates the effective configuration (``agent.yaml`` + the bundle's :data:`SETTINGS_FILE`):
    every capture entry, its mapping profile, and the profile against the live database
@@ -38,12 +39,14 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from agent.capture.runner import CaptureConfig
+from agent.checkpoints import alert_payload
 from agent.config import AgentConfig
 from agent.uplink import UplinkConfig
 from shared import topics
 from shared.config import build, read_yaml
 from shared.configbundle import SETTINGS_FILE, BundleError, ConfigBundle, check_settings, parse_bundle
 from shared.errors import XiaonengError
+from shared.timefmt import iso_local
 
 log = logging.getLogger("xiaoneng.agent.config")
 
@@ -211,6 +214,8 @@ class ConfigSync:
         self.state = SyncState.load(self.root / STATE_FILE)
         self._inbox: queue.Queue[bytes] = queue.Queue(maxsize=8)
         self._lock = threading.Lock()
+        #: Raises a security alert at the hub (set by :meth:`attach`).
+        self._alert: Callable[[str], None] = lambda detail: None
 
     # -- wiring ---------------------------------------------------------------------------------
 
@@ -218,6 +223,12 @@ class ConfigSync:
         """Receive bundles on this agent's config topic (the uplink's thread only queues them)."""
         uplink.on_topic(topics.config(self.base.agent_id), lambda _t, payload: self.offer(payload))
         uplink.add_health_provider(self.health)
+
+        def alert(detail: str) -> None:
+            uplink.publish_side(topics.alert(self.base.agent_id),
+                                alert_payload("config.refused", detail, iso_local(time.time())), qos=1)
+
+        self._alert = alert
 
     def offer(self, payload: bytes) -> None:
         try:
@@ -256,13 +267,16 @@ class ConfigSync:
         try:
             bundle = parse_bundle(payload, self.hub_key)
         except BundleError as exc:
-            log.warning("configuration bundle refused", extra={"error": str(exc), "security_alert": True})
+            log.error("SECURITY: configuration bundle refused", extra={"error": str(exc), "security_alert": True})
             self._set(error=f"refused a bundle: {exc}"[:MAX_ERROR])
+            self._alert(f"a configuration bundle on this agent's config topic was refused: {exc}")
             return "refused"
         if not bundle.applies_to(self.base.agent_id, self.base.site_id):
-            log.warning("configuration bundle for another target refused",
-                        extra={"target": f"{bundle.target_kind} {bundle.target_id}", "security_alert": True})
+            log.error("SECURITY: configuration bundle for another target refused",
+                      extra={"target": f"{bundle.target_kind} {bundle.target_id}", "security_alert": True})
             self._set(error=f"refused version {bundle.version}: it is for {bundle.target_kind} {bundle.target_id}")
+            self._alert(f"a configuration bundle for {bundle.target_kind} {bundle.target_id} (version "
+                        f"{bundle.version}) reached this agent's config topic")
             return "refused"
         if bundle.version <= self.state.seen:
             if bundle.version == self.state.seen:

@@ -103,6 +103,7 @@ def test_pushed_applied_reported_forged_refused_bad_not_applied_failing_rolled_b
     client.loop_stop()
     wait_for(lambda: "does not verify" in (link(c)[1] or ""), 30, "the forged bundle refused")
     assert link(c)[0] == 1
+    wait_for(lambda: alerts(c) == ["config.refused"], 30, "the security alert at the hub")
 
     # A downgrade is refused by the hub's command already.
     out = push(c, tmp_path, db, "--agent", "a1", "--version", "1")
@@ -141,6 +142,11 @@ def test_pushed_applied_reported_forged_refused_bad_not_applied_failing_rolled_b
              f"the restarted agent capturing under version 1:\n{c.agents['a1'].tail()}")
     assert "rolled back" in (link(c)[1] or "")
     assert c.agents["a1"].log_path.read_text().count("configuration applied") == applied_logs
+
+
+def alerts(c: LocalCluster) -> list[str]:
+    with closing(c.hub_db()) as conn:
+        return [str(r[0]) for r in conn.execute("SELECT kind FROM security_alerts WHERE agent_id = 'a1'")]
 
 
 def last_heartbeat(c: LocalCluster) -> str:
