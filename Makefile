@@ -63,7 +63,7 @@ agent-binary: $(STAMP) system-deps
 screenshots: $(STAMP) system-deps catalogues
 	XN_SCREENSHOTS=$(CURDIR)/docs/screenshots XIAONENG_STRICT=1 $(BIN)/python -m pytest -q \
 		tests/browser/test_live.py tests/browser/test_cards_words.py tests/video/test_wall_browser.py \
-		tests/notify/test_inbox_browser.py tests/browser/test_help.py
+		tests/notify/test_inbox_browser.py tests/browser/test_help.py tests/browser/test_catalogue.py
 
 bench: $(STAMP) system-deps catalogues
 	$(BIN)/python bench/ingest.py --records 1000000 --json
@@ -78,6 +78,7 @@ bench: $(STAMP) system-deps catalogues
 	$(BIN)/python bench/notify.py --json
 	$(BIN)/python bench/webserver.py --json
 	$(BIN)/python bench/ledger.py --json
+	$(BIN)/python bench/catalogue.py --cases 100000 --json
 
 clean:
 	rm -rf $(VENV) $(DEMO_DATA) *.egg-info
