@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from hub.catalogue.model import COLUMNS, KEYS, CatalogueError, CatalogueItem, header_keys, parse_rows
+from hub.catalogue.model import COLUMNS, KEYS, CatalogueError, CatalogueItem, RowError, header_keys, parse_rows
 
 MAX_BYTES = 20 * 1024 * 1024
 MAX_ROWS = 100_000
@@ -43,13 +43,28 @@ def _items(table: Sequence[Sequence[Any]]) -> list[CatalogueItem]:
         raise CatalogueError(f"文件超过 {MAX_ROWS} 行 / the file has more than {MAX_ROWS} rows")
     keys = header_keys(table[0])
     rows = []
+    number_codes: list[RowError] = []
     for number, raw in enumerate(table[1:], start=2):
         cells: dict[str, str] = {}
         for key, value in zip(keys, raw, strict=False):
             if key:
                 cells[key] = _cell(value)
+                if key in ("item_code", "dept_code") and _lossy_number(value):
+                    number_codes.append(RowError(
+                        number, key, "在 Excel 中是数字，超过 15 位已丢失精度：请把该列设为文本格式后重新填写",
+                        "is a number in Excel, which keeps only 15 digits: format the column as text and enter "
+                        "the codes again"))  # fmt: skip
         rows.append((number, cells))
+    if number_codes:
+        raise CatalogueError(number_codes)
     return parse_rows(rows)
+
+
+def _lossy_number(value: Any) -> bool:
+    """A code stored as a number that Excel cannot hold exactly (a float, or more than 15 digits)."""
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, float) or (isinstance(value, int) and len(str(abs(value))) > 15)
 
 
 def read_csv(data: bytes) -> list[CatalogueItem]:

@@ -73,6 +73,12 @@ def test_bad_xlsx_and_bad_headers() -> None:
     with pytest.raises(CatalogueError, match="column missing") as caught:
         read_xlsx(data)
     assert [(e.row, e.column) for e in caught.value.errors] == [(1, "promised_unit")]
+    numeric = _xlsx([["item_code", "item_name", "dept_code", "statutory_limit", "statutory_unit", "promised_limit",
+                      "promised_unit"],
+                     [99010000001001000, "x", "D", 20, "G", 5, "G"], [1234, "y", "D", 20, "G", 5, "G"]])
+    with pytest.raises(CatalogueError, match="format the column as text") as caught:
+        read_xlsx(numeric)
+    assert [(e.row, e.column) for e in caught.value.errors] == [(2, "item_code")]
     with pytest.raises(CatalogueError, match="not a readable .xlsx"):
         read_xlsx(b"not a zip")
     with pytest.raises(CatalogueError, match="no items"):
