@@ -6,7 +6,9 @@ Each runner commits its capture position in the same outbox transaction as the r
 
 from __future__ import annotations
 
+import hashlib
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -40,51 +42,84 @@ def capture_health(runners: list[CaptureRunner]) -> dict[str, Any]:
     }
 
 
+@dataclass
+class _Running:
+    key: tuple[Any, ...]
+    runner: CaptureRunner
+    thread: threading.Thread
+    stop: threading.Event
+
+
 class CaptureGroup:
-    """The agent's capture runners, restartable as a whole (a pushed configuration changes them).
+    """The agent's capture runners; a pushed configuration restarts the ones it changes.
 
     ``runners`` is one list, updated in place, so a caller holding it sees the current runners."""
 
     def __init__(self, agent: Agent):
         self.agent = agent
         self.runners: list[CaptureRunner] = []
-        self._threads: list[threading.Thread] = []
-        self._stop = threading.Event()
+        self._running: dict[str, _Running] = {}
         self._lock = threading.Lock()
         self._reported = False
 
+    @staticmethod
+    def _key(c: CaptureConfig, base_dir: Path) -> tuple[Any, ...]:
+        """What makes a runner: its entry and its profile's content (the same profile under another
+        bundle's folder is the same runner)."""
+        path = Path(c.profile)
+        try:
+            digest = hashlib.sha256((path if path.is_absolute() else base_dir / path).read_bytes()).hexdigest()
+        except OSError:
+            digest = c.profile  # from_config names the missing file
+        return (c.database, c.mode, c.backfill, digest)
+
     def start(self, cfg: AgentConfig) -> None:
-        """Stop the running sources, then start one thread per ``capture:`` entry of ``cfg``
-        (ConfigError on a bad entry: nothing runs then)."""
+        """Run one thread per ``capture:`` entry of ``cfg``: unchanged sources keep running, changed and
+        new ones (re)start, removed ones stop. ConfigError on a bad entry, before anything changes."""
         with self._lock:
-            self._halt()
-            state_dir = cfg.path(cfg.data_dir)
-            runners = [
-                CaptureRunner.from_config(c, self.agent.outbox, Path(cfg.base_dir), state_dir=state_dir,
-                                          on_backfill=self.agent.uplink.heartbeat_soon)
-                for c in capture_configs(cfg)
-            ]
-            self._stop = threading.Event()
-            self.runners[:] = runners
-            self._threads = [threading.Thread(target=r.run, args=(self._stop,), name=f"xn-capture-{r.name}",
-                                              daemon=True) for r in runners]
-            for t in self._threads:
-                t.start()
-            if runners and not self._reported:
+            state_dir, base = cfg.path(cfg.data_dir), Path(cfg.base_dir)
+            wanted: dict[str, _Running | tuple[tuple[Any, ...], CaptureRunner]] = {}
+            for c in capture_configs(cfg):
+                key = self._key(c, base)
+                old = self._running.get(c.name)
+                if old is not None and old.key == key:
+                    wanted[c.name] = old
+                else:
+                    wanted[c.name] = (key, CaptureRunner.from_config(
+                        c, self.agent.outbox, base, state_dir=state_dir, on_backfill=self.agent.uplink.heartbeat_soon))
+            for name, old in list(self._running.items()):
+                if wanted.get(name) is not old:
+                    self._halt(old)
+                    del self._running[name]
+            for name, item in wanted.items():
+                if isinstance(item, tuple):
+                    key, runner = item
+                    stop = threading.Event()
+                    thread = threading.Thread(target=runner.run, args=(stop,), name=f"xn-capture-{name}", daemon=True)
+                    self._running[name] = _Running(key, runner, thread, stop)
+                    thread.start()
+            self._running = {name: self._running[name] for name in wanted}
+            self.runners[:] = [r.runner for r in self._running.values()]
+            if self.runners and not self._reported:
                 self._reported = True
                 self.agent.uplink.add_health_provider(lambda: capture_health(list(self.runners)))
 
-    def _halt(self) -> None:
-        self._stop.set()
-        for t in self._threads:
-            t.join(30)
-        self._threads = []
+    @staticmethod
+    def _halt(running: _Running) -> None:
+        running.stop.set()
+        running.thread.join(30)
+
+    def stop_all(self) -> None:
+        with self._lock:
+            for running in self._running.values():
+                running.stop.set()
+            for running in self._running.values():
+                running.thread.join(30)
 
     def supervise(self, stop: threading.Event) -> None:
         """Stop every source when the agent stops (runs as one of the agent's threads)."""
         stop.wait()
-        with self._lock:
-            self._halt()
+        self.stop_all()
 
     def backlog(self) -> tuple[bool, int]:
         busy, upto = False, 0

@@ -49,7 +49,7 @@ def rig(tmp_path: Path, department: Path) -> Any:
     group.start(agent.config)
     sync = ConfigSync(agent.base_config, HUB.public_key(), group.start, group.failures, watch_s=4, confirm_s=0.5)
     yield agent, group, sync
-    group._halt()
+    group.stop_all()
     agent.stop()
 
 
@@ -83,8 +83,14 @@ def test_applied_restarts_capture_and_survives_a_restart(rig: Any, department: P
     assert error == "" and cfg.capture[0]["profile"] == str((root / "v1" / "reference.yaml").resolve())
     # The same retained message again (reconnect): nothing happens.
     assert sync.handle(make(1, department)) == "ignored"
+    # The same entry and profile again (a new version for another reason): that source keeps running.
+    runner = group.runners[0]
+    assert sync.handle(make(2, department)) == "applied"
+    assert group.runners == [runner]
+    assert sync.handle(make(3, department, profile=PROFILE + "\n# changed\n")) == "applied"
+    assert group.runners[0] is not runner
     state = json.loads((root / "state.json").read_text())
-    assert state["applied"] == 1 and state["seen"] == 1
+    assert state["applied"] == 3 and state["seen"] == 3
 
 
 def test_forged_foreign_downgraded_refused(rig: Any, department: Path) -> None:
