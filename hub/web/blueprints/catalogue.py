@@ -1,21 +1,25 @@
 """事项目录 in the UI: the item catalogue (list, item with its versions, older versions), edits and
 imports by admins (audited: who changed what), export, and the findings of cases against it.
 
-Everyone who reads cases reads the catalogue; department users see the findings of their own
-department only. The case page shows its own findings through ``case_catalogue_findings()``.
+The catalogue tables are created when the app starts. Everyone who reads cases reads the catalogue;
+department users see the findings of their own department only. The case page shows its own
+findings through ``case_catalogue_findings()``.
 """
 
 from __future__ import annotations
 
 import re
+import sqlite3
 from collections.abc import Mapping
 from typing import Any
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask.blueprints import BlueprintSetupState
 from werkzeug.exceptions import BadRequest
 from werkzeug.wrappers import Response
 
 from hub.auth.clock import iso
+from hub.auth.schema import connect
 from hub.catalogue import store
 from hub.catalogue.cases import current_map, findings_of_timeline, month_findings
 from hub.catalogue.files import FORMATS, read_file, write_file
@@ -31,10 +35,18 @@ _MONTH = re.compile(r"^20\d{2}-(0[1-9]|1[0-2])$")
 FINDINGS_SHOWN = 1000
 
 
-def _conn() -> Any:
-    conn = get_db()
-    store.ensure_schema(conn)
-    return conn
+@bp.record_once
+def _create_tables(state: BlueprintSetupState) -> None:
+    """The catalogue tables are created when the app starts (as the auth tables are)."""
+    conn = connect(state.app.config["XN_DATABASE"])
+    try:
+        store.ensure_schema(conn)
+    finally:
+        conn.close()
+
+
+def _conn() -> sqlite3.Connection:
+    return get_db()
 
 
 def _is_admin() -> bool:
