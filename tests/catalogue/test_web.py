@@ -52,6 +52,8 @@ def test_an_admin_imports_searches_edits_and_exports(hub: Hub) -> None:
     bad = admin.post(item_url, data={**form, "promised_limit": "30"})
     assert bad.status_code == 400 and "长于法定时限" in bad.get_data(as_text=True)
     assert admin.post(item_url, data=form).status_code == 302
+    assert "没有改动" in admin.post(item_url, data=form, follow_redirects=True).get_data(as_text=True)
+    assert admin.post("/catalogue/items/NEW-1", data={**form, "csrf_token": token}).status_code == 404
     page = admin.get(item_url).get_data(as_text=True)
     assert "3 个工作日" in page and "承诺提速" in page
     history = page.split('id="item-history"')[1]

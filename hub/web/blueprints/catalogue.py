@@ -115,20 +115,19 @@ def edit(item_code: str) -> Response | tuple[str, int]:
     errors: list[RowError] = []
     changed = parse_row(1, form, errors)
     note = request.form.get("note", "").strip()[:200]
+    history = store.history(conn, item_code)
+    if not history:  # new items come by import, so that every item has a file behind it
+        abort(404)
     if changed is not None:
-        try:
-            version, before = store.edit_item(conn, changed, username=g.principal.user.username,
-                                              at=iso(web_state().clock()), note=note)  # fmt: skip
-        except CatalogueError as exc:
-            flash(str(exc), "error")
+        if changed == store.item(conn, item_code):
+            flash(gettext("catalogue.unchanged"), "info")
             return redirect(url_for("catalogue.item", item_code=item_code))
+        version, before = store.edit_item(conn, changed, username=g.principal.user.username,
+                                          at=iso(web_state().clock()), note=note)  # fmt: skip
         diff = _diff(before, changed)
         audit_action("catalogue.edit", item_code, {"version": version.version, "changes": diff, "note": note})
         flash(gettext("catalogue.saved", version=version.version), "info")
         return redirect(url_for("catalogue.item", item_code=item_code))
-    history = store.history(conn, item_code)
-    if not history:
-        abort(404)
     current = store.item(conn, item_code)
     html = render_template("catalogue_item.html", item_code=item_code, item=current or history[0][1],
                            removed=current is None, history=history, is_admin=True, form=form,
