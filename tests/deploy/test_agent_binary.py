@@ -173,3 +173,77 @@ def test_the_capture_build_refuses_cameras_in_words(built: dict[str, str], clust
         said = done.stdout + done.stderr
         assert done.returncode != 0 and "Traceback" not in said, said
         assert "no video support" in said and "xiaoneng-agent-video" in said, said
+
+
+def _stored_of(hub_dir: Path, agent_id: str, type_: str) -> int:
+    import sqlite3
+
+    conn = sqlite3.connect(f"file:{hub_dir / 'hub.sqlite'}?mode=ro", uri=True, timeout=10)
+    try:
+        return int(conn.execute("SELECT COUNT(*) FROM records WHERE agent_id = ? AND type = ?",
+                                (agent_id, type_)).fetchone()[0])
+    except sqlite3.OperationalError:
+        return 0
+    finally:
+        conn.close()
+
+
+def test_the_binary_enrols_by_token_and_captures_sqlite_over_mutual_tls(built: dict[str, str],
+                                                                         tmp_path: Path) -> None:
+    """The hall's whole first day with the one-file agent: a token from the hub, `enroll` over HTTPS
+    (keys made on the hall machine), a department SQLite database captured, cases at the hub over
+    mutual TLS; the token is then spent."""
+    from tests.support.ports import free_port
+
+    enroll_port = free_port()
+    cluster = LocalCluster(tmp_path / "hub-side", [], site_id="hall-scjg", embedded_broker=True,
+                           hub_args=["--no-supervision", "--tls-self-issued", "--tls-name", "localhost",
+                                     "--enroll-port", str(enroll_port), "--enroll-host", "127.0.0.1"])
+    agent: subprocess.Popen[bytes] | None = None
+    hall = tmp_path / "hall"
+    hall.mkdir()
+    try:
+        cluster.setup()
+        cluster.start_hub()
+        created = subprocess.run([sys.executable, "-m", "hub.cli", "enroll", "create", "--data", str(cluster.hub_dir),
+                                  "--site", "hall-scjg", "--agent", "scjg-01"], capture_output=True, text=True,
+                                 timeout=60)
+        assert created.returncode == 0, created.stderr
+        token = next(line for line in created.stdout.splitlines() if line.startswith("xn1."))
+        out = hall / "etc"
+        url = f"https://localhost:{enroll_port}"
+        enrolled = run_binary(built["file"], "enroll", "--hub", url, "--token", token, "--out", str(out), cwd=hall)
+        assert enrolled.returncode == 0, enrolled.stdout + enrolled.stderr
+        again = run_binary(built["file"], "enroll", "--hub", url, "--token", token, "--out", str(hall / "x"), cwd=hall)
+        assert again.returncode != 0 and "token_used" in again.stdout + again.stderr
+        # the department's database, as the hall has it
+        db_file = hall / "scjg.sqlite"
+        db = connect(f"sqlite:///{db_file}", create=True)
+        try:
+            initialise(db, "reference", seed=1, departments=["SCJG"])
+        finally:
+            db.close()
+        config = out / "agent.yaml"
+        cfg = yaml.safe_load(config.read_text())
+        assert cfg["broker"]["port"] == cluster.tls_port and "password" not in cfg["broker"]
+        cfg["capture"] = [{"name": "approval", "database": f"sqlite:///{db_file}",
+                           "profile": str(ROOT / "firmware_configs" / "profiles" / "reference.yaml")}]
+        config.write_text(yaml.safe_dump(cfg, allow_unicode=True))
+        installed = run_binary(built["file"], "capture", "install", "--config", str(config), cwd=hall)
+        assert installed.returncode == 0, installed.stdout + installed.stderr
+        db = connect(f"sqlite:///{db_file}")
+        try:
+            Simulator.open(db).backfill(1, datetime(2026, 11, 20, 17, 0, tzinfo=LOCAL_TZ))
+        finally:
+            db.close()
+        with (hall / "agent.log").open("wb") as log:
+            agent = subprocess.Popen([built["file"], "run", "--config", str(config)], env=CLEAN_ENV, cwd=hall,
+                                     stdout=log, stderr=subprocess.STDOUT)
+        wait_for(lambda: _stored_of(cluster.hub_dir, "scjg-01", "case.accepted") > 0, 120,
+                 f"cases captured by the enrolled one-file agent at the hub ({hall / 'agent.log'})")
+    finally:
+        if agent is not None:
+            agent.terminate()
+            agent.wait(30)
+        cluster.stop_all()
+    assert agent is not None and agent.returncode == 0, (hall / "agent.log").read_text()[-3000:]
