@@ -14,7 +14,7 @@ from flask.testing import FlaskClient
 
 from hub.auth import ScryptParams, connect, create_user, ensure_schema
 from hub.catalogue import store
-from hub.catalogue.cases import month_findings
+from hub.catalogue.cases import FindingsCache, month_findings
 from hub.catalogue.model import CaseFields, CatalogueItem, Limit, check_case
 from hub.store import Store
 from hub.supervision.queries import SupervisionProvider
@@ -98,6 +98,13 @@ def test_a_months_findings_over_judged_cases(judged: tuple[Path, Any, Clock]) ->
     ]  # fmt: skip
     assert _codes(db, "D02") == [("TAX", "statutory_differs")]
     conn = sqlite3.connect(db)
+    cache = FindingsCache()
+    first = month_findings(conn, "2026-11", cache=cache)
+    assert month_findings(conn, "2026-11", cache=cache) == first == month_findings(conn, "2026-11")
+    # a new catalogue version is used at once, cache or not
+    store.save_version(conn, [ITEM], username="admin", source="edit", note="", at="2026-11-05T00:00:00Z")
+    again = sorted((r.case_id, r.finding.code) for r in month_findings(conn, "2026-11", cache=cache)[0])
+    assert ("TAX", "unknown_item") in again and ("TAX", "statutory_differs") not in again
     assert month_findings(conn, "2026-10")[:2] == ([], 0)
     assert month_findings(conn, "2026-11", limit=2)[1:] == (2, True)
     conn.close()

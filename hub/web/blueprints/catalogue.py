@@ -21,7 +21,7 @@ from werkzeug.wrappers import Response
 from hub.auth.clock import iso
 from hub.auth.schema import connect
 from hub.catalogue import store
-from hub.catalogue.cases import current_map, findings_of_timeline, month_findings
+from hub.catalogue.cases import FindingsCache, current_map, findings_of_timeline, month_findings
 from hub.catalogue.files import FORMATS, read_file, write_file
 from hub.catalogue.model import COLUMNS, FINDING_CODES, CatalogueError, CatalogueItem, Finding, RowError, parse_row
 from hub.web.access import ADMIN, CASE_READERS, allow
@@ -33,6 +33,7 @@ from hub.web.state import web_state
 bp = Blueprint("catalogue", __name__)
 _MONTH = re.compile(r"^20\d{2}-(0[1-9]|1[0-2])$")
 FINDINGS_SHOWN = 1000
+FINDINGS_CACHE = FindingsCache()
 
 
 @bp.record_once
@@ -209,7 +210,7 @@ def findings() -> str:
     scope = g.principal.dept_scope
     dept = scope or request.args.get("dept", "").strip()[:40] or None
     conn = _conn()
-    rows, checked, capped = month_findings(conn, month, dept)
+    rows, checked, capped = month_findings(conn, month, dept, cache=FINDINGS_CACHE)
     counts = {code: sum(1 for r in rows if r.finding.code == code) for code in FINDING_CODES}
     return render_template(
         "catalogue_findings.html", rows=rows[:FINDINGS_SHOWN], total=len(rows), checked=checked, capped=capped,
