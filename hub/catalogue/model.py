@@ -230,16 +230,25 @@ class CaseFields:
 @dataclass(frozen=True, slots=True)
 class Finding:
     """A disagreement of a case with the catalogue: ``code`` (:data:`FINDING_CODES`), the case's
-    value and the catalogue's, as text people read."""
+    value and the catalogue's — a :class:`Limit`, an amount in fen, or an item code (text) — for the
+    UI to word in its language (:meth:`text` gives the Chinese)."""
 
     code: str
-    case_value: str = ""
-    catalogue_value: str = ""
+    case_value: Limit | int | str | None = None
+    catalogue_value: Limit | int | str | None = None
     detail: dict[str, Any] = field(default_factory=dict)
 
+    def text(self) -> str:
+        """The finding in Chinese (command line, logs)."""
+        return f"{self.code}: {_zh(self.case_value)} / {_zh(self.catalogue_value)}"
 
-def _fen(value: int) -> str:
-    return f"{value / 100:.2f} 元"
+
+def _zh(value: Limit | int | str | None) -> str:
+    if isinstance(value, Limit):
+        return value.label()
+    if isinstance(value, int):
+        return f"{value / 100:.2f} 元"
+    return value or ""
 
 
 def check_case(item: CatalogueItem | None, case: CaseFields) -> list[Finding]:
@@ -247,18 +256,18 @@ def check_case(item: CatalogueItem | None, case: CaseFields) -> list[Finding]:
     catalogue). Pure; the order is that of :data:`FINDING_CODES`."""
     out: list[Finding] = []
     if case.promised is not None and case.statutory is not None and longer(case.promised, case.statutory):
-        out.append(Finding("promised_over_statutory", case.promised.label(), case.statutory.label()))
+        out.append(Finding("promised_over_statutory", case.promised, case.statutory))
     if item is None:
-        out.insert(0, Finding("unknown_item", case.item_code, ""))
+        out.insert(0, Finding("unknown_item", case.item_code, None))
         return out
     if case.statutory is not None and case.statutory != item.statutory:
-        out.append(Finding("statutory_differs", case.statutory.label(), item.statutory.label()))
+        out.append(Finding("statutory_differs", case.statutory, item.statutory))
     if case.promised is not None and case.promised != item.promised:
-        out.append(Finding("promised_differs", case.promised.label(), item.promised.label()))
+        out.append(Finding("promised_differs", case.promised, item.promised))
     if case.fee_standard_fen is not None and case.fee_standard_fen > item.fee_fen:
-        out.append(Finding("fee_standard_above", _fen(case.fee_standard_fen), _fen(item.fee_fen)))
+        out.append(Finding("fee_standard_above", case.fee_standard_fen, item.fee_fen))
     if case.fee_charged_fen is not None and case.fee_charged_fen > item.fee_fen:
-        out.append(Finding("fee_charged_above", _fen(case.fee_charged_fen), _fen(item.fee_fen)))
+        out.append(Finding("fee_charged_above", case.fee_charged_fen, item.fee_fen))
     return out
 
 

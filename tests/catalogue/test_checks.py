@@ -33,7 +33,9 @@ def test_check_case_finds_each_kind_of_disagreement() -> None:
     assert [f.code for f in check_case(None, agree)] == ["unknown_item"]
     over = CaseFields("I01", Limit(25, "G"), Limit(20, "G"))
     assert [(f.code, f.case_value, f.catalogue_value) for f in check_case(ITEM, over)] == [
-        ("promised_over_statutory", "25 工作日", "20 工作日"), ("promised_differs", "25 工作日", "5 工作日")]
+        ("promised_over_statutory", Limit(25, "G"), Limit(20, "G")),
+        ("promised_differs", Limit(25, "G"), Limit(5, "G"))]
+    assert check_case(ITEM, over)[0].text() == "promised_over_statutory: 25 工作日 / 20 工作日"
     assert [f.code for f in check_case(None, over)] == ["unknown_item", "promised_over_statutory"]
     other = CaseFields("I01", Limit(5, "Z"), Limit(30, "G"), 1500, 1200)
     assert [f.code for f in check_case(ITEM, other)] == ["statutory_differs", "promised_differs",
@@ -146,6 +148,8 @@ def test_the_findings_page_and_the_case_page(login: Callable[[str], FlaskClient]
     assert "实收费用 15.00 元 高于目录的收费标准 10.00 元" in block
     ok = monitor.get("/cases/OK").get_data(as_text=True)
     assert "此办件与当前事项目录一致" in ok
+    english = monitor.get("/cases/FEE?lang=en").get_data(as_text=True).split('id="catalogue-findings"')[1]
+    assert "The fee charged, ¥15.00, is above the catalogue&#39;s standard ¥10.00" in english.split("</section>")[0]
     department = login("d02")
     page = department.get("/catalogue/findings?month=2026-11&dept=D01").get_data(as_text=True)
     assert re.findall(r'data-finding="([a-z_]+)"', page) == ["statutory_differs"]

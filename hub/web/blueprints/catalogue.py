@@ -23,7 +23,16 @@ from hub.auth.schema import connect
 from hub.catalogue import store
 from hub.catalogue.cases import FindingsCache, current_map, findings_of_timeline, month_findings
 from hub.catalogue.files import FORMATS, read_file, write_file
-from hub.catalogue.model import COLUMNS, FINDING_CODES, CatalogueError, CatalogueItem, Finding, RowError, parse_row
+from hub.catalogue.model import (
+    COLUMNS,
+    FINDING_CODES,
+    CatalogueError,
+    CatalogueItem,
+    Finding,
+    Limit,
+    RowError,
+    parse_row,
+)
 from hub.web.access import ADMIN, CASE_READERS, allow
 from hub.web.audit import audit_action
 from hub.web.db import get_db
@@ -142,6 +151,15 @@ def _field_error(error: RowError) -> str:
     return f"{column}: {message}" if column else message
 
 
+def _value(value: Limit | int | str | None) -> str:
+    """A finding's value in the request's language: a limit, an amount of money (fen), or text."""
+    if isinstance(value, Limit):
+        return gettext(f"catalogue.days_{value.unit}", n=value.value)
+    if isinstance(value, int):
+        return gettext("catalogue.yuan", amount=f"{value / 100:.2f}")
+    return value or ""
+
+
 def _diff(before: CatalogueItem | None, after: CatalogueItem) -> dict[str, list[str]]:
     """``{column: [before, after]}`` of what an edit changed (before ``""`` for a new item)."""
     old = before.row() if before else {}
@@ -231,6 +249,7 @@ def _templates() -> dict[str, Any]:
         return findings_of_timeline(catalogue, str(case.get("item_code") or ""), timeline)
 
     def finding_text(finding: Finding) -> str:
-        return gettext(f"catalogue.finding.{finding.code}", case=finding.case_value, catalogue=finding.catalogue_value)
+        return gettext(f"catalogue.finding.{finding.code}", case=_value(finding.case_value),
+                       catalogue=_value(finding.catalogue_value))  # fmt: skip
 
     return {"case_catalogue_findings": case_catalogue_findings, "finding_text": finding_text}
