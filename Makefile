@@ -79,6 +79,8 @@ bench: $(STAMP) system-deps catalogues
 	$(BIN)/python bench/webserver.py --json
 	$(BIN)/python bench/ledger.py --json
 	$(BIN)/python bench/catalogue.py --cases 100000 --json
+	$(BIN)/python bench/enrol.py --json
+	$(BIN)/python bench/configpush.py --json
 
 clean:
 	rm -rf $(VENV) $(DEMO_DATA) *.egg-info

@@ -1,9 +1,13 @@
 #!/usr/bin/env python3
 """Enrolment and TLS benchmark. Prints one JSON object.
 
-- ``enrol_to_first_record_s``: a token is issued, ``xiaoneng-agent enroll`` runs (keys made, certificate
-  fetched over the pinned HTTPS port), ``xiaoneng-agent run`` starts, and its first record is stored at
-  the hub over mutual TLS (hub with its embedded broker, agent as separate processes).
+- ``binary_mb`` / ``binary_video_mb``: the one-file agents (``deploy/agent/build.py``; built into a
+  temporary folder unless ``--agent-binary DIR`` names a folder that has them).
+- ``enrol_to_first_record_s``: a token is issued, the one-file ``xiaoneng-agent enroll`` runs (keys made,
+  certificate fetched over the pinned HTTPS port), ``xiaoneng-agent run`` starts, and its first record is
+  stored at the hub over mutual TLS (hub with its embedded broker, agent as separate processes).
+- ``cold_start_ms``: from starting the one-file ``xiaoneng-agent run`` to its first heartbeat stored at
+  the hub.
 - ``tls_ingest_records_per_s`` beside ``plain_ingest_records_per_s``: the same pre-filled outbox of
   ``--records`` records drained into an ingest-only hub, once over the broker's TLS listener and once
   over plain MQTT, in the same run (bench/ingest.py's set-up).
@@ -68,7 +72,31 @@ def first_record(db: Path, agent_id: str) -> bool:
         conn.close()
 
 
-def enrol_to_first_record(work: Path) -> float:
+def first_heartbeat(db: Path, agent_id: str) -> bool:
+    try:
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
+    except sqlite3.OperationalError:
+        return False
+    try:
+        row = conn.execute("SELECT last_heartbeat_at FROM agent_link WHERE agent_id = ?", (agent_id,)).fetchone()
+        return row is not None and row[0] is not None
+    except sqlite3.OperationalError:
+        return False
+    finally:
+        conn.close()
+
+
+def binaries(work: Path, given: Path | None) -> Path:
+    """A folder holding xiaoneng-agent and xiaoneng-agent-video (built here unless given)."""
+    if given is not None:
+        return given
+    dist = work / "dist"
+    subprocess.run([sys.executable, str(ROOT / "deploy" / "agent" / "build.py"), "--dist", str(dist), "--no-bundle"],
+                   check=True, capture_output=True, timeout=1800)
+    return dist
+
+
+def enrol_to_first_record(work: Path, agent_exe: str) -> tuple[float, float]:
     enroll_port = free_port()
     cluster = LocalCluster(work, [], site_id="bench-hall", embedded_broker=True,
                            hub_args=["--no-supervision", "--tls-self-issued", "--tls-name", "localhost",
@@ -85,13 +113,18 @@ def enrol_to_first_record(work: Path) -> float:
         assert match, created.stdout
         out = work / "hall-pc"
         start = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "agent.cli", "enroll", "--hub", url, "--token", match.group(1),
-                        "--out", str(out)], check=True, capture_output=True, timeout=60)
+        clean = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}  # the hall machine: no Python on PATH
+        subprocess.run([agent_exe, "enroll", "--hub", url, "--token", match.group(1), "--out", str(out)],
+                       check=True, capture_output=True, timeout=60, env=clean)
         with open(work / "agent.log", "wb") as log:
-            agent = subprocess.Popen([sys.executable, "-m", "agent.cli", "run", "--config", str(out / "agent.yaml"),
-                                      "--synthetic-rate", "10"], stdout=log, stderr=subprocess.STDOUT)
+            started = time.perf_counter()
+            agent = subprocess.Popen([agent_exe, "run", "--config", str(out / "agent.yaml"), "--synthetic-rate", "10"],
+                                     stdout=log, stderr=subprocess.STDOUT, env=clean)
+        wait_for(lambda: first_heartbeat(cluster.hub_dir / "hub.sqlite", "new-01"), 60, "the first heartbeat",
+                 interval=0.02)
+        cold = time.perf_counter() - started
         wait_for(lambda: first_record(cluster.hub_dir / "hub.sqlite", "new-01"), 60, "the first record", interval=0.05)
-        return time.perf_counter() - start
+        return time.perf_counter() - start, cold
     finally:
         if agent is not None:
             agent.terminate()
@@ -103,11 +136,18 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--records", type=int, default=50_000)
     ap.add_argument("--json", action="store_true", help="print one JSON object (the default output)")
+    ap.add_argument("--agent-binary", type=Path, default=None,
+                    help="a folder with the built xiaoneng-agent and xiaoneng-agent-video (default: build them)")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="xn-bench-enrol-"))
     try:
         result: dict[str, object] = {"records": args.records, "cpu_cores": os.cpu_count()}
-        result["enrol_to_first_record_s"] = round(enrol_to_first_record(work / "enrol"), 2)
+        dist = binaries(work, args.agent_binary)
+        result["binary_mb"] = round((dist / "xiaoneng-agent").stat().st_size / 2**20, 1)
+        result["binary_video_mb"] = round((dist / "xiaoneng-agent-video").stat().st_size / 2**20, 1)
+        enrol_s, cold_s = enrol_to_first_record(work / "enrol", str(dist / "xiaoneng-agent"))
+        result["enrol_to_first_record_s"] = round(enrol_s, 2)
+        result["cold_start_ms"] = round(cold_s * 1000)
         plain = drain_rate(work / "plain", args.records, tls=False)
         tls = drain_rate(work / "tls", args.records, tls=True)
         result.update({
