@@ -34,7 +34,7 @@ CREATE TABLE IF NOT EXISTS link_history(agent_id TEXT, at TEXT, online INTEGER, 
 CREATE TABLE IF NOT EXISTS quarantine(id INTEGER PRIMARY KEY, received_at TEXT, agent_id TEXT, topic TEXT,
     reason TEXT, detail TEXT, size INTEGER);
 CREATE TABLE IF NOT EXISTS records(id INTEGER PRIMARY KEY, agent_id, stream_id, seq, hash BLOB, type TEXT,
-    ts TEXT, received_at TEXT);
+    ts TEXT, received_at TEXT, raw BLOB);
 """
 
 ROLES = ("admin", "monitor", "leader", "telecom", "department")
