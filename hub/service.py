@@ -380,9 +380,6 @@ class IngestService:
         self._ready[role].clear()
         log.error("the MQTT network thread died; starting a new broker connection",
                   extra={"connection": role, "loop_restarts": self.counters["loop_restarts"]})
-        self._alert("mqtt_loop_restarted", None,
-                    f"the hub's MQTT network thread ({role}) died and was restarted "
-                    f"({self.counters['loop_restarts']} times since start)")
         if old is not None:
             try:
                 old.loop_stop()
@@ -392,6 +389,11 @@ class IngestService:
             except Exception:
                 log.exception("closing the dead MQTT client failed")
         self._clients[role] = self._new_client(role)
+        # Only now: the worker publishes the alert on the records connection, and a message handed
+        # to the dead client would be lost with it (the new one queues QoS 1 until it is connected).
+        self._alert("mqtt_loop_restarted", None,
+                    f"the hub's MQTT network thread ({role}) died and was restarted "
+                    f"({self.counters['loop_restarts']} times since start)")
 
     def backlog(self) -> int:
         with self._lock:
