@@ -185,6 +185,11 @@ class _Gate:
             self._watched[key] = (time.monotonic() + self.deadline_s, sock, address)
             return key
 
+    def in_phase(self) -> int:
+        """How many connections are in their handshake or request head now."""
+        with self._lock:
+            return len(self._watched)
+
     def leave(self, key: int) -> None:
         with self._lock:
             entry = self._watched.pop(key, None)
