@@ -106,3 +106,22 @@ def test_the_pages_render_in_english(hub: Hub) -> None:
     page = admin.get("/catalogue/items/990100007002?lang=en").get_data(as_text=True)
     assert "60 calendar days" in page and "Version history" in page
     assert "Case checks" in admin.get("/catalogue/findings?month=2026-11&lang=en").get_data(as_text=True)
+
+
+def test_departments_are_named_as_their_own_records_name_them(hub: Hub) -> None:
+    admin = hub.login("admin")
+    assert _upload(admin, GOOD, "good.csv").status_code == 302
+    assert "<td>SCJG</td>" in admin.get("/catalogue").get_data(as_text=True)  # no record has named it yet
+    conn = hub.conn()
+    try:
+        conn.execute("CREATE TABLE IF NOT EXISTS sup_names (kind TEXT, code TEXT, name TEXT, dept_code TEXT, "
+                     "PRIMARY KEY (kind, code))")  # fmt: skip
+        conn.execute("INSERT OR REPLACE INTO sup_names VALUES ('dept', 'SCJG', '市市场监督管理局', NULL)")
+        conn.commit()
+    finally:
+        conn.close()
+    page = admin.get("/catalogue").get_data(as_text=True)
+    assert "<td>市市场监督管理局</td>" in page and "<td>SCJG</td>" not in page
+    assert '<option value="SCJG">市市场监督管理局</option>' in page
+    item = admin.get("/catalogue/items/990100001001").get_data(as_text=True)
+    assert '市市场监督管理局 <span class="muted">SCJG</span>' in item

@@ -35,7 +35,7 @@ from hub.catalogue.model import (
 )
 from hub.web.access import ADMIN, CASE_READERS, allow
 from hub.web.audit import audit_action
-from hub.web.db import get_db
+from hub.web.db import get_db, has_table
 from hub.web.language import current_language, gettext
 from hub.web.state import web_state
 
@@ -80,6 +80,13 @@ def _row_error(error: RowError) -> str:
         gettext("catalogue.row_error_no_column", row=error.row, message=message)
 
 
+def _dept_names(conn: sqlite3.Connection) -> dict[str, str]:
+    """``{dept_code: name}`` as the departments' own records named them (empty before any arrived)."""
+    if not has_table(conn, "sup_names"):
+        return {}
+    return {str(c): str(n) for c, n in conn.execute("SELECT code, name FROM sup_names WHERE kind = 'dept'") if n}
+
+
 @bp.get("/catalogue")
 @allow(*CASE_READERS)
 def page() -> str:
@@ -99,7 +106,7 @@ def page() -> str:
     return render_template(
         "catalogue.html", items=found, version=version, current=current, versions=store.versions(conn, 20),
         departments=store.departments(conn), q=q, dept=dept, is_admin=_is_admin(), columns=COLUMNS,
-        formats=FORMATS, errors=[],
+        formats=FORMATS, errors=[], dept_names=_dept_names(conn),
     )
 
 
@@ -113,7 +120,8 @@ def item(item_code: str) -> str:
     current = store.item(conn, item_code)
     return render_template("catalogue_item.html", item_code=item_code, item=current or history[0][1],
                            removed=current is None, history=history, is_admin=_is_admin(),
-                           form=current.row() if current else {}, errors=[])  # fmt: skip
+                           form=current.row() if current else {}, errors=[],
+                           dept_names=_dept_names(conn))  # fmt: skip
 
 
 @bp.post("/catalogue/items/<item_code>")
@@ -141,7 +149,7 @@ def edit(item_code: str) -> Response | tuple[str, int]:
     current = store.item(conn, item_code)
     html = render_template("catalogue_item.html", item_code=item_code, item=current or history[0][1],
                            removed=current is None, history=history, is_admin=True, form=form,
-                           errors=[_field_error(e) for e in errors])  # fmt: skip
+                           errors=[_field_error(e) for e in errors], dept_names=_dept_names(conn))  # fmt: skip
     return html, 400
 
 
@@ -193,7 +201,7 @@ def upload() -> Response | tuple[str, int]:
     html = render_template(
         "catalogue.html", items=store.items(conn) if current else [], version=current, current=current,
         versions=store.versions(conn, 20), departments=store.departments(conn), q="", dept="", is_admin=True,
-        columns=COLUMNS, formats=FORMATS, errors=errors,
+        columns=COLUMNS, formats=FORMATS, errors=errors, dept_names=_dept_names(conn),
     )
     return html, 400
 
@@ -233,7 +241,7 @@ def findings() -> str:
     return render_template(
         "catalogue_findings.html", rows=rows[:FINDINGS_SHOWN], total=len(rows), checked=checked, capped=capped,
         month=month, dept=dept or "", scoped=scope is not None, counts=counts,
-        current=store.current_version(conn), shown=FINDINGS_SHOWN,
+        current=store.current_version(conn), shown=FINDINGS_SHOWN, dept_names=_dept_names(conn),
     )
 
 
