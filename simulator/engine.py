@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 from simulator import schema
 from simulator.catalogue import Catalogue, build_catalogue
+from simulator.complaints import ComplaintPlanner, ComplaintRates, MatterMix, matter_mix
 from simulator.db import Database
 from simulator.meta import get_meta, set_meta
 from simulator.planner import Flow, Planner, Violations
@@ -114,9 +115,17 @@ class Simulator:
     def __init__(self, db: Database, kind: str, catalogue: Catalogue, *, seed: int,
                  rate_per_min: float | None = None, violations: Violations | None = None,
                  flow: Flow | None = None, office_hours: bool = True, spread: bool = True,
-                 log: Callable[[str], None] | None = None):
+                 log: Callable[[str], None] | None = None,
+                 complaint_rates: ComplaintRates | None = None):
+        # The complaints system (schema "complaints") gets complaints and disclosure requests
+        # instead of approval cases, at the rates of simulator/complaints.py.
+        self.matters: MatterMix | None = None
+        self.complaint_planner: ComplaintPlanner | None = None
+        if kind == "complaints":
+            self.complaint_planner = ComplaintPlanner(complaint_rates)
+            self.matters = matter_mix(catalogue, self.complaint_planner.rates)
         if rate_per_min is None:
-            rate_per_min = default_rate(catalogue)
+            rate_per_min = self.matters.rate_per_min if self.matters else default_rate(catalogue)
         if rate_per_min <= 0:
             raise ValueError(f"rate must be positive, got {rate_per_min}")
         self.db, self.kind, self.catalogue, self.seed = db, kind, catalogue, seed
@@ -151,6 +160,8 @@ class Simulator:
         kind = get_meta(db, "schema") or ""
         seed = int(get_meta(db, "seed") or 1)
         codes = (get_meta(db, "departments") or "").split(",")
+        if kind == "complaints" and options.get("complaint_rates") is None:
+            options["complaint_rates"] = ComplaintRates.parse(get_meta(db, "complaint_rates") or "")
         return cls(db, kind, build_catalogue(seed, codes), seed=seed, **options)
 
     # -- arrivals ------------------------------------------------------------------------------
@@ -168,6 +179,9 @@ class Simulator:
         return moment + timedelta(minutes=minutes)
 
     def _new_case(self, t0: datetime, stats: Stats) -> None:
+        if self.matters is not None:
+            self._new_matter(t0, stats)
+            return
         dept = self.rng.choices(self._depts, self._dept_weights)[0]
         item = self.rng.choices(dept.items, [1 / (i + 1) ** 0.6 for i in range(len(dept.items))])[0]
         window = dept.window_for(item, self.rng)
@@ -177,6 +191,19 @@ class Simulator:
         for p in self.planner.plan(case_no, t0, dept, item, window, case_rng):
             self.fact_seq += 1
             heapq.heappush(self.queue, Fact(p.due, self.fact_seq, p.kind, case_no, p.at, p.data,
+                                            p.late))
+        stats.cases += 1
+
+    def _new_matter(self, t0: datetime, stats: Stats) -> None:
+        """A complaint or a disclosure request arriving at the complaints system at ``t0``."""
+        assert self.matters is not None and self.complaint_planner is not None
+        kind, dept = self.matters.draw(self.rng)
+        self.case_seq += 1
+        number = f"{'TS' if kind == 'complaint' else 'GK'}{t0:%Y%m%d}{self.case_seq:06d}"
+        rng = random.Random(self.rng.getrandbits(64))
+        for p in self.complaint_planner.plan(kind, number, t0, dept, rng):
+            self.fact_seq += 1
+            heapq.heappush(self.queue, Fact(p.due, self.fact_seq, p.kind, number, p.at, p.data,
                                             p.late))
         stats.cases += 1
 
@@ -263,6 +290,11 @@ class Simulator:
             stats.violations["suspension_no_reason"] += 1
         if fact.kind == "rate" and d["level"] >= 4:
             stats.violations["bad_rating"] += 1
+        if fact.kind in ("c_accept", "c_answer", "d_answer") and d.get("late"):
+            stats.violations[{"c_accept": "late_accept", "c_answer": "late_answer",
+                              "d_answer": "late_disclosure"}[fact.kind]] += 1
+        if fact.kind == "c_close" and d.get("substantiated"):
+            stats.violations["substantiated"] += 1
 
     def backfill(self, days: int, now: datetime) -> Stats:
         """Write ``days`` days of history ending at ``now`` into an empty simulation."""

@@ -1,6 +1,7 @@
 """The tables the simulator writes, for SQLite, PostgreSQL and MySQL/MariaDB.
 
-Three kinds of department database, one per shipped mapping profile:
+Four kinds of database, one per shipped mapping profile (three department approval products and the
+city's complaints system):
 
 - ``reference`` — the simulator's own approval product: ``appr_case`` (受理/不予受理),
   ``appr_step`` (环节), ``appr_supplement`` (补正), ``appr_special`` (特别程序),
@@ -15,6 +16,11 @@ Three kinds of department database, one per shipped mapping profile:
   ``ACT_HI_VARINST`` with the column names and types of Flowable's own create scripts
   (``flowable.{postgres,mysql}.create.history.sql`` and the task/variable service scripts).
   Flowable runs on a JVM in UTC here, so these times are naive **UTC**.
+- ``complaints`` — the city's 12345 hotline / complaints system (投诉) with its government
+  information disclosure desk (依申请公开): ``ts_complaint`` (one row per complaint ticket, its
+  state as columns: 登记, 受理, 答复, 办结 times and the 核查结论) and ``gk_apply`` (one row per
+  disclosure request: 收到, 补正告知/补正收到, 征求意见 start/end, 延期, 答复 times). Naive
+  local times, ``created_at`` / ``updated_at`` on both.
 
 Every kind also gets the simulator's bookkeeping: ``xn_sim_meta`` and ``xn_sim_pending``.
 """
@@ -23,7 +29,7 @@ from __future__ import annotations
 
 from simulator.db import Database
 
-KINDS = ("reference", "exchange", "flowable")
+KINDS = ("reference", "exchange", "flowable", "complaints")
 
 _TYPES = {
     "sqlite": {"PK": "INTEGER PRIMARY KEY AUTOINCREMENT", "TS": "TEXT", "TS3": "TEXT",
@@ -365,12 +371,59 @@ create index ACT_IDX_HI_PROCVAR_PROC_INST on ACT_HI_VARINST(PROC_INST_ID_);
 create index ACT_IDX_HI_PROCVAR_TASK_ID on ACT_HI_VARINST(TASK_ID_);
 """
 
+_COMPLAINTS = """
+CREATE TABLE ts_complaint (
+    id {PK},
+    ticket_no VARCHAR(32) NOT NULL UNIQUE,
+    channel VARCHAR(20) NOT NULL,
+    complainant VARCHAR(50),
+    target_dept_code VARCHAR(32) NOT NULL,
+    target_dept_name VARCHAR(100) NOT NULL,
+    target_staff_no VARCHAR(32),
+    target_staff_name VARCHAR(50),
+    case_no VARCHAR(64),
+    content {TEXT} NOT NULL,
+    status VARCHAR(2) NOT NULL,
+    register_time {TS} NOT NULL,
+    accept_time {TS},
+    reply_time {TS},
+    finish_time {TS},
+    verify_result VARCHAR(2),
+    reply_content {TEXT},
+    created_at {TS} NOT NULL,
+    updated_at {TS} NOT NULL
+){TAIL};
+CREATE INDEX ts_complaint_updated ON ts_complaint (updated_at);
+CREATE TABLE gk_apply (
+    id {PK},
+    apply_no VARCHAR(32) NOT NULL UNIQUE,
+    dept_code VARCHAR(32) NOT NULL,
+    dept_name VARCHAR(100) NOT NULL,
+    applicant_name VARCHAR(100) NOT NULL,
+    apply_way VARCHAR(20) NOT NULL,
+    content {TEXT} NOT NULL,
+    receive_time {TS} NOT NULL,
+    supplement_notice_time {TS},
+    supplement_receive_time {TS},
+    consult_start_time {TS},
+    consult_end_time {TS},
+    extend_time {TS},
+    extend_days INTEGER,
+    reply_time {TS},
+    reply_type VARCHAR(2),
+    created_at {TS} NOT NULL,
+    updated_at {TS} NOT NULL
+){TAIL};
+CREATE INDEX gk_apply_updated ON gk_apply (updated_at);
+"""
+
 TABLES = {
     "reference": ("appr_dept", "appr_window", "appr_staff", "appr_item", "appr_case", "appr_step",
                   "appr_supplement", "appr_special", "appr_result", "appr_rating"),
     "exchange": ("up_pro_accept", "up_pro_process", "up_pro_special_procedure", "up_pro_result",
                  "up_pro_evaluation"),
     "flowable": ("ACT_HI_PROCINST", "ACT_HI_TASKINST", "ACT_HI_VARINST"),
+    "complaints": ("ts_complaint", "gk_apply"),
 }
 
 
@@ -380,7 +433,8 @@ def ddl(kind: str, dialect: str) -> list[str]:
         raise ValueError(f"unknown schema {kind!r}: use one of {', '.join(KINDS)}")
     types = dict(_TYPES[dialect])
     types["NAMELEN"] = "191" if dialect == "mysql" else "255"
-    body = {"reference": _REFERENCE, "exchange": _EXCHANGE, "flowable": _FLOWABLE}[kind]
+    body = {"reference": _REFERENCE, "exchange": _EXCHANGE, "flowable": _FLOWABLE,
+            "complaints": _COMPLAINTS}[kind]
     text = (body + _BOOKKEEPING).format(**types)
     return [s.strip() for s in text.split(";") if s.strip()]
 

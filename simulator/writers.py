@@ -403,10 +403,70 @@ class FlowableWriter:
             raise ValueError(f"unknown fact kind {fact.kind!r}")
 
 
+# -- complaints -----------------------------------------------------------------------------
+class ComplaintsWriter:
+    """The city's 12345 hotline / complaints system: ``ts_complaint`` and ``gk_apply`` (one row
+    per matter, its states as time columns; naive local times)."""
+
+    def load_state(self, db: Database) -> None:
+        return None
+
+    def save_state(self, db: Database) -> None:
+        return None
+
+    def write_catalogue(self, db: Database, catalogue: Catalogue, now: datetime) -> None:
+        return None  # the complaints system names departments and staff by their codes
+
+    def apply(self, db: Database, fact: FactLike) -> None:
+        d, at, rec = fact.data, db.ts(_local(fact.at)), db.ts(_local(fact.due))
+        no = fact.case_no
+        if fact.kind == "c_file":
+            db.insert("ts_complaint", {
+                "ticket_no": no, "channel": d["channel"], "complainant": d["complainant"],
+                "target_dept_code": d["dept_code"], "target_dept_name": d["dept_name"],
+                "target_staff_no": d["staff_id"], "target_staff_name": d["staff_name"],
+                "case_no": None, "content": d["content"], "status": "10",
+                "register_time": at, "created_at": rec, "updated_at": rec})
+            return
+        if fact.kind == "d_receive":
+            db.insert("gk_apply", {
+                "apply_no": no, "dept_code": d["dept_code"], "dept_name": d["dept_name"],
+                "applicant_name": d["applicant_name"], "apply_way": d["apply_way"],
+                "content": d["content"], "receive_time": at, "created_at": rec,
+                "updated_at": rec})
+            return
+        updates: dict[str, Any]
+        if fact.kind == "c_accept":
+            table, key, updates = "ts_complaint", "ticket_no", {"accept_time": at, "status": "20"}
+        elif fact.kind == "c_answer":
+            table, key = "ts_complaint", "ticket_no"
+            updates = {"reply_time": at, "reply_content": d["reply"], "status": "30"}
+        elif fact.kind == "c_close":
+            table, key = "ts_complaint", "ticket_no"
+            updates = {"finish_time": at, "verify_result": d["verify"], "status": d["status"]}
+        else:
+            table, key = "gk_apply", "apply_no"
+            column = {"d_supp_request": "supplement_notice_time",
+                      "d_supp_receive": "supplement_receive_time",
+                      "d_consult_start": "consult_start_time", "d_consult_end": "consult_end_time",
+                      "d_extend": "extend_time", "d_answer": "reply_time"}.get(fact.kind)
+            if column is None:
+                raise ValueError(f"unknown fact kind {fact.kind!r}")
+            updates = {column: at}
+            if fact.kind == "d_extend":
+                updates["extend_days"] = d["days"]
+            if fact.kind == "d_answer":
+                updates["reply_type"] = d["reply_type"]
+        updates["updated_at"] = rec
+        sets = ", ".join(f"{c} = ?" for c in updates)
+        db.execute(f"UPDATE {table} SET {sets} WHERE {key} = ?", [*updates.values(), no]).close()
+
+
 def writer_for(kind: str) -> Writer:
     """The writer of schema ``kind``."""
     writers: dict[str, type[Writer]] = {"reference": ReferenceWriter, "exchange": ExchangeWriter,
-                                        "flowable": FlowableWriter}
+                                        "flowable": FlowableWriter,
+                                        "complaints": ComplaintsWriter}
     try:
         return writers[kind]()
     except KeyError:
