@@ -12,7 +12,8 @@ there; private keys never leave the hall). :meth:`EnrolService.enrol` then
    agents stay connected);
 4. answers with the certificate, the hub CA, the broker's address and the hub's public key.
 
-Every attempt, accepted or not, is a row of ``enrol_audit`` and a JSON log line.
+Every attempt, accepted or not, is a row of ``enrol_audit`` and a JSON log line; so is every token
+issued (by the command line or the devices page) and every token revoked before use.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -50,7 +52,8 @@ CREATE TABLE IF NOT EXISTS enrol_tokens (
     expires_at TEXT NOT NULL,
     used_at TEXT NULL,
     used_from TEXT NULL,
-    reenrol INTEGER NOT NULL DEFAULT 0
+    reenrol INTEGER NOT NULL DEFAULT 0,
+    revoked_at TEXT NULL
 );
 CREATE TABLE IF NOT EXISTS enrol_audit (
     id INTEGER PRIMARY KEY,
@@ -96,9 +99,33 @@ def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="seconds")
 
 
-def _shown(stored: str) -> str:
+def local_shown(stored: str) -> str:
     """A stored UTC time as people read it: local (Asia/Shanghai), to the minute."""
     return f"{datetime.fromisoformat(stored).astimezone(SHANGHAI):%Y-%m-%d %H:%M} (+08:00)"
+
+
+@dataclass(frozen=True)
+class Outstanding:
+    """A token not yet used, revoked or expired, as the hub lists it (the secret is never stored)."""
+
+    token_id: int
+    site_id: str
+    agent_id: str
+    created_at: str  # ISO 8601, UTC
+    expires_at: str
+    reenrol: bool
+
+
+#: Where ``xiaoneng-agent enroll`` writes on the hall machine, and the account install.sh creates.
+HALL_DIR = "/etc/xiaoneng-agent"
+HALL_USER = "xiaoneng"
+
+
+def hall_command(hub_url: str, token_text: str, reenrol: bool = False) -> str:
+    """The command the hall machine runs (docs/agent.md §1); also the content of the token's QR code,
+    so that a barcode scanner typing into the terminal, or a phone showing the text, gives it whole."""
+    return (f"sudo xiaoneng-agent enroll --hub {hub_url} --token {token_text} --out {HALL_DIR} --user {HALL_USER}"
+            + (" --again" if reenrol else ""))
 
 
 class TokenStore:
@@ -109,6 +136,9 @@ class TokenStore:
         self.clock = clock
         with closing(self._connect()) as conn, conn:
             conn.executescript(SCHEMA)
+            columns = {r[1] for r in conn.execute("PRAGMA table_info(enrol_tokens)")}
+            if "revoked_at" not in columns:  # a store from before tokens could be revoked
+                conn.execute("ALTER TABLE enrol_tokens ADD COLUMN revoked_at TEXT NULL")
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.db_path, timeout=30)
@@ -116,9 +146,11 @@ class TokenStore:
         return conn
 
     def create(self, site_id: str, agent_id: str, fingerprint: str, ttl: timedelta = DEFAULT_TTL,
-               registry: Registry | None = None, reenrol: bool = False) -> tuple[EnrolmentToken, datetime]:
+               registry: Registry | None = None, reenrol: bool = False,
+               issued_by: str = "cli") -> tuple[EnrolmentToken, datetime]:
         """A new token for ``agent_id`` of ``site_id``; checks the registry when given.
 
+        ``issued_by`` is the audit row's address: ``cli``, or ``web:<user>`` from the devices page.
         ``reenrol``: for an agent that exists and is active (its certificate expired while it was
         offline): it keeps its signing key — the hub checks the same public key is sent — and outbox.
         """
@@ -137,9 +169,10 @@ class TokenStore:
         now = self.clock()
         expires = now + ttl
         with closing(self._connect()) as conn, conn:
-            conn.execute("INSERT INTO enrol_tokens VALUES (?, ?, ?, ?, ?, NULL, NULL, ?)",
+            conn.execute("INSERT INTO enrol_tokens (secret_hash, site_id, agent_id, created_at, expires_at, reenrol) "
+                         "VALUES (?, ?, ?, ?, ?, ?)",
                          (token.secret_hash, site_id, agent_id, _iso(now), _iso(expires), int(reenrol)))
-        self.audit("cli", agent_id, "created", f"site {site_id}, expires {_iso(expires)}"
+        self.audit(issued_by, agent_id, "created", f"site {site_id}, expires {_iso(expires)}"
                    + (", re-enrolment" if reenrol else ""))
         return token, expires
 
@@ -150,21 +183,24 @@ class TokenStore:
         with closing(self._connect()) as conn, conn:
             updated = conn.execute(
                 "UPDATE enrol_tokens SET used_at = ?, used_from = ? "
-                "WHERE secret_hash = ? AND used_at IS NULL AND expires_at > ?",
+                "WHERE secret_hash = ? AND used_at IS NULL AND revoked_at IS NULL AND expires_at > ?",
                 (now, address, digest, now),
             ).rowcount
-            row = conn.execute("SELECT site_id, agent_id, expires_at, used_at, used_from, reenrol FROM enrol_tokens "
-                               "WHERE secret_hash = ?", (digest,)).fetchone()
+            row = conn.execute("SELECT site_id, agent_id, expires_at, used_at, used_from, reenrol, revoked_at "
+                               "FROM enrol_tokens WHERE secret_hash = ?", (digest,)).fetchone()
         if row is None:
             raise EnrolRefused(403, "token_unknown", "令牌无效 / unknown enrolment token: it was not issued by this "
                                "hub (or mistyped); ask the hub administrator for a new one")
-        site_id, agent_id, expires_at, used_at, used_from, reenrol = row
+        site_id, agent_id, expires_at, used_at, used_from, reenrol, revoked_at = row
         if updated == 1:
             return str(site_id), str(agent_id), bool(reenrol)
+        if revoked_at is not None:
+            raise EnrolRefused(403, "token_revoked", f"令牌已撤销 / this token was revoked at "
+                               f"{local_shown(revoked_at)}; ask the hub administrator for a new one")
         if used_at is not None:
-            raise EnrolRefused(403, "token_used", f"令牌已使用 / this token was already used at {_shown(used_at)} "
+            raise EnrolRefused(403, "token_used", f"令牌已使用 / this token was already used at {local_shown(used_at)} "
                                f"from {used_from}; tokens work once: ask for a new one")
-        raise EnrolRefused(403, "token_expired", f"令牌已过期 / this token expired at {_shown(expires_at)}; "
+        raise EnrolRefused(403, "token_expired", f"令牌已过期 / this token expired at {local_shown(expires_at)}; "
                            "ask the hub administrator for a new one (xiaoneng-hub enroll create)")
 
     def audit(self, address: str, agent_id: str | None, outcome: str, detail: str) -> None:
@@ -172,6 +208,30 @@ class TokenStore:
             conn.execute("INSERT INTO enrol_audit (at, address, agent_id, outcome, detail) VALUES (?, ?, ?, ?, ?)",
                          (_iso(self.clock()), address, agent_id, outcome, detail))
         log.info("enrolment", extra={"address": address, "agent": agent_id, "outcome": outcome, "detail": detail})
+
+    def outstanding(self) -> list[Outstanding]:
+        """Tokens that can still be used (not used, revoked or expired), oldest first; never the secrets."""
+        with closing(self._connect()) as conn:
+            rows = conn.execute("SELECT rowid, site_id, agent_id, created_at, expires_at, reenrol FROM enrol_tokens "
+                                "WHERE used_at IS NULL AND revoked_at IS NULL AND expires_at > ? ORDER BY rowid",
+                                (_iso(self.clock()),)).fetchall()
+        return [Outstanding(int(r[0]), str(r[1]), str(r[2]), str(r[3]), str(r[4]), bool(r[5])) for r in rows]
+
+    def revoke(self, token_id: int, revoked_by: str = "cli", agent_id: str | None = None) -> Outstanding:
+        """Revoke an outstanding token (``token_id`` as :meth:`outstanding` lists it) before it is used;
+        ProvisioningError if there is no such token (for ``agent_id``, when given) or it can no longer
+        be used anyway."""
+        now = _iso(self.clock())
+        with closing(self._connect()) as conn, conn:
+            row = conn.execute("SELECT rowid, site_id, agent_id, created_at, expires_at, reenrol FROM enrol_tokens "
+                               "WHERE rowid = ? AND used_at IS NULL AND revoked_at IS NULL AND expires_at > ?",
+                               (token_id, now)).fetchone()
+            if row is None or (agent_id is not None and row[2] != agent_id):
+                raise ProvisioningError(f"token {token_id} is not outstanding (used, expired, revoked or unknown)")
+            conn.execute("UPDATE enrol_tokens SET revoked_at = ? WHERE rowid = ?", (now, token_id))
+        token = Outstanding(int(row[0]), str(row[1]), str(row[2]), str(row[3]), str(row[4]), bool(row[5]))
+        self.audit(revoked_by, token.agent_id, "revoked", f"token {token_id} of site {token.site_id}")
+        return token
 
     def audit_rows(self) -> list[tuple[str, str, str | None, str, str]]:
         with closing(self._connect()) as conn:
@@ -317,3 +377,30 @@ class EnrolService:
             raise
         self.tokens.audit(address, agent_id, "renewed", f"certificate serial {cert.serial_number:x}")
         return ca.cert_pem(cert).decode("ascii")
+
+
+#: ``app.extensions`` key: where the devices page learns how this hub serves enrolment.
+WEB_EXTENSION = "xn_enrol"
+
+
+@dataclass(frozen=True)
+class EnrolEndpoint:
+    """What the devices page needs to issue tokens: the enrolment port (None when the hub runs
+    without ``--enroll-port``: tokens can be issued but not used until it does), the certificate it
+    serves (the web UI's, whose pin the token carries) and the name halls reach the hub by (default:
+    the host name the administrator's browser used)."""
+
+    port: int | None
+    cert: Path | None
+    public_host: str | None = None
+
+    def url(self, request_host: str) -> str:
+        host = self.public_host or request_host
+        if ":" in host and not host.startswith("["):
+            host = f"[{host}]"  # an IPv6 address
+        return f"https://{host}:{self.port or 8443}"
+
+
+def attach(app: Any, endpoint: EnrolEndpoint) -> None:
+    """Tell the web UI's devices page how this hub serves enrolment (hub.runtime)."""
+    app.extensions[WEB_EXTENSION] = endpoint

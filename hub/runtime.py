@@ -167,6 +167,11 @@ class Hub:
             from hub.configpush import attach as attach_config_push
 
             attach_config_push(self.web.app, PushLogin(o.mqtt_host, o.mqtt_port, username, password))
+            from hub.enroll import EnrolEndpoint
+            from hub.enroll import attach as attach_enrolment
+
+            attach_enrolment(self.web.app, EnrolEndpoint(o.enroll_port, o.web.tls.cert if o.web.tls else None,
+                                                         o.broker_public_host))
             self.web.start()
         if o.enroll_port is not None:
             self._start_enrolment(o.enroll_port)

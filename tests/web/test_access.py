@@ -32,6 +32,8 @@ EXPECTED: dict[str, tuple[str, set[str] | None]] = {
     "devices.page": ("GET", ADMIN),
     "devices.revoke": ("POST", ADMIN),
     "devices.push_config": ("POST", ADMIN),
+    "devices.issue_token": ("POST", ADMIN),
+    "devices.revoke_token": ("POST", ADMIN),
     "video.page": ("GET", READERS),
     "video.cameras": ("GET", READERS),
     "video.watch": ("POST", READERS),

@@ -1,12 +1,14 @@
-"""设备: sites and agents as provisioning registered them; an administrator can revoke an agent."""
+"""设备: sites and agents as provisioning registered them; an administrator can revoke an agent, push
+a signed configuration, and issue (or revoke) the one-time tokens new agents enrol with (hub.enroll)."""
 
 from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
 from werkzeug.exceptions import NotFound
 from werkzeug.wrappers import Response
 
@@ -25,14 +27,33 @@ bp = Blueprint("devices", __name__)
 @bp.get("/devices")
 @allow(*ADMIN)
 def page() -> str:
+    return _render()
+
+
+def _render(issued: dict[str, Any] | None = None) -> str:
     cfg = web_state().config
     conn = get_db()
     paging = PageRequest.parse(request.args, cfg.per_page_default, cfg.per_page_max)
     agents = devices.list_agents(conn, paging)
     versions = config_versions(conn, [a["agent_id"] for a in agents.items])
+    online = link_states(conn, [a["agent_id"] for a in agents.items])
     for a in agents.items:
         a.update(versions.get(a["agent_id"], {}))
-    return render_template("devices.html", sites=devices.list_sites(conn), agents=agents)
+        a["link"] = online.get(a["agent_id"], "never")
+    endpoint = _enrol_endpoint()
+    tokens = _token_store().outstanding() if has_table(conn, "enrol_tokens") else []
+    return render_template("devices.html", sites=devices.list_sites(conn), agents=agents, issued=issued,
+                           enrol_tokens=tokens, enrol_port=endpoint.port if endpoint is not None else None,
+                           enrol_cert=_enrol_cert() is not None)
+
+
+def link_states(conn: sqlite3.Connection, agent_ids: list[str]) -> dict[str, str]:
+    """Per agent: ``online`` or ``offline`` as its link last reported (absent: never connected)."""
+    if not agent_ids or not has_table(conn, "agent_link"):
+        return {}
+    marks = ",".join("?" * len(agent_ids))
+    return {agent: "online" if up else "offline" for agent, up in conn.execute(
+        f"SELECT agent_id, COALESCE(online, 0) FROM agent_link WHERE agent_id IN ({marks})", agent_ids)}
 
 
 def config_versions(conn: sqlite3.Connection, agent_ids: list[str]) -> dict[str, dict[str, Any]]:
@@ -130,4 +151,89 @@ def revoke(agent_id: str) -> Response:
         return redirect(url_for("devices.page"))
     audit_action("agent.revoke", agent_id, {"site": agent.site_id, "broker_reloaded": reloaded is not None})
     flash(gettext("devices.revoked_flash", agent_id=agent_id), "info")
+    return redirect(url_for("devices.page"))
+
+
+# -- enrolment tokens (docs/agent.md §1) --------------------------------------------------------------
+
+
+def _enrol_endpoint() -> Any:
+    from hub.enroll import WEB_EXTENSION
+
+    return current_app.extensions.get(WEB_EXTENSION)
+
+
+def _enrol_cert() -> Path | None:
+    """The certificate the enrolment port serves (its pin goes into the token): the running hub's web
+    certificate, else the ``--tls-self-issued`` one in the data directory, as ``enroll create`` finds it."""
+    from provisioning import ca
+
+    endpoint = _enrol_endpoint()
+    if endpoint is not None and endpoint.cert is not None:
+        return Path(endpoint.cert)
+    default = Path(web_state().config.database).parent / ca.CA_DIR / "server.pem"
+    return default if default.is_file() else None
+
+
+def _token_store() -> Any:
+    from hub.enroll import TokenStore
+
+    return TokenStore(Path(web_state().config.database), clock=web_state().clock)
+
+
+def _who() -> str:
+    principal = g.get("principal")
+    return f"web:{principal.user.username}" if principal is not None else "web"
+
+
+@bp.post("/devices/enrol")
+@allow(*ADMIN)
+def issue_token() -> Response | str:
+    """Issue a one-time enrolment token, as ``xiaoneng-hub enroll create`` does (same checks, same
+    audit trail), and show it once: the token, its expiry, the command for the hall and its QR code."""
+    from hub.enroll import EnrolEndpoint, hall_command, parse_ttl
+    from hub.enrolqr import inline_svg
+    from provisioning import ca
+    from provisioning.registry import Registry
+
+    site_id = request.form.get("site", "").strip()
+    agent_id = request.form.get("agent", "").strip()
+    reenrol = request.form.get("reenrol") == "1"
+    ttl_text = request.form.get("ttl", "24h").strip() or "24h"
+    target = f"{site_id}/{agent_id}"
+    try:
+        cert = _enrol_cert()
+        if cert is None:
+            raise XiaonengError(gettext("devices.enrol_no_tls"))
+        ttl = parse_ttl(ttl_text)
+        token, expires = _token_store().create(
+            site_id, agent_id, ca.leaf_fingerprint(cert), ttl, registry=Registry(Path(web_state().config.database)),
+            reenrol=reenrol, issued_by=_who())
+    except XiaonengError as exc:
+        audit_action("enrol.create", target, {"ttl": ttl_text, "reenrol": reenrol, "error": str(exc)[:300]})
+        flash(gettext("devices.enrol_failed", error=str(exc)), "error")
+        return redirect(url_for("devices.page"))
+    endpoint = _enrol_endpoint() or EnrolEndpoint(None, cert)
+    hub_url = endpoint.url(urlsplit("//" + request.host).hostname or "localhost")
+    command = hall_command(hub_url, token.text(), reenrol)
+    expires_at = expires.isoformat(timespec="seconds")
+    audit_action("enrol.create", target, {"expires_at": expires_at, "reenrol": reenrol, "hub_url": hub_url})
+    issued = {"agent_id": agent_id, "site_id": site_id, "token": token.text(), "expires_at": expires_at,
+              "command": command, "qr_svg": inline_svg(command), "reenrol": reenrol}
+    return _render(issued)
+
+
+@bp.post("/devices/enrol/<int:token_id>/revoke")
+@allow(*ADMIN)
+def revoke_token(token_id: int) -> Response:
+    """Revoke an enrolment token before it is used (it was given to the wrong person, or not needed)."""
+    agent_id = request.form.get("agent") or None
+    try:
+        token = _token_store().revoke(token_id, _who(), agent_id=agent_id)
+    except XiaonengError as exc:
+        audit_action("enrol.revoke", str(token_id), {"agent": agent_id, "error": str(exc)[:300]})
+        flash(gettext("devices.enrol_revoke_failed", error=str(exc)), "error")
+        return redirect(url_for("devices.page"))
+    audit_action("enrol.revoke", str(token_id), {"agent": token.agent_id, "site": token.site_id})
+    flash(gettext("devices.enrol_revoked_flash", agent_id=token.agent_id), "info")
     return redirect(url_for("devices.page"))
