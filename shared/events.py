@@ -76,12 +76,16 @@ def _spec(required: dict[str, FieldRule], optional: dict[str, FieldRule] | None 
     return EventSpec(MappingProxyType(dict(required)), MappingProxyType(dict(optional or {})))
 
 
+# ``channel`` (how it reached the bureau), ``complainant`` / ``applicant``, ``text`` and ``entered_by``
+# (the hub user who entered it at the desk, hub.desk) are optional: captured records need none of them.
 _COMPLAINT = _spec(
     {"complaint_id": ID, "at": TS},
-    {"target_dept": ID, "target_staff": ID, "case_id": ID, "substantiated": BOOL, "text": TEXT},
+    {"target_dept": ID, "target_staff": ID, "case_id": ID, "substantiated": BOOL, "text": TEXT,
+     "channel": ID, "complainant": TEXT, "entered_by": ID},
 )
 _DISCLOSURE = _spec(
-    {"request_id": ID, "dept_code": ID, "at": TS}, {"answer_type": TEXT, "extension_days": DAYS}
+    {"request_id": ID, "dept_code": ID, "at": TS},
+    {"answer_type": TEXT, "extension_days": DAYS, "text": TEXT, "channel": ID, "applicant": TEXT, "entered_by": ID},
 )
 _PRESENCE = _spec(
     {"window_id": ID, "camera_id": ID, "at": TS}, {"confidence": INT, "snapshot_ref": TEXT}
