@@ -633,12 +633,7 @@ class IngestService:
                 try:
                     with store.savepoint():
                         if kind == "records":
-                            decision = decide(
-                                payload, agent, self._keys, store.head, store.stored_hashes,
-                                datetime.fromtimestamp(received, SHANGHAI), self.config.replay_window_s,
-                                self.config.max_payload,
-                            )
-                            self._apply(store, decision, topic, payload, received, out, ev)
+                            self._record_batch(store, topic, agent, payload, received, out, ev)
                         elif kind == "status" and agent:
                             self._status(store, agent, payload, at, ev)
                         elif kind == "health" and agent:
@@ -657,10 +652,39 @@ class IngestService:
                 events += ev
         for agent, message in outgoing:
             self._publish(topics.ack(agent), message, qos=1)
+        self._announce(events)
+
+    def _announce(self, events: list[tuple[str, dict[str, Any]]]) -> None:
+        """After a commit: security alerts to the alerts topic, every event to the listeners."""
         for kind, data in events:
             if kind == "alert.security":
                 self._publish(topics.ALERTS, data, qos=1)
             self._notify(kind, data)
+
+    def _record_batch(
+        self, store: Store, topic: str, agent: str | None, payload: bytes, received: float,
+        outgoing: list[tuple[str, dict[str, Any]]], events: list[tuple[str, dict[str, Any]]],
+    ) -> Decision:
+        """Decide one record batch (:func:`hub.ingest.decide`) and apply the decision to the store."""
+        decision = decide(
+            payload, agent, self._keys, store.head, store.stored_hashes,
+            datetime.fromtimestamp(received, SHANGHAI), self.config.replay_window_s, self.config.max_payload,
+        )
+        self._apply(store, decision, topic, payload, received, outgoing, events)
+        return decision
+
+    def ingest_local(self, agent_id: str, payload: bytes) -> Decision:
+        """Decide and store a batch signed inside the hub process (the desk, :mod:`hub.desk`) on the
+        path a batch from the broker takes: the same decision (registered key, signature, chain,
+        equivocation), the same transaction, ledger and stream head, the same events after the
+        commit (the supervision wakes on ``record.ingested``). No acknowledgement is published: the
+        caller holds the decision. A failure of the hub's own lookups or of the store raises."""
+        received = self._clock()
+        events: list[tuple[str, dict[str, Any]]] = []
+        with self.write_turn, self.store.transaction() as store:
+            decision = self._record_batch(store, topics.records(agent_id), agent_id, payload, received, [], events)
+        self._announce(events)
+        return decision
 
     def _apply(
         self, store: Store, d: Decision, topic: str, payload: bytes, received: float,

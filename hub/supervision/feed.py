@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
+from hub.desk import DESK_AGENT
 from hub.engine.calendar import WorkCalendar
 from hub.engine.cards import Card, CardState
 from hub.engine.config import EngineConfig, Level
@@ -156,8 +157,10 @@ class Feeder:
              as_of: datetime | None = None) -> None:  # fmt: skip
         """Give one stored record to the engine and note what it touched. ``now`` is the hub's
         clock; ``as_of`` the time facts are judged at (earlier while a backlog is held)."""
-        rid, _agent, _stream, type_, ts, digest, raw = row
+        rid, agent, _stream, type_, ts, digest, raw = row
         changes = step.changes
+        if agent == DESK_AGENT:  # typed in at the hub: its ts says nothing of a department's reporting
+            reported_at = None
         try:
             body = step.bodies.pop(rid, None) or parse_body(raw)
             family = type_.split(".", 1)[0]

@@ -23,6 +23,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from hub.desk import DESK_AGENT
 from hub.engine.cards import FINAL, Card
 from hub.engine.localtime import local_date
 from hub.engine.windows import WindowState
@@ -106,7 +107,7 @@ def restore(feeder: Feeder, now: datetime, keep_days: int = 7, presence_days: in
             for row in read_records(conn, ordered[start:start + 2000]):
                 try:
                     body = parse_body(row[6])
-                    reported = datetime.fromisoformat(row[4])
+                    reported = None if row[1] == DESK_AGENT else datetime.fromisoformat(row[4])  # as feed.py
                     for card in sup.ingest_record(row[3], body, bytes(row[5]).hex(), now, reported):
                         feeder.raised(card, step)
                 except (XiaonengError, ValueError, TypeError, KeyError):
