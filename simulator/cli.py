@@ -3,6 +3,7 @@
 A thin click layer over :mod:`simulator.engine`::
 
     xiaoneng-sim init --db sqlite:///dept.db --schema reference [--departments 20] [--seed 1]
+    xiaoneng-sim init --db sqlite:///complaints.db --schema complaints [--complaint-rates …]
     xiaoneng-sim backfill --db sqlite:///dept.db --days 90
     xiaoneng-sim run --db sqlite:///dept.db --rate 2/min [--speed 60] [--duration 600]
     xiaoneng-sim status --db sqlite:///dept.db
@@ -26,6 +27,7 @@ import yaml
 
 from simulator import schema
 from simulator.catalogue import build_catalogue
+from simulator.complaints import DISCLOSURE_DEPTS, ComplaintRates
 from simulator.db import Database, connect
 from simulator.engine import SHANGHAI, Simulator, daily_volume, initialise
 from simulator.meta import get_meta, set_meta
@@ -83,7 +85,13 @@ def _rates_help() -> str:
             "\b\n每个部门再乘以其纪律系数 / each department's rates are multiplied by its "
             f"discipline factor:\n  {tiers}\n\n"
             "A month of this (`xiaoneng-sim rates`) gives the hub ≈ 1.3–1.7 yellow + red cards per "
-            "100 cases (DOMAIN.md §4 asks ≤ 2) and a spread of grades. See docs/simulator.md.")
+            "100 cases (DOMAIN.md §4 asks ≤ 2) and a spread of grades.\n\n"
+            "\b\n投诉与政府信息公开申请（--schema complaints，城市 12345 热线投诉系统；默认值，可用 "
+            "init --complaint-rates 覆盖）/ complaints and disclosure requests (--schema complaints, "
+            "the city's complaints system; override with init --complaint-rates NAME=VALUE,…):\n"
+            + "\n".join(f"  {name}={value:g}  {doc}" for name, value, doc in ComplaintRates.describe())
+            + "\n  late rates × the department's discipline factor (at most 0.5); requests go to "
+            + " ".join(DISCLOSURE_DEPTS) + ".\n\nSee docs/simulator.md.")
 
 
 @click.group(help=_rates_help())
@@ -102,13 +110,19 @@ def main() -> None:
 @click.option("--rate", default=None, help="default arrival rate for backfill/run, e.g. 2/min")
 @click.option("--violations", default=None,
               help="violation rates, e.g. overdue=0.1,late_report=0.02 (or none)")
+@click.option("--complaint-rates", "complaint_rates", default=None,
+              help="schema complaints: e.g. late_answer=0.1,complaints_per_dept_month=5")
 def init(url: str, kind: str, departments: int, codes: tuple[str, ...], seed: int,
-         rate: str | None, violations: str | None) -> None:
+         rate: str | None, violations: str | None, complaint_rates: str | None) -> None:
     """创建库表 / Create the tables and the catalogue in a (new) database."""
     with _open(url, create=True) as db:
         try:
             if violations:
                 Violations.parse(violations)
+            if complaint_rates:
+                if kind != "complaints":
+                    raise ValueError("--complaint-rates is for --schema complaints")
+                ComplaintRates.parse(complaint_rates)
             cat = initialise(db, kind, seed=seed,
                              departments=list(codes) if codes else departments)
         except ValueError as exc:
@@ -117,6 +131,8 @@ def init(url: str, kind: str, departments: int, codes: tuple[str, ...], seed: in
             set_meta(db, "rate", str(parse_rate(rate)))
         if violations:
             set_meta(db, "violations", violations)
+        if complaint_rates:
+            set_meta(db, "complaint_rates", complaint_rates)
         db.commit()
     click.echo(f"已创建 / created {kind} schema in {url}: {len(cat.departments)} departments, "
                f"{len(cat.windows)} windows, {len(cat.items)} items, {len(cat.staff)} staff")

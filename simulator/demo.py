@@ -3,8 +3,13 @@
 A hub (SQLite store, its own Mosquitto with per-agent passwords and ACL, the web UI), one simulated
 approval database per department (SQLite; most in the simulator's reference schema, some as the
 national exchange tables or Flowable history tables so every mapping profile runs), one agent per
-department capturing its database, 90 days of history, then a live case flow. A status line shows
-the hub's figures until Ctrl-C.
+department capturing its database, the city's 12345 hotline / complaints system (complaints and
+information-disclosure requests, schema ``complaints``) with an agent of its own, 90 days of
+history, then a live flow. A status line shows the hub's figures until Ctrl-C.
+
+The complaints system gets its own agent rather than tables in a department's database: in a city
+it is a separate system run by the 12345 hotline centre for every department (the complaints name
+the department they are about), on its own server, so a department's agent could not reach it.
 
     python -m simulator.demo --data demo-data
 """
@@ -38,6 +43,8 @@ from simulator.settle import ImportWatch
 REPO = Path(__file__).resolve().parent.parent
 PROFILES = REPO / "firmware_configs" / "profiles"
 SCHEMAS = {3: "exchange", 4: "flowable"}  # department index % 5 → schema; the rest: reference
+COMPLAINTS_AGENT = "ts12345-01"
+COMPLAINTS_NAME = "明州市12345热线 投诉与信息公开系统 采集端"
 
 
 def schema_for(index: int) -> str:
@@ -54,11 +61,12 @@ def say(text: str) -> None:
 
 
 def make_department(path: str, schema: str, code: str, agent_config: str, days: int, now: str) -> str:
-    """One department's database: schema, the agent's capture triggers, then ``days`` of history
-    (a worker process of :meth:`Demo.make_databases`); returns a problem in words, or ""."""
+    """One department's database (or, with schema ``complaints``, the complaints system of the
+    comma-separated departments ``code``): schema, the agent's capture triggers, then ``days`` of
+    history (a worker process of :meth:`Demo.make_databases`); returns a problem in words, or ""."""
     db = connect(f"sqlite:///{path}", create=True)
     try:
-        initialise(db, schema, seed=1, departments=[code])
+        initialise(db, schema, seed=1, departments=code.split(","))
     finally:
         db.close()
     out = subprocess.run([sys.executable, "-m", "agent.cli", "capture", "install", "--config", agent_config],
@@ -81,14 +89,16 @@ class Demo:
         catalogue = build_catalogue(1, departments)
         self.depts = [d.code for d in catalogue.departments]
         self.names = {d.code: d.name for d in catalogue.departments}
-        self.agent_ids = [f"{code.lower()}-01" for code in self.depts]
+        self.dept_agents = [f"{code.lower()}-01" for code in self.depts]
+        self.agent_ids = [*self.dept_agents, COMPLAINTS_AGENT]
         self.days = days
         self.rate = rate
         mqtt = state.get("mqtt_port")
         self.cluster = LocalCluster(self.root, self.agent_ids, site_id="city-hall", embedded_broker=True,
                                     port=mqtt if mqtt and port_free(mqtt) else free_port(),
-                                    agent_names={a: f"{self.names[c]} 采集端"
-                                                 for c, a in zip(self.depts, self.agent_ids, strict=True)})
+                                    agent_names={**{a: f"{self.names[c]} 采集端" for c, a
+                                                    in zip(self.depts, self.dept_agents, strict=True)},
+                                                 COMPLAINTS_AGENT: COMPLAINTS_NAME})
         web = http_port or state.get("http_port") or 8080
         self.cluster.http_port = web if port_free(web) else free_port()
         self.fresh = not state
@@ -101,11 +111,15 @@ class Demo:
     def db_path(self, code: str) -> Path:
         return self.root / "departments" / f"{code}.sqlite"
 
+    @property
+    def complaints_db(self) -> Path:
+        return self.root / "complaints" / "12345.sqlite"
+
     def setup(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         self.cluster.setup()
         self.cluster.set_port(self.cluster.port)
-        for i, (code, agent_id) in enumerate(zip(self.depts, self.agent_ids, strict=True)):
+        for i, (code, agent_id) in enumerate(zip(self.depts, self.dept_agents, strict=True)):
             path = self.agent_dir_config(agent_id)
             cfg = yaml.safe_load(path.read_text())
             cfg["capture"] = [{"name": "approval", "profile": str(PROFILES / f"{schema_for(i)}.yaml"),
@@ -115,6 +129,12 @@ class Demo:
                 cfg["cameras"] = [str(camera)]
             cfg["site_id"] = f"hall-{code.lower()}"
             path.write_text(yaml.safe_dump(cfg, allow_unicode=True, sort_keys=False))
+        path = self.agent_dir_config(COMPLAINTS_AGENT)
+        cfg = yaml.safe_load(path.read_text())
+        cfg["capture"] = [{"name": "complaints", "profile": str(PROFILES / "complaints.yaml"),
+                           "database": f"sqlite:///{self.complaints_db}"}]
+        cfg["site_id"] = "city-12345"
+        path.write_text(yaml.safe_dump(cfg, allow_unicode=True, sort_keys=False))
         if self.fresh:
             self.make_databases()
         self.state_file.write_text(json.dumps({"mqtt_port": self.cluster.port, "http_port": self.cluster.http_port}))
@@ -127,12 +147,15 @@ class Demo:
         so the history reaches the hub through the same capture path as live changes. Departments
         are written in parallel processes (one per core): 20 departments took 47 s one by one."""
         now = datetime.now(SHANGHAI)
-        say(f"创建 {len(self.depts)} 个部门业务库并回填 {self.days} 天历史 / creating department databases "
-            f"and {self.days} days of history …")
+        say(f"创建 {len(self.depts)} 个部门业务库和 12345 投诉系统库并回填 {self.days} 天历史 / creating "
+            f"department databases, the complaints system and {self.days} days of history …")
         t0 = time.monotonic()
-        jobs = [(str(self.db_path(code)), schema_for(i), code, str(self.agent_dir_config(self.agent_ids[i])),
+        jobs = [(str(self.db_path(code)), schema_for(i), code, str(self.agent_dir_config(self.dept_agents[i])),
                  self.days, now.isoformat()) for i, code in enumerate(self.depts)]
+        jobs.append((str(self.complaints_db), "complaints", ",".join(self.depts),
+                     str(self.agent_dir_config(COMPLAINTS_AGENT)), self.days, now.isoformat()))
         self.db_path(self.depts[0]).parent.mkdir(parents=True, exist_ok=True)
+        self.complaints_db.parent.mkdir(parents=True, exist_ok=True)
         with ProcessPoolExecutor(max_workers=max(1, min(len(jobs), os.cpu_count() or 1))) as pool:
             for problem in pool.map(make_department, *zip(*jobs, strict=True)):
                 if problem:
@@ -176,9 +199,15 @@ class Demo:
         for agent_id in self.agent_ids:
             self.cluster.start_agent(agent_id)
         for code in self.depts:
-            t = threading.Thread(target=self._simulate, args=(code,), name=f"sim-{code}", daemon=True)
+            t = threading.Thread(target=self._simulate, args=(self.db_path(code), self._rate()),
+                                 name=f"sim-{code}", daemon=True)
             t.start()
             self.sims.append(t)
+        # the complaints system at its own modest rate (a few complaints per department a month)
+        t = threading.Thread(target=self._simulate, args=(self.complaints_db, None), name="sim-12345",
+                             daemon=True)
+        t.start()
+        self.sims.append(t)
         url = f"http://127.0.0.1:{self.cluster.http_port}/"
         say("")
         say(f"监察中心已启动 / hub running:  {url}")
@@ -188,14 +217,14 @@ class Demo:
         say("  Ctrl-C 停止 / to stop")
         say("")
 
-    def _simulate(self, code: str) -> None:
-        db = connect(f"sqlite:///{self.db_path(code)}")
+    def _simulate(self, path: Path, rate: float | None) -> None:
+        db = connect(f"sqlite:///{path}")
         try:
-            sim = Simulator.open(db, rate_per_min=self._rate(), office_hours=False)
+            sim = Simulator.open(db, rate_per_min=rate, office_hours=False)
             sim.run(lambda: datetime.now(SHANGHAI), lambda seconds: None if self.stop.wait(seconds) else None,
                     stop=self.stop.is_set)
         except Exception as exc:  # the demo goes on with the other departments
-            say(f"\n模拟器 {code} 停止 / simulator {code} stopped: {exc}")
+            say(f"\n模拟器 {path.stem} 停止 / simulator {path.stem} stopped: {exc}")
         finally:
             db.close()
 

@@ -3,7 +3,8 @@
     python -m simulator.engine_month [--days 65] [--now 2026-12-03T08:00] [--keep DIR] [--json]
 
 Builds the demo's 20 department databases (each in its demo schema: reference, exchange or
-Flowable), writes ``--days`` of history with the default violation rates, reads every row back
+Flowable) and its complaints system (complaints and disclosure requests, schema ``complaints``),
+writes ``--days`` of history with the default rates, reads every row back
 through the department's mapping profile (``agent.mapping.map_row``, as an agent's backfill does,
 in event-time order), stores the records through the hub's real ingest decision and store, and
 lets the supervision service consume them with a fixed clock — no broker, no agents. Then, for
@@ -44,19 +45,21 @@ from shared.batch import sign_batch
 from shared.record import ChainBuilder
 from simulator.catalogue import build_catalogue
 from simulator.db import connect
-from simulator.demo import PROFILES, schema_for
+from simulator.demo import COMPLAINTS_AGENT, PROFILES, schema_for
 from simulator.engine import Simulator, initialise
 
 KEY = Ed25519PrivateKey.generate()
 
 
-def department_events(root: Path, index: int, code: str, days: int, now: datetime) -> list[Event]:
-    """The events of one department's simulated history, mapped by its demo profile."""
-    kind = schema_for(index)
-    path = root / f"{code}.sqlite"
+def department_events(root: Path, index: int, code: str, days: int, now: datetime,
+                      kind: str | None = None) -> list[Event]:
+    """The events of one department's simulated history, mapped by its demo profile (with
+    ``kind="complaints"``: the complaints system of the comma-separated departments ``code``)."""
+    kind = kind or schema_for(index)
+    path = root / f"{'12345' if kind == 'complaints' else code}.sqlite"
     db = connect(f"sqlite:///{path}", create=True)
     try:
-        initialise(db, kind, seed=1, departments=[code], now=now - timedelta(days=days))
+        initialise(db, kind, seed=1, departments=code.split(","), now=now - timedelta(days=days))
         Simulator.open(db).backfill(days, now)
     finally:
         db.close()
@@ -122,6 +125,10 @@ def measure(root: Path, days: int, now: datetime, departments: int = 20) -> dict
         events = in_time_order(department_events(root, i, dept.code, days, now))
         mapping_errors += sum(e.is_error for e in events)
         records += store_events(store, f"{dept.code.lower()}-01", events)
+    codes = ",".join(d.code for d in catalogue.departments)
+    events = in_time_order(department_events(root, -1, codes, days, now, kind="complaints"))
+    mapping_errors += sum(e.is_error for e in events)
+    records += store_events(store, COMPLAINTS_AGENT, events)
     store.close()
     build_s = time.perf_counter() - started
 
@@ -148,6 +155,7 @@ def measure(root: Path, days: int, now: datetime, departments: int = 20) -> dict
     standing = conn.execute(
         f"SELECT dept_code, rule, level, COUNT(*) FROM cards WHERE {in_month} "
         "AND level IN ('yellow', 'red') AND state NOT IN ('appealed', 'withdrawn') "
+        "AND subject NOT LIKE 'complaint:%' AND subject NOT LIKE 'disclosure:%' "
         "GROUP BY dept_code, rule, level", (month,)).fetchall()
     by_state = dict(conn.execute(
         f"SELECT state, COUNT(*) FROM cards WHERE {in_month} GROUP BY state", (month,)).fetchall())
@@ -155,6 +163,10 @@ def measure(root: Path, days: int, now: datetime, departments: int = 20) -> dict
     reminders = dict(conn.execute(
         f"SELECT rule, COUNT(*) FROM cards WHERE {in_month} AND level = 'reminder' GROUP BY rule",
         (month,)).fetchall())
+    matter_cards = dict(conn.execute(
+        f"SELECT substr(subject, 1, instr(subject, ':') - 1), COUNT(*) FROM cards WHERE {in_month} "
+        "AND level IN ('yellow', 'red') AND state NOT IN ('appealed', 'withdrawn') "
+        "AND (subject LIKE 'complaint:%' OR subject LIKE 'disclosure:%') GROUP BY 1", (month,)).fetchall())
     report = build_report(conn, month, now=now)
     conn.close()
 
@@ -175,6 +187,8 @@ def measure(root: Path, days: int, now: datetime, departments: int = 20) -> dict
         "by_rule": dict(sorted(by_rule.items())), "by_state": by_state,
         "withdrawn_all_time": withdrawn_all, "reminders": reminders,
         "grades": dict(grades),
+        "complaints": (report or {}).get("complaints"), "disclosures": (report or {}).get("disclosures"),
+        "matter_cards": matter_cards,
         "departments": [
             {"code": d.get("code"), "name": d.get("name"), "score": d.get("score"),
              "grade": d.get("grade"), "accepted": accepted.get(d.get("code"), 0),

@@ -25,7 +25,7 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     assert "hub running:  http://127.0.0.1:" in out.stdout
     assert "admin / " in out.stdout and "monitor / " in out.stdout
-    assert "在线代理 online 3/3" in out.stdout
+    assert "在线代理 online 4/4" in out.stdout  # 3 departments and the 12345 complaints system
     conn = sqlite3.connect(data / "hub" / "hub.sqlite")
     try:
         types = dict(conn.execute("SELECT type, COUNT(*) FROM records GROUP BY type").fetchall())

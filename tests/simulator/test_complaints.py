@@ -4,6 +4,7 @@ disclosure answer is an R2 card, and nothing else is a card."""
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections import Counter
 from datetime import datetime, timedelta
@@ -11,15 +12,18 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from click.testing import CliRunner
 
 from agent.capture.backfill import in_time_order
 from agent.mapping import load_profile
 from simulator.catalogue import build_catalogue
+from simulator.cli import main as cli
 from simulator.complaints import DISCLOSURE_DEPTS, ComplaintRates, expected_month, matter_mix
 from simulator.db import connect
 from simulator.engine import Simulator, Stats, initialise
 from tests.engine.helpers import Driver
 from tests.mapping.rows import map_database
+from tests.simulator.servers import DIALECTS, fresh_database
 
 TZ = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 12, 3, 8, 0, tzinfo=TZ)
@@ -118,3 +122,40 @@ def test_the_hub_clocks_find_exactly_the_injected_lateness(tmp_path: Path) -> No
     for name in ("late_accept", "late_answer", "late_disclosure"):
         assert stats.violations[name] > 0, name
         assert by_stage[name] == stats.violations[name], name
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_cli_builds_and_runs_a_complaints_system(tmp_path: Path, dialect: str) -> None:
+    runner = CliRunner()
+
+    def ok(args: list[str]) -> str:
+        result = runner.invoke(cli, args, catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    with fresh_database(dialect, tmp_path) as url:
+        ok(["init", "--db", url, "--schema", "complaints", "--complaint-rates",
+            "complaints_per_dept_month=12,late_answer=0.5"])
+        assert "cases planned" in ok(["backfill", "--db", url, "--days", "40",
+                                      "--now", "2026-12-03T08:00"])
+        out = ok(["status", "--db", url])
+        complaints = int(re.search(r"ts_complaint\s+(\d+)", out).group(1))  # type: ignore[union-attr]
+        requests = int(re.search(r"gk_apply\s+(\d+)", out).group(1))  # type: ignore[union-attr]
+        assert complaints > 100 and requests > 5  # 12 a month per department: the stored rate
+        db = connect(url)
+        try:
+            events = map_database(db.conn, PROFILE)
+        finally:
+            db.close()
+        assert [e.body for e in events if e.is_error] == []
+        assert sum(e.type == "complaint.filed" for e in events) == complaints
+    wrong = runner.invoke(cli, ["init", "--db", f"sqlite:///{tmp_path / 'x.db'}",
+                                "--complaint-rates", "late_answer=0.1"])
+    assert wrong.exit_code != 0 and "--schema complaints" in wrong.output
+
+
+def test_help_lists_the_complaint_rates() -> None:
+    text = CliRunner().invoke(cli, ["--help"]).output
+    for name, value, _doc in ComplaintRates.describe():
+        assert f"{name}={value:g}" in text
+    assert "--schema complaints" in text
