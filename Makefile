@@ -60,10 +60,12 @@ agent-binary: $(STAMP) system-deps
 	$(BIN)/python deploy/agent/build.py --dist dist
 
 # The documentation's pictures (docs/screenshots/), made by the browser tests; `make test` never writes them.
+# `make screenshots SHOTS=tests/browser/test_enrol_page.py` refreshes only the pictures of the tests named.
+SHOTS ?= tests/browser/test_live.py tests/browser/test_cards_words.py tests/video/test_wall_browser.py \
+	tests/notify/test_inbox_browser.py tests/browser/test_help.py tests/browser/test_catalogue.py \
+	tests/browser/test_enrol_page.py
 screenshots: $(STAMP) system-deps catalogues
-	XN_SCREENSHOTS=$(CURDIR)/docs/screenshots XIAONENG_STRICT=1 $(BIN)/python -m pytest -q \
-		tests/browser/test_live.py tests/browser/test_cards_words.py tests/video/test_wall_browser.py \
-		tests/notify/test_inbox_browser.py tests/browser/test_help.py tests/browser/test_catalogue.py
+	XN_SCREENSHOTS=$(CURDIR)/docs/screenshots XIAONENG_STRICT=1 $(BIN)/python -m pytest -q $(SHOTS)
 
 bench: $(STAMP) system-deps catalogues
 	$(BIN)/python bench/ingest.py --records 1000000 --json
