@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -124,6 +125,15 @@ class Hub:
         self.enrol: EnrolServer | None = None
 
     def start(self) -> None:
+        """Start every part; if one fails, stop those already started (the broker above all) and raise."""
+        try:
+            self._start()
+        except BaseException:
+            log.error("the hub failed to start; stopping the parts already started")
+            self.stop(best_effort=True)
+            raise
+
+    def _start(self) -> None:
         o = self.options
         self._check_rollback()  # before anything starts: a rolled-back store must not sign or serve
         self._check_enrolment()
@@ -227,23 +237,36 @@ class Hub:
                 raise ConfigError(str(exc)) from None
             log.error("starting on a rolled-back store (--allow-rollback)", extra={"problem": str(exc)})
 
-    def stop(self) -> None:
+    def stop(self, *, best_effort: bool = False) -> None:
+        """Stop what runs, in order; ``best_effort`` (a failed start) goes on past a part that fails to stop,
+        so that the broker started first is never left running."""
+        for name, step in self._stop_steps():
+            if not best_effort:
+                step()
+                continue
+            try:
+                step()
+            except Exception:
+                log.exception("could not stop a part of the hub", extra={"part": name})
+
+    def _stop_steps(self) -> list[tuple[str, Callable[[], None]]]:
+        steps: list[tuple[str, Callable[[], None]]] = []
         if self.enrol is not None:
-            self.enrol.stop()
+            steps.append(("enrol", self.enrol.stop))
         if self.web is not None:
-            self.web.stop()
+            steps.append(("web", self.web.stop))
         if self.video is not None:
-            self.video.stop()  # tells the agents to stop streaming, before the broker link goes
+            steps.append(("video", self.video.stop))  # tells the agents to stop streaming, before the broker link goes
         if self.notifier is not None:
-            self.notifier.stop()
+            steps.append(("notifier", self.notifier.stop))
         if self.supervision is not None:
-            self.supervision.stop()
+            steps.append(("supervision", self.supervision.stop))
         if self.ingest is not None:
-            self.ingest.stop()
-            self.ingest.checkpoint()
+            steps += [("ingest", self.ingest.stop), ("checkpoint", self.ingest.checkpoint)]
         if self.ledger is not None:
-            self.ledger.stop()
+            steps.append(("ledger", self.ledger.stop))
         if self.store is not None:
-            self.store.close()
+            steps.append(("store", self.store.close))
         if self.broker is not None:
-            self.broker.stop()
+            steps.append(("broker", self.broker.stop))
+        return steps
