@@ -91,6 +91,42 @@ class ComplaintState:
             return None
         return self.answered <= due.day
 
+    def handled_on_time(self, calendar: WorkCalendar, config: EngineConfig, today: date) -> bool | None:
+        """Whether the complaint was handled in time, as the complaints block scores it (see
+        :func:`handled_on_time`); ``today`` is the end of the period judged."""
+        accept = self.accept_due(calendar, config)
+        answer = self.answer_due(calendar, config)
+        return handled_on_time(self.accepted, self.answered, self.closed,
+                               accept.day if accept else None, answer.day if answer else None, today)
+
+
+def handled_on_time(
+    accepted: date | None, answered: date | None, closed: date | None,
+    accept_due: date | None, answer_due: date | None, today: date,
+) -> bool | None:
+    """A complaint handled in time (DOMAIN.md §6, the complaints block of §5): its acceptance
+    decided by ``accept_due`` and its answer given by ``answer_due``.
+
+    False once either limit was missed (acceptance decided late, answer late, or still undecided /
+    unanswered after its due date ``today``); True once answered in time, or closed without
+    acceptance (不予受理) within the acceptance limit; None while nothing is due yet.
+    """
+    decided = min((d for d in (accepted, answered, closed) if d is not None), default=None)
+    if accept_due is not None:
+        if decided is not None and decided > accept_due:
+            return False
+        if decided is None:
+            return False if accept_due < today else None
+    if accepted is None and answered is None:
+        return True if closed is not None else None
+    if answer_due is None:
+        return None
+    if answered is not None:
+        return answered <= answer_due
+    if closed is not None:  # closed without an answer record: judged by the closing
+        return closed <= answer_due
+    return False if answer_due < today else None
+
 
 def complaint_pending(
     state: ComplaintState, config: EngineConfig, calendar: WorkCalendar

@@ -11,8 +11,10 @@ Blocks (every number in :class:`~hub.engine.config.ScoringConfig`):
   that deduction capped at 20.
 - **conformity** (15): 15 − 100 × Σ weight(R5, R6, R7 upheld, R8, R10) / n, capped at 15.
 - **fees** (10): 10 − 100 × Σ weight(R4) / n, capped at 10.
-- **complaints** (15): 15 × share of the complaints judged so far that were answered on time (15
-  when none is judged yet), − 2 per substantiated complaint.
+- **complaints** (15): 15 × share of the complaints judged so far that were handled on time
+  (acceptance decided within its limit and answer given within its limit, or refused in time:
+  :func:`hub.engine.complaints.handled_on_time`; 15 when none is judged yet), − 2 per
+  substantiated complaint. A complaint's own R2 cards count here only, not as time cards.
 - **satisfaction** (20): 20 × share of ratings 1–3 among all ratings (20 with no ratings), − 1 per
   standing R11 card.
 
@@ -112,7 +114,7 @@ class CaseFact:
 
 @dataclass(frozen=True, slots=True)
 class ComplaintFact:
-    """A complaint: answered on time (None: not yet due), substantiated."""
+    """A complaint: handled on time (None: not yet due), substantiated."""
 
     complaint_id: str
     dept_code: str | None
@@ -322,7 +324,9 @@ def _basis(g: _Group, config: ScoringConfig) -> _Basis:
     on_time = early + sum(1 for c in done if c.outcome is Outcome.ON_TIME)
     cards: dict[tuple[str, str], list[Card]] = {}
     for card in g.cards:
-        if stands(card, config):
+        # a complaint's R2 card (acceptance or answer late) is scored in the complaints block, as
+        # a complaint not handled in time — not a second time as a time card of the cases
+        if stands(card, config) and not card.decision.subject.startswith("complaint:"):
             cards.setdefault((card.rule, card.level.value), []).append(card)
     return _Basis(len(done), on_time, early, max(len(done), config.min_cases), cards, g.complaints,
                   Counter(r.level for r in g.ratings))  # fmt: skip
@@ -549,11 +553,7 @@ def collect_facts(sup: Any, period: Period) -> Facts:
     for state in sup.complaints.values():
         if state.filed is None or state.filed not in period:
             continue
-        well = state.answered_on_time(calendar, config)
-        if well is None:
-            due = state.answer_due(calendar, config) or state.accept_due(calendar, config)
-            if due is not None and due.day is not None and due.day < period.end:
-                well = False
+        well = state.handled_on_time(calendar, config, period.end)
         complaints.append(ComplaintFact(state.complaint_id, state.target_dept, well,
                                         bool(state.substantiated), state.target_staff))  # fmt: skip
     return Facts(tuple(cases), cards, tuple(complaints), tuple(ratings))

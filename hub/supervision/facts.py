@@ -19,11 +19,12 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Mapping, Sequence
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from hub.engine.cards import Card
 from hub.engine.clock import Outcome
+from hub.engine.complaints import handled_on_time
 from hub.engine.scoring import (
     CaseFact,
     ComplaintFact,
@@ -75,17 +76,12 @@ def load_facts(conn: sqlite3.Connection, period: Period, dept: str | None = None
     )  # fmt: skip
     complaints: list[ComplaintFact] = []
     cscope = "" if dept is None else " AND target_dept = ?"
-    for cid, d, staff, answered, answer_due, accept_due, substantiated in conn.execute(
-        "SELECT complaint_id, target_dept, target_staff, answered_day, answer_due, accept_due, substantiated "
-        f"FROM complaints WHERE filed_day BETWEEN ? AND ?{cscope}", (first, last, *extra)
+    for cid, d, staff, accepted, answered, closed, answer_due, accept_due, substantiated in conn.execute(
+        "SELECT complaint_id, target_dept, target_staff, accepted_day, answered_day, closed_day, answer_due, "
+        f"accept_due, substantiated FROM complaints WHERE filed_day BETWEEN ? AND ?{cscope}", (first, last, *extra)
     ):
-        well: bool | None = None
-        if answered is not None and answer_due is not None:
-            well = answered <= answer_due
-        else:
-            due = answer_due or accept_due
-            if due is not None and due < last:
-                well = False
+        days = [date.fromisoformat(x) if x else None for x in (accepted, answered, closed, accept_due, answer_due)]
+        well = handled_on_time(days[0], days[1], days[2], days[3], days[4], period.end)
         complaints.append(ComplaintFact(cid, d, well, bool(substantiated), staff))
     return Facts(tuple(cases), cards, tuple(complaints), ratings)
 
