@@ -7,11 +7,14 @@ import json
 import os
 import pwd
 import queue
+import re
+import shlex
 import sqlite3
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -25,6 +28,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from agent.config import load_agent_config
 from agent.enroll import EnrolFailed, due_at, enrol, rotate
 from agent.link import LinkDown, MqttLink
+from hub.auth import connect, create_user, ensure_schema
 from hub.enroll import EnrolRefused, RateLimit, TokenStore, parse_ttl
 from hub.runtime import Hub, HubOptions
 from hub.webserver import WebOptions
@@ -37,6 +41,7 @@ from shared.errors import ConfigError
 from shared.topics import records
 from tests.support.ports import free_port
 from tests.support.wait import wait_until
+from tests.web.conftest import FAST, login, page_csrf
 
 PIN = "ab" * 32
 
@@ -420,3 +425,46 @@ def test_hub_command_line_to_records_over_tls(tmp_path: Path) -> None:
             agent.terminate()
             agent.wait(20)
         cluster.stop_all()
+
+
+def test_a_token_issued_on_the_devices_page_enrols_an_agent(tmp_path: Path) -> None:
+    """The web UI of a running hub (HTTPS, enrolment port) issues the token; the command it shows enrols
+    the hall machine, whose records reach the hub over mutual TLS (the browser test does this in Chromium)."""
+    data = tmp_path / "hub"
+    data.mkdir()
+    tls = self_issued(data, ["localhost", "127.0.0.1"])
+    hub = Hub(HubOptions(data_dir=data, mqtt_port=free_port(), http_port=free_port(), supervision=False,
+                         web=WebOptions(tls=tls), mqtt_tls_port=free_port(), mqtt_tls_host="127.0.0.1",
+                         broker_names=("localhost",), enroll_port=free_port(), enroll_host="127.0.0.1"))
+    hub.registry.add_site("hall", "市民中心")
+    with closing(connect(data / "hub.sqlite")) as conn:
+        ensure_schema(conn)
+        create_user(conn, "admin1", "web admin password 1", "admin", params=FAST)
+    hub.start()
+    try:
+        assert hub.web is not None and hub.enrol is not None
+        client = hub.web.app.test_client()
+        client.environ_base.update({"wsgi.url_scheme": "https", "HTTP_REFERER": "https://localhost/devices"})
+        assert login(client, "admin1", "web admin password 1").status_code == 302
+        html = client.post("/devices/enrol", base_url="https://localhost", data={
+            "site": "hall", "agent": "pc-30", "ttl": "1h", "csrf_token": page_csrf(client)}).get_data(as_text=True)
+        shown = re.search(r'<pre class="enrol-command" id="enrol-command">([^<]+)</pre>', html)
+        assert shown, html[-2000:]
+        argv = shlex.split(shown.group(1))
+        hub_url, token = argv[argv.index("--hub") + 1], argv[argv.index("--token") + 1]
+        assert hub_url == f"https://localhost:{hub.enrol.port}"
+        result = enrol(hub_url, token, tmp_path / "hall-pc")
+        assert (result.agent_id, result.site_id) == ("pc-30", "hall")
+        with open(tmp_path / "agent.log", "wb") as log:
+            proc = subprocess.Popen([sys.executable, "-m", "agent.cli", "run", "--config",
+                                     str(tmp_path / "hall-pc" / "agent.yaml"), "--synthetic-rate", "10"],
+                                    stdout=log, stderr=subprocess.STDOUT)
+        try:
+            wait_until(lambda: _stored(data, "pc-30") >= 1, 60, message="the first record of the agent enrolled")
+        finally:
+            proc.terminate()
+            proc.wait(20)
+        audit = TokenStore(data / "hub.sqlite").audit_rows()
+        assert [(row[1], row[3]) for row in audit] == [("web:admin1", "created"), ("127.0.0.1", "enrolled")]
+    finally:
+        hub.stop()
