@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
@@ -20,6 +20,9 @@ from hub.web.pagination import PageRequest
 from hub.web.queries import devices
 from hub.web.state import web_state
 from shared.errors import XiaonengError
+
+if TYPE_CHECKING:
+    from hub.enroll import EnrolEndpoint, TokenStore
 
 bp = Blueprint("devices", __name__)
 
@@ -157,10 +160,11 @@ def revoke(agent_id: str) -> Response:
 # -- enrolment tokens (docs/agent.md §1) --------------------------------------------------------------
 
 
-def _enrol_endpoint() -> Any:
-    from hub.enroll import WEB_EXTENSION
+def _enrol_endpoint() -> EnrolEndpoint | None:
+    from hub.enroll import WEB_EXTENSION, EnrolEndpoint
 
-    return current_app.extensions.get(WEB_EXTENSION)
+    endpoint = current_app.extensions.get(WEB_EXTENSION)
+    return endpoint if isinstance(endpoint, EnrolEndpoint) else None
 
 
 def _enrol_cert() -> Path | None:
@@ -170,12 +174,12 @@ def _enrol_cert() -> Path | None:
 
     endpoint = _enrol_endpoint()
     if endpoint is not None and endpoint.cert is not None:
-        return Path(endpoint.cert)
+        return endpoint.cert
     default = Path(web_state().config.database).parent / ca.CA_DIR / "server.pem"
     return default if default.is_file() else None
 
 
-def _token_store() -> Any:
+def _token_store() -> TokenStore:
     from hub.enroll import TokenStore
 
     return TokenStore(Path(web_state().config.database), clock=web_state().clock)
