@@ -71,7 +71,11 @@ def enroll_create(data_dir: Path, site_id: str, agent_id: str, ttl: str, tls_cer
         click.echo("二维码（内容为上面的命令）/ QR code of the command above:")
         click.echo(terminal_qr(command), nl=False)
     elif qr_target is not None:
-        written = write_qr(command, Path(qr_target))
+        try:
+            written = write_qr(command, Path(qr_target))
+        except XiaonengError as exc:
+            raise click.ClickException(f"二维码未写入（上面的令牌仍然有效）/ QR code not written (the token above is "
+                                       f"valid): {exc}") from None
         click.echo(f"二维码（内容为上面的命令，与令牌一样须保密）/ QR code of the command above (keep it as secret as "
                    f"the token): {written.resolve()}")
 

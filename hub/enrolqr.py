@@ -9,6 +9,7 @@ level M; the token is a secret while unused, so the picture is one too.
 from __future__ import annotations
 
 import io
+import os
 from pathlib import Path
 
 import segno
@@ -24,14 +25,21 @@ def qr_code(text: str) -> segno.QRCode:
 
 
 def write_qr(text: str, path: Path) -> Path:
-    """Write the QR code of ``text`` to ``path`` (PNG or SVG, by its suffix); ConfigError otherwise."""
+    """Write the QR code of ``text`` to ``path`` (PNG or SVG, by its suffix), readable by its owner only
+    (it holds a secret); ConfigError for another suffix or a file that cannot be written."""
     suffix = path.suffix.lower()
     if suffix not in SUFFIXES:
         raise ConfigError(f"--qr {path}: the file must end in .png or .svg (or use - for the terminal)")
-    if suffix == ".png":
-        qr_code(text).save(str(path), kind="png", scale=8, border=4)
-    else:
-        qr_code(text).save(str(path), kind="svg", scale=8, border=4, title="xiaoneng-agent enroll")
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(fd, 0o600)  # an existing file keeps its mode otherwise
+        with os.fdopen(fd, "wb") as out:
+            if suffix == ".png":
+                qr_code(text).save(out, kind="png", scale=8, border=4)
+            else:
+                qr_code(text).save(out, kind="svg", scale=8, border=4, title="xiaoneng-agent enroll")
+    except OSError as exc:
+        raise ConfigError(f"--qr {path}: cannot write it ({exc.strerror or exc})") from None
     return path
 
 

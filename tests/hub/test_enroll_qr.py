@@ -51,6 +51,7 @@ def test_png_qr_decodes_to_the_printed_command(tmp_path: Path) -> None:
     command = hall_command(HUB_URL, token)
     assert f"  {command}\n" in done.stdout and str(png.resolve()) in done.stdout
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert png.stat().st_mode & 0o077 == 0  # it holds the token: the owner's only
     assert _decode_png(png) == command
     assert parse_token(command.split("--token ")[1].split()[0]) == parse_token(token)
 
@@ -89,6 +90,9 @@ def test_qr_needs_the_hub_address_and_a_known_format(tmp_path: Path) -> None:
     bad = _create(data, "pc-04", "--hub-url", HUB_URL, "--qr", str(tmp_path / "x.jpg"))
     assert bad.returncode != 0 and ".png or .svg" in bad.stderr
     assert TokenStore(data / "hub.sqlite").outstanding() == []  # refused before any token was made
+    unwritable = _create(data, "pc-04", "--hub-url", HUB_URL, "--qr", str(tmp_path / "missing" / "x.png"))
+    assert unwritable.returncode != 0 and "QR code not written (the token above is valid)" in unwritable.stderr
+    assert "xn1." in unwritable.stdout
 
 
 def test_inline_svg_for_the_page_scales_by_css() -> None:
