@@ -46,6 +46,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -53,16 +54,20 @@ from cheroot import wsgi
 from cheroot.server import HTTPConnection, HTTPRequest
 from cheroot.ssl.builtin import BuiltinSSLAdapter
 
+from hub.desk.service import Desk
 from hub.service import IngestService
 from hub.supervision.metrics import supervision_collector
 from hub.supervision.queries import SupervisionProvider
 from hub.supervision.service import SupervisorService
 from hub.web.app import create_app, shutdown
+from hub.web.blueprints.desk import attach as attach_desk
 from hub.web.config import WebConfig
 from hub.web.events import EventBus
 from hub.web.metrics import REGISTRY, Family
 from hub.web.proxy import LOOPBACK
 from hub.webtls import TlsFiles, check_tls_files
+from shared.errors import XiaonengError
+from shared.timefmt import SHANGHAI
 
 log = logging.getLogger("xiaoneng.hub.web")
 
@@ -87,6 +92,16 @@ def web_secret(data_dir: Path) -> str:
     with os.fdopen(fd, "w") as fh:
         fh.write(secret)
     return secret
+
+
+def open_desk(data_dir: Path, ingest: IngestService) -> Desk | None:
+    """The desk of complaints and disclosure requests (hub.desk), entering records through ``ingest``;
+    None (logged: the pages then say the desk is not running) if its identity cannot be used."""
+    try:
+        return Desk.open(data_dir, ingest, ingest.store.head, lambda: datetime.now(SHANGHAI))
+    except XiaonengError as exc:
+        log.error("the desk (complaints, disclosure requests) is not running", extra={"problem": str(exc)})
+        return None
 
 
 def ingest_collector(ingest: IngestService) -> list[Family]:
@@ -380,6 +395,9 @@ class WebServer:
             supervision.listeners.append(self.bus.publish)
             REGISTRY.add_collector(lambda: supervision_collector(supervision), key="supervision")
         ingest.listeners.append(self._forward)
+        self.desk = open_desk(data_dir, ingest)
+        if self.desk is not None:
+            attach_desk(self.app, self.desk)
 
     @property
     def url(self) -> str:

@@ -310,3 +310,54 @@ def disclosure_page(
         row["clock"] = disclosure_clock(row, calendar, today)
         items.append(row)
     return Page(items, page.page, page.per_page, int(total))
+
+
+# -- one complaint / request -----------------------------------------------------------------------
+
+
+def complaint_detail(conn: sqlite3.Connection, complaint_id: str, dept: str | None, calendar: WorkCalendar,
+                     today: date, answer_unit: str) -> dict[str, Any] | None:  # fmt: skip
+    """One complaint: what its records say (``facts``), its row and clock as the supervision keeps
+    them (``supervised`` False until it has consumed the first record), its cards, its timeline and
+    the steps the desk offers next. None if unknown or another department's."""
+    facts, events = complaint_facts(conn, complaint_id)
+    if not facts.filed:
+        return None
+    if dept is not None and facts.target_dept != dept:
+        return None
+    row = complaint_row(conn, complaint_id)
+    names = dept_names(conn)
+    return {
+        "complaint_id": complaint_id, "target_dept": facts.target_dept,
+        "dept_name": names.get(facts.target_dept or ""), "target_staff": facts.target_staff,
+        "case_id": facts.case_id, "text": facts.text, "channel": facts.channel, "complainant": facts.complainant,
+        "substantiated": facts.substantiated, "times": {k: v.isoformat() for k, v in facts.times.items()},
+        "supervised": row is not None, "row": row,
+        "clock": complaint_clock(row, calendar, today, answer_unit) if row is not None else None,
+        "cards": subject_cards(conn, "complaint", complaint_id), "timeline": events,
+        "next_steps": facts.next_steps(),
+    }  # fmt: skip
+
+
+def disclosure_detail(conn: sqlite3.Connection, request_id: str, dept: str | None, calendar: WorkCalendar,
+                      today: date) -> dict[str, Any] | None:  # fmt: skip
+    """One disclosure request (as :func:`complaint_detail`)."""
+    facts, events = disclosure_facts(conn, request_id)
+    if facts.received is None:
+        return None
+    if dept is not None and facts.dept_code != dept:
+        return None
+    row = disclosure_row(conn, request_id)
+    names = dept_names(conn)
+    return {
+        "request_id": request_id, "dept_code": facts.dept_code, "dept_name": names.get(facts.dept_code or ""),
+        "text": facts.text, "channel": facts.channel, "applicant": facts.applicant,
+        "received_at": facts.received.isoformat(),
+        "answered_at": facts.answered.isoformat() if facts.answered else None,
+        "answer_type": facts.answer_type, "extensions": facts.extensions, "extension_days": facts.extension_days,
+        "supplement_open": facts.supplement_open, "consult_open": facts.consult_open,
+        "supervised": row is not None, "row": row,
+        "clock": disclosure_clock(row, calendar, today) if row is not None else None,
+        "cards": subject_cards(conn, "disclosure", request_id), "timeline": events,
+        "next_steps": facts.next_steps(),
+    }  # fmt: skip

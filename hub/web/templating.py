@@ -19,6 +19,8 @@ NAV = (
     ("overview.page", "nav.overview"),
     ("supervision.cases", "nav.cases"),
     ("cards.queue", "nav.cards"),
+    ("complaints.page", "nav.complaints"),
+    ("disclosures.page", "nav.disclosures"),
     ("rankings.page", "nav.rankings"),
     ("reports.page", "nav.reports"),
     ("catalogue.page", "nav.catalogue"),

@@ -89,8 +89,9 @@ def test_desk_records_are_signed_chained_ledgered_and_verify(hub: Hub) -> None:
     hub.ingest.checkpoint()
     assert first.ident == "TS-20261102-001" and req.ident == "GK-20261105-001"
     rows = query(hub.db, "SELECT agent_id, stream_id, seq, type FROM records ORDER BY id")
-    assert [(r[0], r[2], r[3]) for r in rows] == [
-        (DESK_AGENT, 1, "complaint.filed"), (DESK_AGENT, 2, "complaint.accepted"), (DESK_AGENT, 3, "disclosure.received")]
+    assert [(r[0], r[2], r[3]) for r in rows] == [(DESK_AGENT, 1, "complaint.filed"),
+                                                  (DESK_AGENT, 2, "complaint.accepted"),
+                                                  (DESK_AGENT, 3, "disclosure.received")]
     assert query(hub.db, "SELECT COUNT(*) FROM quarantine") == [(0,)]
     code, out = verify(hub.data)
     assert code == 0 and "校验通过" in out and "records 3" in out
@@ -105,7 +106,8 @@ def test_tampering_with_a_desk_record_is_named_by_verify(hub: Hub) -> None:
     hub.ingest.checkpoint()
     with closing(hub.conn()) as conn, conn:
         raw = conn.execute("SELECT raw FROM records WHERE id = 1").fetchone()[0]
-        conn.execute("UPDATE records SET raw = ? WHERE id = 1", (bytes(raw).replace("态度恶劣".encode(), "态度很好".encode()),))
+        altered = bytes(raw).replace("态度恶劣".encode(), "态度很好".encode())
+        conn.execute("UPDATE records SET raw = ? WHERE id = 1", (altered,))
     code, out = verify(hub.data)
     assert code == 1 and "FAILED" in out
 
@@ -227,4 +229,5 @@ def test_desk_records_beyond_the_supervision_cursor_are_read_from_the_store(hub:
         facts, events = queries.complaint_facts(conn, c.ident)
     assert facts.filed and facts.target_dept == "D01" and facts.next_steps() == ["accepted"]
     assert [e["type"] for e in events] == ["complaint.filed"] and events[0]["verified"] and events[0]["desk"]
-    assert events[0]["body"]["entered_by"] == "mon" and datetime.fromisoformat(events[0]["at"]) == at("2026-11-02T09:00")
+    assert events[0]["body"]["entered_by"] == "mon"
+    assert datetime.fromisoformat(events[0]["at"]) == at("2026-11-02T09:00")

@@ -19,6 +19,7 @@ LINKS = READERS | {"telecom"}
 ADMIN = {"admin"}
 OPS = {"admin", "telecom"}
 ACTORS = {"admin", "monitor", "department"}  # act on cards; leaders read only
+DESK = {"admin", "monitor"}  # enter complaints and disclosure requests at the hub's desk
 PUBLIC = None
 
 # endpoint: (method, roles allowed or PUBLIC)
@@ -45,6 +46,24 @@ EXPECTED: dict[str, tuple[str, set[str] | None]] = {
     "cards.queue": ("GET", CASES),
     "cards.card": ("GET", CASES),
     "cards.act": ("POST", ACTORS),
+    "complaints.page": ("GET", CASES),
+    "complaints.new": ("GET", DESK),
+    "complaints.create": ("POST", DESK),
+    "complaints.detail": ("GET", CASES),
+    "complaints.step": ("POST", DESK),
+    "disclosures.page": ("GET", CASES),
+    "disclosures.new": ("GET", DESK),
+    "disclosures.create": ("POST", DESK),
+    "disclosures.detail": ("GET", CASES),
+    "disclosures.step": ("POST", DESK),
+    "api_desk.complaints": ("GET", CASES),
+    "api_desk.complaint_create": ("POST", DESK),
+    "api_desk.complaint": ("GET", CASES),
+    "api_desk.complaint_step": ("POST", DESK),
+    "api_desk.disclosures": ("GET", CASES),
+    "api_desk.disclosure_create": ("POST", DESK),
+    "api_desk.disclosure": ("GET", CASES),
+    "api_desk.disclosure_step": ("POST", DESK),
     "rankings.page": ("GET", READERS),
     "publish.download": ("GET", {"admin", "monitor"}),
     "reports.page": ("GET", CASES),
@@ -106,6 +125,8 @@ SAMPLE_ARGS = {
     "item_id": 1,
     "name": "ui",
     "folder": "screenshots",
+    "complaint_id": "TS-1",
+    "request_id": "GK-1",
 }
 POST_BODIES = {
     "admin.create_user_view": {"username": "", "password": "", "role": "monitor"},
@@ -196,14 +217,14 @@ def test_route_role_matrix(hub: Hub, report_files: object) -> None:
 
 
 def test_navigation_shows_only_what_the_role_may_open(hub: Hub) -> None:
-    readers = {"/overview", "/cases", "/cards", "/rankings", "/reports", "/catalogue", "/links", "/quarantine",
-               "/video"}
+    readers = {"/overview", "/cases", "/cards", "/complaints", "/disclosures", "/rankings", "/reports", "/catalogue",
+               "/links", "/quarantine", "/video"}
     expectations = {
         "admin": readers | {"/devices", "/admin/users"},
         "monitor": readers,
         "leader": readers,
         "telecom": {"/links", "/quarantine"},
-        "department": {"/cases", "/cards", "/reports", "/catalogue"},
+        "department": {"/cases", "/cards", "/complaints", "/disclosures", "/reports", "/catalogue"},
     }
     import re
 
