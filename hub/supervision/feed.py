@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
@@ -26,7 +26,7 @@ from hub.engine.config import EngineConfig, Level
 from hub.engine.localtime import local_date
 from hub.engine.supervision import Supervision
 from hub.supervision.rows import CaseRow, compute_row, next_change
-from hub.supervision.store import Changes, iso, load_rows, read_state
+from hub.supervision.store import Changes, Written, iso, load_rows, read_state
 from hub.supervision.timing import StatusClock
 from shared.canonical import parse
 from shared.errors import RecordError, XiaonengError
@@ -79,15 +79,19 @@ class Step:
 class Feeder:
     """The engine and the bookkeeping around it (used under the service's lock)."""
 
-    def __init__(self, conn: sqlite3.Connection, config: EngineConfig, calendar: WorkCalendar) -> None:
+    def __init__(self, conn: sqlite3.Connection, config: EngineConfig, calendar: WorkCalendar,
+                 settle: Callable[[], None] | None = None) -> None:  # fmt: skip
         self.conn = conn
         self.sup = Supervision(config, calendar)
         self.status = StatusClock()
         self.window_dept: dict[str, str | None] = {}
-        # the rows as this service last wrote them, valid while sup_state.version is the one of
-        # its own last write (anyone else writing the tables makes the version move on)
+        # the rows as this service last submitted them for writing, valid while sup_state.version
+        # is the one of its own last commit (anyone else writing the tables moves the version on)
         self._row_cache: dict[str, CaseRow] = {}
         self._cache_version: str | None = None
+        self._foreign = False  # a write by someone else seen between two of ours
+        # waits until the submitted writes have committed (the service's writer thread)
+        self.settle: Callable[[], None] = settle or (lambda: None)
 
     @property
     def config(self) -> EngineConfig:
@@ -101,10 +105,14 @@ class Feeder:
 
     def stored_rows(self, case_ids: Iterable[str]) -> dict[str, CaseRow]:
         """The stored rows of ``case_ids`` (absent ones are missing): from the rows this service
-        wrote last when nobody else wrote since, the others in one query per 500 cases."""
+        submitted last when nobody else wrote since, the others in one query per 500 cases
+        (only once the submitted writes committed: a row is never read back half-written)."""
         cache = self._row_cache
-        if cache and read_state(self.conn, "version") != self._cache_version:
-            cache.clear()
+        if cache and (self._foreign or read_state(self.conn, "version") != self._cache_version):
+            self.settle()  # our own writes in flight move the version too: wait for them
+            if self._foreign or read_state(self.conn, "version") != self._cache_version:
+                cache.clear()
+                self._foreign = False
         found: dict[str, CaseRow] = {}
         missing = []
         for case_id in case_ids:
@@ -113,23 +121,25 @@ class Feeder:
                 missing.append(case_id)
             else:
                 found[case_id] = row
-        if missing:
+        if missing:  # never rows of a write in flight: those are all in the cache
             found.update(load_rows(self.conn, missing))
         return found
 
-    def written(self, changes: Changes) -> None:
-        """Note the rows of ``changes`` after they were committed (see :meth:`stored_rows`)."""
+    def submitted(self, changes: Changes) -> None:
+        """Note the rows of ``changes``, handed to the writer (see :meth:`stored_rows`)."""
         cache = self._row_cache
-        try:
-            version: str | None = read_state(self.conn, "version")
-        except sqlite3.Error:  # busy: forget the rows rather than trust them
-            version = None
-        if version is None or len(cache) + len(changes.rows) > ROW_CACHE_SIZE:
+        if len(cache) + len(changes.rows) > ROW_CACHE_SIZE:
+            self.settle()  # the rows forgotten here are read back: they must be written first
             cache.clear()
-        if version is not None:
-            for _old, new in changes.rows.values():
-                cache[new.case_id] = new
-        self._cache_version = version
+        for _old, new in changes.rows.values():
+            cache[new.case_id] = new
+
+    def committed(self, written: Written | None) -> None:
+        """A write of this service committed (``None``: failed): the version its rows are valid
+        at, and whether someone else wrote since our previous commit (then they are not)."""
+        if written is None or (self._cache_version is not None and written.version_before != self._cache_version):
+            self._foreign = True
+        self._cache_version = None if written is None else written.version
 
     # -- records ---------------------------------------------------------------------------------
 
@@ -251,6 +261,7 @@ class Feeder:
 
     def rehydrate(self, case_id: str, now: datetime, step: Step) -> None:
         """Re-read a case the engine let go of from its stored timeline (nothing if unknown)."""
+        self.settle()  # its timeline and cards as written so far
         ids = [r for (r,) in self.conn.execute(
             "SELECT record_id FROM case_events WHERE case_id = ? ORDER BY record_id", (case_id,))]
         if not ids:

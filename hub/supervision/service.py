@@ -42,8 +42,9 @@ from hub.supervision.overview import overview_figures, status_counts
 from hub.supervision.publish import MqttPublish, Publisher
 from hub.supervision.replay import GC_THRESHOLDS, Restored, restore
 from hub.supervision.schema import connect, ensure_schema, has_schema
-from hub.supervision.store import Changes, iso, read_state, write
+from hub.supervision.store import Changes, Written, iso, read_state, write
 from hub.supervision.timing import Hold
+from hub.supervision.writer import Writer
 from shared.errors import ConfigError
 
 log = logging.getLogger("xiaoneng.hub.supervision")
@@ -66,6 +67,9 @@ class ServiceOptions:
     # lock is held for one chunk (~2 s of a backlog; a person's card action waits that long).
     chunk: int = 20_000
     max_chunks_per_step: int = 1
+    # chunks' changes waiting for the writer thread while the engine goes on (memory: a chunk's
+    # changes each); the writer commits in order, so the cursor never runs ahead of the data
+    writes_queued: int = 1
     poll_s: float = 1.0
     calendar_poll_s: float = 2.0
     counters_interval_s: float = 2.0
@@ -116,6 +120,7 @@ class SupervisorService:
         self._config = config
         self._conn: sqlite3.Connection | None = None
         self._feeder: Feeder | None = None
+        self._writer: Writer | None = None
         self._cursor = 0
         self._hold = Hold(self.options.lag, self.options.quiet_s, self.options.max_hold_s,
                           self.options.max_catch_up_s)
@@ -165,7 +170,8 @@ class SupervisorService:
         config = self._config or EngineConfig()
         calendar = build_calendar(directory=self.calendar_dir) if self.calendar_dir else WorkCalendar()
         self._calendar_mark = self._calendar_fingerprint()
-        feeder = Feeder(conn, config, calendar)
+        feeder = Feeder(conn, config, calendar, settle=self._settle_writes)
+        self._writer = Writer(connect(self.database), self._write_one, self.options.writes_queued)
         now = self.clock()
         with self.lock:
             self._feeder = feeder
@@ -173,6 +179,7 @@ class SupervisorService:
                                     self.options.presence_replay_days)  # fmt: skip
             self._cursor = summary.cursor
             self._commit(step.changes, now)
+            self._settle_writes()
         self._opened = self._last_tick_wall = now.timestamp()
         self.restored = summary
         self.ready.set()
@@ -192,6 +199,13 @@ class SupervisorService:
             self._thread.join(timeout)
             self._thread = None
         with self.lock:
+            if self._writer is not None:
+                try:
+                    self._settle_writes()
+                except Exception:
+                    log.exception("the supervision's last writes failed")
+                self._writer.close(timeout)
+                self._writer = None
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
@@ -248,6 +262,8 @@ class SupervisorService:
         if wall >= self._next_housekeeping:
             self._next_housekeeping = wall + self.options.housekeeping_s
             self.housekeeping()
+        if not more:  # caught up: everything derived so far is in the database (and announced)
+            self._settle_writes()
         return more
 
     def _consume(self, now: datetime) -> int:
@@ -334,31 +350,58 @@ class SupervisorService:
                 log.warning("could not note the hold", extra={"error": str(exc)})
 
     def _commit(self, changes: Changes, now: datetime) -> None:
-        """Write ``changes`` (retrying while the database is busy), then announce them."""
+        """Hand ``changes`` to the writer thread (committed in order, each with its cursor, while
+        this thread goes on; :mod:`hub.supervision.writer`), and announce what committed so far."""
         if changes.empty:
             return
-        assert self._conn is not None
+        assert self._writer is not None
+        if self._feeder is not None:
+            self._feeder.submitted(changes)
+        self._writer.submit(changes, now)
+        self._announce()
+
+    def _settle_writes(self) -> None:
+        """Wait until every change handed to the writer has committed, and announce it."""
+        if self._writer is not None:
+            self._writer.settle()
+            self._announce()
+
+    def _write_one(self, conn: sqlite3.Connection, changes: Changes, now: datetime) -> Written:
+        """The writer thread's write of ``changes`` (retrying while the database is busy)."""
         delay = 0.2
         while True:
             try:
                 with self._write_turn:  # the ingest's transactions take turns with ours
-                    written = write(self._conn, changes, now)
+                    written = write(conn, changes, now)
                 break
             except sqlite3.OperationalError as exc:
                 if self._stop.is_set():
+                    self._written(None)
                     raise
                 log.warning("supervision write failed; retrying", extra={"error": str(exc)})
                 time.sleep(delay)
                 delay = min(delay * 2, 5.0)
-        if self._feeder is not None:  # committed: never retried from here on
-            self._feeder.written(changes)
-        self.counters["cards"] += len(written.raised)
-        # historical cards (imported history) count in their period, but reach no live listener
-        self.publisher.raised([c for c in written.raised if not c.historical])
-        for card in written.withdrawn:
-            if card.history and card.history[-1].action is Action.RETRACT:
-                self.publisher.updated(card, Action.RETRACT.value)
-        self.publisher.cases(written.status_changes)
+            except BaseException:
+                self._written(None)
+                raise
+        self._written(written)  # committed: never retried from here on
+        return written
+
+    def _written(self, written: Written | None) -> None:
+        if self._feeder is not None:
+            self._feeder.committed(written)
+
+    def _announce(self) -> None:
+        """Publish what the writer committed (in this thread: listeners never run in the writer's)."""
+        assert self._writer is not None
+        for _changes, written in self._writer.take_done():
+            self.counters["cards"] += len(written.raised)
+            # historical cards (imported history) count in their period, but reach no live listener
+            self.publisher.raised([c for c in written.raised if not c.historical])
+            for card in written.withdrawn:
+                if card.history and card.history[-1].action is Action.RETRACT:
+                    self.publisher.updated(card, Action.RETRACT.value)
+            self.publisher.cases(written.status_changes)
 
     # -- people ----------------------------------------------------------------------------------
 
@@ -376,6 +419,7 @@ class SupervisorService:
             raise InvalidTransition(f"{action} needs a reason in the note")
         with self.lock:
             assert self._conn is not None
+            self._settle_writes()  # the card as stored, after the writes before this action
             sup = self.feeder.sup
             card = sup.cards.get(card_id) or self._stored_card(card_id)
             if name == "respond":
@@ -398,6 +442,7 @@ class SupervisorService:
             if after.decision.case_id:
                 self.feeder.refresh([after.decision.case_id], local_date(now), now, changes)
             self._commit(changes, now)
+            self._settle_writes()  # the action is stored when act() returns
             if after.state in FINAL:
                 sup.forget_card(card_id)
         self.publisher.updated(after, action, bus=False)

@@ -100,6 +100,8 @@ class Written:
     raised: list[Card]
     status_changes: list[CaseRow]
     withdrawn: list[Card] = field(default_factory=list)  # stored cards that became withdrawn
+    version_before: str = ""  # sup_state.version when the transaction began ...
+    version: str = ""  # ... and as it committed (a writer in between shows as a gap)
 
 
 def load_rows(conn: sqlite3.Connection, case_ids: Iterable[str]) -> dict[str, CaseRow]:
@@ -126,6 +128,7 @@ def write(conn: sqlite3.Connection, changes: Changes, now: datetime) -> Written:
     moved: list[CaseRow] = []
     conn.execute("BEGIN IMMEDIATE")
     try:
+        version_before = read_state(conn, "version")
         for old, new in changes.rows.values():
             for key in contributions(old):
                 daily[key] -= 1
@@ -210,11 +213,12 @@ def write(conn: sqlite3.Connection, changes: Changes, now: datetime) -> Written:
                          "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (str(changes.cursor),))
         conn.execute("INSERT INTO sup_state(key, value) VALUES ('version', '1') "
                      "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1")
+        version_after = read_state(conn, "version")
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
         raise
-    return Written(raised, moved, withdrawn)
+    return Written(raised, moved, withdrawn, version_before, version_after)
 
 
 def _bump(conn: sqlite3.Connection, daily: Counter[tuple[str, str, str]], status: Counter[tuple[str, str]]) -> None:
