@@ -35,11 +35,12 @@ def has_table(conn: sqlite3.Connection, name: str) -> bool:
     return conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)).fetchone() is not None
 
 
-def remaining(calendar: WorkCalendar, due: date, today: date, unit: Unit = Unit.G) -> int:
-    """Days left at any moment of ``today`` before the end of ``due`` (DOMAIN.md §3: 1 on the due
-    date itself, 0 or less once overdue; the UI shows ``1 - n`` overdue days then)."""
+def remaining(calendar: WorkCalendar, start: date, due: date, today: date, unit: Unit = Unit.G) -> int:
+    """Days left at any moment of ``today`` on a clock that started counting after ``start`` and is
+    due at the end of ``due`` (DOMAIN.md §3: N minus the counted dates before today — the limit itself
+    on the start date, 1 on the due date, 0 or less once overdue; the UI shows ``1 - n`` overdue days)."""
     if today <= due:
-        return counted_days(calendar, today - timedelta(days=1), due, unit)
+        return counted_days(calendar, max(today - timedelta(days=1), start), due, unit)
     return -counted_days(calendar, due, today - timedelta(days=1), unit)
 
 
@@ -197,12 +198,13 @@ def complaint_clock(row: Mapping[str, Any], calendar: WorkCalendar, today: date,
                              "answered_on_time": None}  # fmt: skip
     if stage in ("accept", "answer"):
         due_text = row.get("accept_due") if stage == "accept" else row.get("answer_due")
+        start_text = row.get("filed_day") if stage == "accept" else row.get("accepted_day")
         unit = Unit.G if stage == "accept" else Unit(answer_unit)
         clock["unit"] = unit.value
-        if due_text:
+        if due_text and start_text:
             due = date.fromisoformat(due_text)
             clock["due_date"] = due_text
-            clock["remaining_days"] = remaining(calendar, due, today, unit)
+            clock["remaining_days"] = remaining(calendar, date.fromisoformat(start_text), due, today, unit)
             clock["provisional"] = calendar.any_provisional(today, due) if today <= due else False
     elif row.get("answered_day") and row.get("answer_due"):
         clock["answered_on_time"] = row["answered_day"] <= row["answer_due"]
@@ -266,9 +268,11 @@ def disclosure_clock(row: Mapping[str, Any], calendar: WorkCalendar, today: date
                              "paused": not answered and not due_text, "answered_on_time": None}  # fmt: skip
     if answered:
         clock["answered_on_time"] = bool(due_text) and answered <= due_text
-    elif due_text:
+    elif due_text and row.get("received_day"):
+        # counted from receipt: a 补正 restart or a consultation lies before today, so only the day
+        # of a restart itself could read one day more than the engine's count
         due = date.fromisoformat(due_text)
-        clock["remaining_days"] = remaining(calendar, due, today)
+        clock["remaining_days"] = remaining(calendar, date.fromisoformat(row["received_day"]), due, today)
         clock["provisional"] = calendar.any_provisional(today, due) if today <= due else False
     clock["overdue"] = clock["remaining_days"] is not None and clock["remaining_days"] <= 0
     return clock

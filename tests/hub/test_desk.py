@@ -231,3 +231,23 @@ def test_desk_records_beyond_the_supervision_cursor_are_read_from_the_store(hub:
     assert [e["type"] for e in events] == ["complaint.filed"] and events[0]["verified"] and events[0]["desk"]
     assert events[0]["body"]["entered_by"] == "mon"
     assert datetime.fromisoformat(events[0]["at"]) == at("2026-11-02T09:00")
+
+
+def test_days_left_agree_with_the_engines_clock() -> None:
+    """The lists' "days left" from a stored due date equal DOMAIN.md §3's count from the start date,
+    on every day from the start to well past the due date (2026: National Day, 调休 Saturday 10-10)."""
+    from datetime import timedelta
+
+    from hub.desk.queries import remaining
+    from hub.engine.calendar import WorkCalendar
+    from hub.engine.clock import Unit, due_date, remaining_days
+
+    cal = WorkCalendar()
+    for start in (at("2026-09-24").date(), at("2026-09-26").date(), at("2026-11-02").date()):
+        for limit, unit in ((5, Unit.G), (20, Unit.G), (15, Unit.Z)):
+            due = due_date(cal, start, limit, unit).day
+            assert due is not None
+            for offset in range(0, 45):
+                today = start + timedelta(days=offset)
+                assert remaining(cal, start, due, today, unit) == remaining_days(cal, start, limit, today, unit), (
+                    start, limit, unit, today)
