@@ -251,3 +251,16 @@ def test_days_left_agree_with_the_engines_clock() -> None:
                 today = start + timedelta(days=offset)
                 assert remaining(cal, start, due, today, unit) == remaining_days(cal, start, limit, today, unit), (
                     start, limit, unit, today)
+
+
+def test_the_desk_is_not_a_link_to_watch(hub: Hub) -> None:
+    """The desk never connects to the broker: the links page and the halls panel do not list it as an
+    agent that never came online (the devices page lists it with its key)."""
+    from hub.web.queries import links
+
+    with closing(hub.conn()) as conn:
+        hub.desk.register_complaint(conn, complaint(), "mon")
+        conn.row_factory = sqlite3.Row
+        assert links.summary(conn)["total"] == 0 and links.sites_summary(conn) == []
+        assert links.get_link(conn, DESK_AGENT, now=datetime.now().astimezone()) is None
+    assert query(hub.db, "SELECT site_id FROM agents WHERE agent_id = 'hub-desk'") == [("hub-bureau",)]

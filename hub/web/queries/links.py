@@ -9,13 +9,17 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from hub.desk import DESK_AGENT
 from hub.web.db import has_table
 from hub.web.formatting import age_seconds, parse_time
 from hub.web.pagination import Page, PageRequest
 
 STATES = ("online", "offline", "never", "revoked")
 
-_SELECT = """
+#: The agents that have a link to the broker: all but the hub's own desk (hub.desk signs records
+#: in-process and never connects; it is listed with its key on the devices page).
+LINKED = f"(SELECT * FROM agents WHERE agent_id != '{DESK_AGENT}')"
+_SELECT = f"""
 SELECT a.agent_id, a.name, a.site_id, s.name AS site_name, a.revoked_at,
        l.online, l.status_at, l.last_heartbeat_at, l.rtt_ms, l.reconnects, l.outbox_depth,
        l.oldest_unacked_s, l.acked_seq, l.cdc_lag_s, l.source_health, l.degraded,
@@ -23,7 +27,7 @@ SELECT a.agent_id, a.name, a.site_id, s.name AS site_name, a.revoked_at,
             WHEN l.agent_id IS NULL THEN 1
             WHEN COALESCE(l.online, 0) = 0 THEN 0
             ELSE 2 END AS state_rank
-FROM agents a
+FROM {LINKED} a
 LEFT JOIN agent_link l ON l.agent_id = a.agent_id
 LEFT JOIN sites s ON s.site_id = a.site_id
 """
@@ -161,7 +165,7 @@ def summary(conn: sqlite3.Connection) -> dict[str, int]:
         rows = conn.execute(
             "SELECT CASE WHEN a.revoked_at IS NOT NULL THEN 'revoked' WHEN l.agent_id IS NULL THEN 'never'"
             " WHEN COALESCE(l.online, 0) = 0 THEN 'offline' ELSE 'online' END AS st, COUNT(*)"
-            " FROM agents a LEFT JOIN agent_link l ON l.agent_id = a.agent_id GROUP BY st"
+            f" FROM {LINKED} a LEFT JOIN agent_link l ON l.agent_id = a.agent_id GROUP BY st"
         ).fetchall()
         out.update({r[0]: int(r[1]) for r in rows})
     out["total"] = out["online"] + out["offline"] + out["never"]
@@ -175,7 +179,7 @@ def sites_summary(conn: sqlite3.Connection) -> list[dict[str, Any]]:
     rows = conn.execute(
         "SELECT s.site_id, s.name, COUNT(a.agent_id) AS total,"
         " SUM(CASE WHEN COALESCE(l.online, 0) = 1 THEN 1 ELSE 0 END) AS online"
-        " FROM sites s JOIN agents a ON a.site_id = s.site_id AND a.revoked_at IS NULL"
+        f" FROM sites s JOIN {LINKED} a ON a.site_id = s.site_id AND a.revoked_at IS NULL"
         " LEFT JOIN agent_link l ON l.agent_id = a.agent_id"
         " GROUP BY s.site_id, s.name ORDER BY (total - online) DESC, s.name"
     ).fetchall()
