@@ -63,7 +63,7 @@ agent-binary: $(STAMP) system-deps
 # `make screenshots SHOTS=tests/browser/test_enrol_page.py` refreshes only the pictures of the tests named.
 SHOTS ?= tests/browser/test_live.py tests/browser/test_cards_words.py tests/video/test_wall_browser.py \
 	tests/notify/test_inbox_browser.py tests/browser/test_help.py tests/browser/test_catalogue.py \
-	tests/browser/test_enrol_page.py
+	tests/browser/test_enrol_page.py tests/browser/test_desk_browser.py
 screenshots: $(STAMP) system-deps catalogues
 	XN_SCREENSHOTS=$(CURDIR)/docs/screenshots XIAONENG_STRICT=1 $(BIN)/python -m pytest -q $(SHOTS)
 
