@@ -13,6 +13,10 @@ prints one JSON object:
   next moments rescheduled), measured over ``--ticks`` consecutive such moments. Target p99 ≤ 50 ms.
 - build time and memory of the engine state: ``engine_mb`` (resident memory the build added,
   ``engine_bytes_per_case``), ``max_rss_mb``;
+- ``tick_cpu_p50_ms`` / ``tick_cpu_p99_ms``: the same ticks in the process's own CPU time (the wall
+  time above also counts the time other work on a shared machine took the core away);
+  ``gc_passes_in_ticks`` (collections of generation 0, 1, 2 that ran inside the measured ticks) and
+  ``gc_pause_max_ms`` (the longest of them);
 - ``gc_full_ms``: one full collection of the cyclic garbage collector with the engine state
   tracked (what the hub process would pause for, GIL held), and ``gc_full_frozen_ms`` after
   ``gc.freeze()`` — what the service does after its restore. Ticks are measured with the
@@ -44,7 +48,7 @@ from hub.engine.config import EngineConfig, Thresholds  # noqa: E402
 from hub.engine.events import Accepted  # noqa: E402
 from hub.engine.localtime import LOCAL_TZ  # noqa: E402
 from hub.engine.supervision import Supervision  # noqa: E402
-from hub.supervision.replay import settle_gc  # noqa: E402
+from hub.supervision import replay  # noqa: E402
 
 GROUP = 1000  # cases that change state at each measured tick
 
@@ -140,7 +144,7 @@ def bench_ticks(
     started = time.perf_counter()
     gc.collect()
     gc_full_ms = (time.perf_counter() - started) * 1000
-    settle_gc()  # as the service does after its restore (freeze, thresholds)
+    replay.settle_gc()  # as the service does after its restore (freeze, thresholds)
     started = time.perf_counter()
     gc.collect()
     gc_frozen_ms = (time.perf_counter() - started) * 1000
@@ -148,27 +152,42 @@ def bench_ticks(
     moments = sorted(m for m in {sup.scheduler.moment_of(f"case:C{g * GROUP:07d}") for g in range(measured)}
                      if m is not None)
     tick_times: list[float] = []
+    cpu_times: list[float] = []  # the tick's own CPU time: what a shared machine's load leaves out
     changes: list[int] = []
     raised = 0
+    passes: list[tuple[int, float]] = []  # (generation, ms) of each collection during the ticks
+    gc_started = [0.0]
+
+    def on_gc(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            gc_started[0] = time.perf_counter()
+        else:
+            passes.append((info["generation"], (time.perf_counter() - gc_started[0]) * 1000))
+
     now = moments[0] if moments else None
     if not gc_on:
         gc.disable()
+    gc.callbacks.append(on_gc)
     try:
         while now is not None and len(tick_times) < ticks:
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.thread_time()
             cards = sup.tick(now)
             tick_times.append((time.perf_counter() - start) * 1000)
+            cpu_times.append((time.thread_time() - cpu) * 1000)
             raised += len(cards)
             changes.append(len(cards))
             if debug:
-                print(f"tick {now} {len(cards)} cards {tick_times[-1]:.1f} ms", file=sys.stderr)
+                print(f"tick {now} {len(cards)} cards {tick_times[-1]:.1f} ms (cpu {cpu_times[-1]:.1f})",
+                      file=sys.stderr)
             now = sup.next_wakeup()
     finally:
+        gc.callbacks.remove(on_gc)
         gc.enable()
     tick_times.sort()
+    cpu_times.sort()
 
-    def pct(p: float) -> float:
-        return round(tick_times[min(len(tick_times) - 1, int(p * len(tick_times)))], 2)
+    def pct(p: float, times: list[float] = tick_times) -> float:
+        return round(times[min(len(times) - 1, int(p * len(times)))], 2)
 
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {
@@ -178,6 +197,10 @@ def bench_ticks(
         "tick_p50_ms": pct(0.50),
         "tick_p99_ms": pct(0.99),
         "tick_max_ms": round(tick_times[-1], 2) if tick_times else None,
+        "tick_cpu_p50_ms": pct(0.50, cpu_times),
+        "tick_cpu_p99_ms": pct(0.99, cpu_times),
+        "gc_passes_in_ticks": [sum(1 for g, _ in passes if g == n) for n in range(3)],
+        "gc_pause_max_ms": round(max((ms for _, ms in passes), default=0.0), 1),
         "cards_raised": raised,
         "scheduled_subjects": len(sup.scheduler),
         "engine_build_s": round(build_s, 2),
@@ -187,6 +210,7 @@ def bench_ticks(
         "gc_full_ms": round(gc_full_ms, 1),
         "gc_full_frozen_ms": round(gc_frozen_ms, 1),
         "gc_during_ticks": "on, engine state frozen" if gc_on else "off",
+        "gc_thresholds": list(gc.get_threshold()),
         "max_rss_mb": round(rss_mb),
     }
 
@@ -199,7 +223,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--debug", action="store_true", help="each tick on stderr")
     parser.add_argument("--no-gc", action="store_true", help="collector off during the ticks (the old measure)")
+    parser.add_argument("--gc-thresholds", help="e.g. 10000,10,100: the collector's thresholds for the ticks "
+                        "in place of the hub's (to measure others)")
     args = parser.parse_args(argv)
+    if args.gc_thresholds:
+        t0, t1, t2 = (int(x) for x in args.gc_thresholds.split(","))
+        replay.GC_THRESHOLDS = (t0, t1, t2)
     load_before = os.getloadavg()  # other work on the machine: the figures below share it
     started = time.perf_counter()
     calendar = WorkCalendar()

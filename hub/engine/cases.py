@@ -160,7 +160,7 @@ class CaseState:
         self.fee_standard_fen = event.fee_standard_fen
         old = self.clock
         self.clock = CaseClock(
-            local_date(event.at), _limit(event.promised),
+            _day(local_date(event.at)), _limit(event.promised),
             None if event.statutory is None else _limit(event.statutory), thresholds.supplement_mode,
         )  # fmt: skip
         if old is not None:  # a corrected acceptance record: keep the clock's timeline
@@ -205,11 +205,11 @@ class CaseState:
             self._cache is None or calendar is not self._cache_calendar
             or clock.revision != self._cache_revision
         ):  # fmt: skip
-            self._cache = Deadlines(
+            self._cache = _deadlines(Deadlines(
                 clock.due(calendar),
                 clock.statutory_due(calendar),
                 None if clock.paused else clock.reminder(calendar, self.thresholds.reminder_days),
-            )
+            ))
             self._cache_calendar, self._cache_revision = calendar, clock.revision
         return self._cache
 
@@ -224,6 +224,34 @@ def _limit(limit: Limit) -> Limit:
         if len(_LIMITS) >= 4096:
             return limit
         shared = _LIMITS[limit] = limit
+    return shared
+
+
+_DAYS: dict[date, date] = {}
+
+
+def _day(day: date) -> date:
+    """One shared object per acceptance date (bounded like :func:`_limit`)."""
+    shared = _DAYS.get(day)
+    if shared is None:
+        if len(_DAYS) >= 65536:
+            return day
+        shared = _DAYS[day] = day
+    return shared
+
+
+_DEADLINES: dict[Deadlines, Deadlines] = {}
+
+
+def _deadlines(deadlines: Deadlines) -> Deadlines:
+    """One shared object per distinct set of due dates: cases accepted on the same day with the
+    same limits have the same ones (a Deadlines with its dates is ~280 bytes; a million open
+    cases share some thousands). Bounded: past the bound a new one is kept unshared."""
+    shared = _DEADLINES.get(deadlines)
+    if shared is None:
+        if len(_DEADLINES) >= 65536:
+            return deadlines
+        shared = _DEADLINES[deadlines] = deadlines
     return shared
 
 
