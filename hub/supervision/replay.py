@@ -1,7 +1,9 @@
 """Hub restart: rebuild the engine from the database without raising anything twice.
 
 1. Every stored card's key counts as raised; cards that are not final are restored whole (their
-   escalation clocks resume once their subject is replayed).
+   escalation clocks resume once their subject is replayed), and so are the cards closed as
+   recorded of the subjects replayed (the engine keeps those: a late fact may still retract them;
+   a subject read back later brings its own, :meth:`Feeder.rehydrate`).
 2. The records of the *live* subjects are replayed in stored order: cases still open or with a
    bad rating to rectify, cases completed within ``keep_days``, open complaints and requests, and
    the windows' presence records of the last days. Other cases are re-read from their timeline
@@ -75,28 +77,34 @@ def restore(feeder: Feeder, now: datetime, keep_days: int = 7, presence_days: in
     for window, (_name, dept) in names_of(conn, "window").items():
         sup.windows[window] = WindowState(window, dept)
         feeder.window_dept[window] = dept
-    cards: list[Card] = []
-    keys = 0
-    for key, state, text in conn.execute("SELECT key, state, json FROM cards"):
-        keys += 1
-        if state in _FINAL:
-            sup.raised.add(key)
-        else:
-            cards.append(Card.from_json(json.loads(text)))
-    sup.restore(cards)
-
     today = local_date(now)
     since = (today - timedelta(days=keep_days)).isoformat()
     case_ids = [c for (c,) in conn.execute(
         "SELECT case_id FROM cases WHERE active = 1 UNION SELECT case_id FROM cases WHERE completed_day >= ?",
         (since,))]
+    subjects = [f"complaint:{c}" for (c,) in conn.execute("SELECT complaint_id FROM complaints WHERE active = 1")]
+    subjects += [f"disclosure:{r}" for (r,) in conn.execute("SELECT request_id FROM disclosures WHERE active = 1")]
+    replayed = {f"case:{c}" for c in case_ids}.union(subjects)
+
+    cards: list[Card] = []
+    keys = 0
+    for key, state, subject, text in conn.execute("SELECT key, state, subject, json FROM cards"):
+        keys += 1
+        if state not in _FINAL:
+            cards.append(Card.from_json(json.loads(text)))
+            continue
+        sup.raised.add(key)
+        if state == "closed" and subject in replayed:
+            card = Card.from_json(json.loads(text))
+            if card.recorded:  # closed as recorded: kept in memory, as before the restart
+                cards.append(card)
+    sup.restore(cards)
+
     ids: set[int] = set()
     for i in range(0, len(case_ids), 500):
         part = case_ids[i:i + 500]
         ids.update(r for (r,) in conn.execute(
             f"SELECT record_id FROM case_events WHERE case_id IN ({', '.join('?' * len(part))})", part))
-    subjects = [f"complaint:{c}" for (c,) in conn.execute("SELECT complaint_id FROM complaints WHERE active = 1")]
-    subjects += [f"disclosure:{r}" for (r,) in conn.execute("SELECT request_id FROM disclosures WHERE active = 1")]
     for i in range(0, len(subjects), 500):
         part = subjects[i:i + 500]
         ids.update(r for (r,) in conn.execute(

@@ -101,3 +101,51 @@ def test_a_rectified_card_stays_rectified_after_a_restart(tmp_path: Path) -> Non
     assert q(db, "SELECT state FROM cards WHERE card_id = ?", card_id) == [("closed",)]
     second.stop()
     store.close()
+
+
+def test_restart_reloads_the_cards_as_they_were(tmp_path: Path) -> None:
+    """The engine after a restart holds the same cards as before it: open ones with their 督办
+    state and people's actions, and the cards closed as recorded of the replayed cases (a late fact
+    may still retract them), none raised again."""
+    db = tmp_path / "hub.sqlite"
+    store = Store(db)
+    feed = Feed(store)
+    clock = Clock("2026-09-24T10:01")
+    feed.accept("C1", "2026-09-24T10:00")  # due 10-09: R2 at 10-10, acted on by people
+    feed.flush()
+    first = service(db, clock)
+    first.step()
+    clock.set("2026-10-10T09:00")
+    # C2 (due 09-29) was completed late on 10-08; the agent was cut off and delivers it now
+    feed.accept("C2", "2026-09-28T10:00", limit=1, statutory=None)
+    feed.complete("C2", "2026-10-08T15:00")
+    feed.flush()
+    first.step()
+    clock.advance(minutes=1)
+    first.step()
+    (r2,) = q(db, "SELECT card_id FROM cards WHERE rule = 'R2' AND case_id = 'C1'")[0]
+    first.act(r2, "supervise", "monitor", "", clock())
+    first.act(r2, "appeal", "dept", "材料已于十月八日补齐", clock())
+    assert q(db, "SELECT case_id, state, historical FROM cards WHERE rule = 'R2' ORDER BY case_id") == [
+        ("C1", "appealed", 0), ("C2", "closed", 1)]  # C2's card: closed as recorded, historical
+    before = dict(first.feeder.sup.cards)
+    stored = q(db, "SELECT card_id, state, raised_at, deadline, json FROM cards ORDER BY card_id")
+    first.stop()
+
+    second = service(db, clock)
+    raised: list[dict[str, Any]] = []
+    second.listeners.append(lambda kind, data: raised.append(dict(data)) if kind == "card.raised" else None)
+    assert dict(second.feeder.sup.cards) == before  # the same cards, whole (history, raised_at, deadline)
+    clock.advance(minutes=1)
+    second.step()
+    assert raised == []
+    assert q(db, "SELECT card_id, state, raised_at, deadline, json FROM cards ORDER BY card_id") == stored
+    # a fact that shows C2 was never late (a 补正 paused its clock 09-29..10-08) reaches the hub
+    feed.event("supplement_requested", "C2", "2026-09-29T09:00", recorded="2026-10-10T09:05")
+    feed.event("supplement_received", "C2", "2026-10-08T09:00", recorded="2026-10-10T09:05")
+    feed.flush()
+    clock.advance(minutes=1)
+    second.step()
+    assert q(db, "SELECT state FROM cards WHERE rule = 'R2' AND case_id = 'C2'") == [("withdrawn",)]
+    second.stop()
+    store.close()
