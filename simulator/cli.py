@@ -233,7 +233,8 @@ def status(url: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="print JSON")
 def rates(violations: str | None, month_text: str, seed: int, as_json: bool) -> None:
     """预期牌数 / What the violation rates mean: a month of the 20 departments, planned (no
-    database), with the yellow + red cards and the score (DOMAIN.md §4, §5) each will get."""
+    database), with their complaints and disclosure requests (the default complaint rates), the
+    yellow + red cards and the score (DOMAIN.md §4, §5) each will get."""
     from simulator.plausibility import month, summary
 
     try:
@@ -258,7 +259,11 @@ def rates(violations: str | None, month_text: str, seed: int, as_json: bool) -> 
                    f"{100 * m.on_time_rate:>8.1f}%{m.score():>7.1f}  {_pad(m.grade(), 6)}  {cards}")
     click.echo(f"合计 / city: {figures.cases} cases, {figures.cards} yellow + red cards = "
                f"{figures.cards_per_100_cases} per 100 cases; grades {figures.grades}; "
-               f"on time ≥ 95 % without a red card yet 不合格: {figures.departments_unfair}")
+               f"on time ≥ 95 % without a red card yet 不合格: {figures.departments_unfair} "
+               f"(by the cards alone: {figures.departments_unfair_by_cards})")
+    click.echo(f"投诉 / complaints: {figures.complaints} (属实 substantiated {figures.complaints_substantiated}, "
+               f"not handled on time {figures.complaints_late}); 信息公开申请 / disclosure requests: "
+               f"{figures.disclosures}")
 
 
 @main.command()

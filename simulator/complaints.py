@@ -17,9 +17,12 @@ hub/engine/complaints.py and disclosure.py) judge the plans:
   extension of 10–20 working days before the due date (answered within it), ``late_disclosure``
   are answered 1–2 working days after the due date.
 
-Lateness rates are multiplied by the department's discipline factor (:func:`discipline`, capped
-at one half), as the approval violations are; the number of complaints a department gets is
-weighted by its windows (its volume) and by (1 + factor) / 2. docs/simulator.md gives the rates.
+Lateness rates are multiplied by the department's discipline factor (:func:`discipline`) taken
+at most ×2 — DOMAIN.md §5 scores 15 × the share handled on time, so one late answer among a small
+department's two complaints already costs 7.5 points, and a problem department that is on time
+with its cases must not fail on that alone (DOMAIN.md §4 "Plausibility"); the number of complaints
+a department gets is weighted by its windows (its volume) times (1 + factor / 10).
+docs/simulator.md gives the rates.
 """
 
 from __future__ import annotations
@@ -74,10 +77,10 @@ class ComplaintRates:
 
     complaints_per_dept_month: float = _rate(
         3.0, "complaints per department per month on average (volume- and discipline-weighted)")
-    substantiated: float = _rate(0.3, "of accepted complaints: found 属实 or 部分属实")
+    substantiated: float = _rate(0.2, "of accepted complaints: found 属实 or 部分属实")
     not_accepted: float = _rate(0.1, "of complaints: closed without acceptance (不予受理)")
     late_accept: float = _rate(0.02, "of complaints: accepted after the 5 working days (R2)")
-    late_answer: float = _rate(0.06, "of accepted complaints: answered 1–2 working days late (R2)")
+    late_answer: float = _rate(0.04, "of accepted complaints: answered 1–2 working days late (R2)")
     disclosures_per_dept_month: float = _rate(
         2.0, "disclosure requests per month for each of " + ", ".join(DISCLOSURE_DEPTS))
     supplement: float = _rate(0.15, "of requests: a 补正 notice, the period restarts")
@@ -114,13 +117,14 @@ class ComplaintRates:
         return [(f.name, getattr(base, f.name), f.metadata["doc"]) for f in fields(cls)]
 
 
-def _late(rate: float, dept_code: str) -> float:
-    return min(0.5, rate * discipline(dept_code))
+def late_rate(rate: float, dept_code: str) -> float:
+    """A lateness rate for ``dept_code``: times its discipline factor, the factor at most 2."""
+    return min(0.5, rate * min(2.0, discipline(dept_code)))
 
 
 def complaint_weight(dept: Department) -> float:
-    """A department's share of complaints: its windows times (1 + discipline factor) / 2."""
-    return len(dept.windows) * (1 + discipline(dept.code)) / 2
+    """A department's share of complaints: its windows times (1 + discipline factor / 10)."""
+    return len(dept.windows) * (1 + discipline(dept.code) / 10)
 
 
 @dataclass(frozen=True)
@@ -197,10 +201,10 @@ class ComplaintPlanner:
             closed = _on(_wd(filed, rng.randint(1, 3)), rng, tz)
             out.append(Planned("c_close", closed, {"verify": None, "status": "90"}))
             return out
-        late_accept = rng.random() < _late(r.late_accept, dept.code)
+        late_accept = rng.random() < late_rate(r.late_accept, dept.code)
         accepted = _on(_wd(filed, rng.randint(6, 7) if late_accept else rng.randint(1, 3)), rng, tz)
         out.append(Planned("c_accept", accepted, {"late": late_accept}))
-        late_answer = rng.random() < _late(r.late_answer, dept.code)
+        late_answer = rng.random() < late_rate(r.late_answer, dept.code)
         # The hub's answer due date: 15 working days after acceptance (firmware_configs/rules).
         days = 15 + rng.randint(1, 2) if late_answer else rng.randint(3, 13)
         answered = _on(_wd(accepted.date(), days), rng, tz)
@@ -226,7 +230,7 @@ class ComplaintPlanner:
             back = _on(_wd(notice.date(), rng.randint(3, 10)), rng, tz)
             out += [Planned("d_supp_request", notice, {}), Planned("d_supp_receive", back, {})]
             start = back.date()
-        late = rng.random() < _late(r.late_disclosure, dept.code)
+        late = rng.random() < late_rate(r.late_disclosure, dept.code)
         extension = 0
         shift = 0
         if not late and rng.random() < r.consultation:
@@ -269,10 +273,10 @@ def expected_month(catalogue: Catalogue, rates: ComplaintRates | None = None) ->
             accepted = n * (1 - r.not_accepted)
             row["complaints"] += n
             row["substantiated"] += accepted * r.substantiated
-            row["late_answers"] += accepted * _late(r.late_answer, dept.code)
+            row["late_answers"] += accepted * late_rate(r.late_answer, dept.code)
         else:
             row["disclosures"] += n
-            row["late_disclosures"] += n * _late(r.late_disclosure, dept.code)
+            row["late_disclosures"] += n * late_rate(r.late_disclosure, dept.code)
     return {code: {k: round(v, 2) for k, v in row.items()} for code, row in out.items()}
 
 
