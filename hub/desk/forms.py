@@ -9,7 +9,7 @@ the hub's time zone (Asia/Shanghai) unless it carries an offset; empty means now
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from hub.desk.service import NewComplaint, NewRequest
@@ -32,11 +32,28 @@ def moment(data: Mapping[str, Any], name: str, now: datetime) -> datetime:
     if not text:
         return now.astimezone(SHANGHAI)
     try:
-        value = datetime.fromisoformat(text)
+        value = datetime.fromisoformat(_rfc3339(text))
     except ValueError:
         raise Refused("desk.error.bad_time", f"{name} {text[:40]!r} is not a time like 2026-11-23T09:30",
                       field=name) from None  # fmt: skip
-    return value.replace(tzinfo=SHANGHAI) if value.tzinfo is None else value
+    value = value.replace(tzinfo=SHANGHAI) if value.tzinfo is None else value
+    try:
+        value.astimezone(UTC)
+    except OverflowError:  # year 1 or 9999 with an offset: outside what any clock can hold
+        if value.year > 2000:
+            raise Refused("desk.error.future", f"{name} {text[:40]!r} is in the future",
+                          at=text[:16]) from None  # fmt: skip
+        raise Refused("desk.error.too_old", f"{name} {text[:40]!r} is before 2000", year=2000) from None
+    return value
+
+
+def _rfc3339(text: str) -> str:
+    """An RFC 3339 time as ``datetime.fromisoformat`` reads it: ``t``/``z`` in capitals, a leap second
+    (``:60``) as the second before it."""
+    text = text.upper() if "t" in text or "z" in text else text
+    if len(text) > 18 and text[10] == "T" and text[16:19] == ":60":
+        text = text[:17] + "59" + text[19:]
+    return text
 
 
 def choice(data: Mapping[str, Any], name: str, choices: tuple[str, ...], default: str | None = None) -> str:

@@ -194,8 +194,13 @@ def test_the_json_api_enters_and_reads_with_the_same_rules(web: Web) -> None:
     ident = made.json["id"]
     assert made.json["record"]["seq"] == 1 and len(made.json["record"]["hash"]) == 64
     refused = web.api("mon", "POST", f"/api/v1/complaints/{ident}/steps", json={"step": "closed"})
-    assert refused.status_code == 400 and refused.json["error"] == "invalid"
+    assert refused.status_code == 409 and refused.json["error"] == "refused"  # well-formed, out of order
     assert "not possible now" in refused.json["detail"]
+    bad = web.api("mon", "POST", f"/api/v1/complaints/{ident}/steps", json={"step": "accepted", "at": "soon"})
+    assert bad.status_code == 400 and bad.json["error"] == "invalid" and "not a time" in bad.json["detail"]
+    leap_second = {"step": "accepted", "at": "2099-01-01t00:00:60z"}
+    leap = web.api("mon", "POST", f"/api/v1/complaints/{ident}/steps", json=leap_second)
+    assert leap.status_code == 409 and "in the future" in leap.json["detail"]  # RFC 3339 read, then refused
     assert web.api("d01", "POST", "/api/v1/complaints", json={"target_dept": "D01"}).status_code == 403
     assert web.api("mon", "POST", "/api/v1/complaints/NOPE/steps", json={"step": "accepted"}).status_code == 404
     accept = {"step": "accepted", "at": "2026-11-11T10:00"}

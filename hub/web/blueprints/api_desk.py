@@ -1,8 +1,9 @@
 """/api/v1 routes of the desk: complaints (投诉) and disclosure requests (政府信息公开), read and entered.
 
 The same rules as the forms (:mod:`hub.web.blueprints.desk`): admins and the monitoring room enter,
-department users read their own, leaders read all. A refused entry is a 400 whose ``detail`` says why
-(a step out of order, a time in the future, an unknown department); 409 ``desk_unavailable`` when
+department users read their own, leaders read all. A malformed request is a 400 ``invalid``; a
+well-formed one that what the hub holds refuses (a step out of order, a time in the future, an unknown
+department, a number taken) a 409 ``refused``, ``detail`` saying why; 409 ``desk_unavailable`` when
 this process has no desk (a web app without the hub's ingest).
 """
 
@@ -17,7 +18,15 @@ from werkzeug.wrappers import Response
 from hub.desk import queries
 from hub.desk.forms import answer_type, moment, new_complaint, new_request, whole_number, yes_no
 from hub.desk.service import Entered
-from hub.desk.steps import ANSWER_TYPES, CHANNELS, COMPLAINT_STEPS, DISCLOSURE_STEPS, MAX_TEXT, Refused
+from hub.desk.steps import (
+    ANSWER_TYPES,
+    CHANNELS,
+    COMPLAINT_STEPS,
+    DISCLOSURE_STEPS,
+    MAX_EXTENSION_DAYS,
+    MAX_TEXT,
+    Refused,
+)
 from hub.web.access import CASE_READERS
 from hub.web.blueprints import desk as pages
 from hub.web.blueprints.desk import COMPLAINT_FILTERS, DISCLOSURE_FILTERS, WRITERS, DeskNotRunning
@@ -30,9 +39,11 @@ from hub.web.state import web_state
 
 bp = Blueprint("api_desk", __name__, url_prefix="/api/v1")
 
-_TEXT = {"type": "string", "maxLength": MAX_TEXT}
+_TEXT = {"type": "string", "maxLength": MAX_TEXT, "pattern": r"\S"}
+_NOTE = {"type": "string", "maxLength": MAX_TEXT}
 _ID = {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$"}
-_TIME = {"type": "string", "description": "ISO-8601; without an offset read in Asia/Shanghai; empty or absent: now"}
+_TIME = {"type": "string", "format": "date-time",
+         "description": "RFC 3339 / ISO-8601 (without an offset: Asia/Shanghai); absent: now"}
 CLOCK: dict[str, Any] = {"type": ["object", "null"], "properties": {
     "due_date": {"type": ["string", "null"]}, "remaining_days": {"type": ["integer", "null"]},
     "unit": {"type": "string"}, "overdue": {"type": "boolean"}}}
@@ -53,24 +64,25 @@ ENTERED: dict[str, Any] = {
 }
 NEW_COMPLAINT: dict[str, Any] = {
     "type": "object", "required": ["target_dept", "text", "channel"],
-    "properties": {"target_dept": {"type": "string"}, "text": _TEXT, "channel": {"enum": list(CHANNELS)},
+    "properties": {"target_dept": _ID, "text": _TEXT, "channel": {"enum": list(CHANNELS)},
                    "filed_at": _TIME, "complaint_id": _ID, "target_staff": _ID, "case_id": _ID,
                    "complainant": {"type": "string", "maxLength": 100}},
 }
 COMPLAINT_STEP: dict[str, Any] = {
     "type": "object", "required": ["step"],
     "properties": {"step": {"enum": list(COMPLAINT_STEPS)}, "at": _TIME,
-                   "substantiated": {"type": "boolean", "description": "required to close"}, "text": _TEXT},
+                   "substantiated": {"type": "boolean", "description": "required to close"}, "text": _NOTE},
 }
 NEW_REQUEST: dict[str, Any] = {
     "type": "object", "required": ["dept_code", "text", "channel"],
-    "properties": {"dept_code": {"type": "string"}, "text": _TEXT, "channel": {"enum": list(CHANNELS)},
+    "properties": {"dept_code": _ID, "text": _TEXT, "channel": {"enum": list(CHANNELS)},
                    "received_at": _TIME, "request_id": _ID, "applicant": {"type": "string", "maxLength": 100}},
 }
 REQUEST_STEP: dict[str, Any] = {
     "type": "object", "required": ["step"],
     "properties": {"step": {"enum": list(DISCLOSURE_STEPS)}, "at": _TIME,
-                   "extension_days": {"type": "integer", "minimum": 1, "description": "working days (extended)"},
+                   "extension_days": {"type": "integer", "minimum": 1, "maximum": MAX_EXTENSION_DAYS,
+                                      "description": "working days (extended)"},
                    "answer_type": {"enum": list(ANSWER_TYPES), "description": "required to answer"}},
 }
 OBJECT: dict[str, Any] = {"type": "object"}
@@ -92,9 +104,19 @@ def _entered(entered: Entered) -> Response:
     return jsonify({"id": entered.ident, "record": {"stream": r.stream, "seq": r.seq, "hash": r.hash, "type": r.type}})
 
 
+#: Refusals of a well-formed request by what the hub holds now (its departments, the steps already
+#: recorded, its clock): 409 ``refused``. A malformed request is a 400 ``invalid``.
+STATE_REFUSALS = frozenset({
+    "desk.error.unknown_dept", "desk.error.exists", "desk.error.order", "desk.error.future",
+    "desk.error.too_old", "desk.error.before_previous", "desk.error.substantiated",
+})
+
+
 def _refused(exc: Refused) -> Response:
     if exc.key == "desk.error.not_found":
         return json_error(404, exc.detail)
+    if exc.key in STATE_REFUSALS:
+        return json_error(409, exc.detail, "refused")
     return json_error(400, exc.detail, "invalid")
 
 
@@ -144,6 +166,8 @@ def complaint(complaint_id: str) -> Response:
            summary="Enter a complaint's next step: accepted, answered, closed (with substantiated)",
            roles=WRITERS, tag="desk", response=ENTERED, body=COMPLAINT_STEP, errors=(404, 409))
 def complaint_step(complaint_id: str) -> Response:
+    if not queries.complaint_facts(get_db(), complaint_id)[0].filed:
+        raise NotFound(f"no complaint {complaint_id!r}")
     data = _body()
     step = data.get("step")
     try:
@@ -202,6 +226,8 @@ def disclosure(request_id: str) -> Response:
            summary="Enter a request's next step: 补正, extension, consultation, answer",
            roles=WRITERS, tag="desk", response=ENTERED, body=REQUEST_STEP, errors=(404, 409))
 def disclosure_step(request_id: str) -> Response:
+    if queries.disclosure_facts(get_db(), request_id)[0].received is None:
+        raise NotFound(f"no disclosure request {request_id!r}")
     data = _body()
     step = data.get("step")
     try:
