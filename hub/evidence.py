@@ -1,7 +1,8 @@
 """Build a case's evidence package from the hub's store (format and checks: :mod:`shared.evidence`).
 
 ``xiaoneng-hub evidence CASE_ID -o case.zip`` and the case page's download use
-:func:`build_package`: the case's records (``case_events``) with the records linking each to the
+:func:`build_package` (the complaint and disclosure pages :func:`build_subject_package`, over the
+records of one complaint or request): the case's records (``case_events``) with the records linking each to the
 head of its signed batch, those batch headers, the agents' keys, inclusion proofs against the
 newest signed checkpoint that covers them all, and a summary in Chinese; the manifest is signed
 with the hub's key (``DATA/hub.key``).
@@ -15,6 +16,8 @@ import sqlite3
 import time
 from pathlib import Path
 from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from hub.engine.wording import event_name, when
 from hub.store import NodeStore
@@ -37,10 +40,7 @@ def _json(value: Any) -> bytes:
 
 def build_package(conn: sqlite3.Connection, data_dir: Path, case_id: str) -> bytes:
     """The evidence package of ``case_id`` as zip bytes. Raises :class:`EvidenceError`."""
-    key_path = data_dir / KEY_FILE
-    if not key_path.exists():
-        raise EvidenceError(f"{key_path} is missing: the hub has never signed anything")
-    key = load_or_create_key(key_path)
+    key = _hub_key(data_dir)
     try:
         case_rows = conn.execute(
             "SELECT r.id, r.agent_id, r.stream_id, r.seq, r.batch_id, r.type, r.ts FROM case_events e "
@@ -53,6 +53,33 @@ def build_package(conn: sqlite3.Connection, data_dir: Path, case_id: str) -> byt
         raise EvidenceError(f"案件 {case_id} 没有记录 / case {case_id!r} has no records (unknown case number?)")
     if len(case_rows) > MAX_CASE_RECORDS:
         raise EvidenceError(f"case {case_id} has more than {MAX_CASE_RECORDS} records")
+    return _package(conn, key, case_id, f"案件 {case_id}", case_rows)
+
+
+def build_subject_package(conn: sqlite3.Connection, data_dir: Path, label: str, title: str,
+                          record_ids: list[int]) -> bytes:  # fmt: skip
+    """The evidence package of the records ``record_ids`` of one complaint or disclosure request
+    (``label`` names it in the manifest, e.g. ``complaint:TS-20261110-001``; ``title`` in the summary)."""
+    key = _hub_key(data_dir)
+    if not record_ids:
+        raise EvidenceError(f"{label} 没有记录 / {label} has no records")
+    if len(record_ids) > MAX_CASE_RECORDS:
+        raise EvidenceError(f"{label} has more than {MAX_CASE_RECORDS} records")
+    marks = ",".join("?" * len(record_ids))
+    rows = conn.execute(f"SELECT id, agent_id, stream_id, seq, batch_id, type, ts FROM records WHERE id IN ({marks}) "
+                        "ORDER BY id", record_ids).fetchall()  # fmt: skip
+    return _package(conn, key, label, title, rows)
+
+
+def _hub_key(data_dir: Path) -> Ed25519PrivateKey:
+    key_path = data_dir / KEY_FILE
+    if not key_path.exists():
+        raise EvidenceError(f"{key_path} is missing: the hub has never signed anything")
+    return load_or_create_key(key_path)
+
+
+def _package(conn: sqlite3.Connection, key: Ed25519PrivateKey, case_id: str, title: str,
+             case_rows: list[Any]) -> bytes:  # fmt: skip
     newest = max(int(r[0]) for r in case_rows)
     row = conn.execute(
         "SELECT body FROM checkpoints WHERE size >= ? ORDER BY size DESC LIMIT 1", (newest,)
@@ -95,7 +122,7 @@ def build_package(conn: sqlite3.Connection, data_dir: Path, case_id: str) -> byt
 
     hub_raw = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     created = iso_local(time.time())
-    summary = _summary(case_id, created, cp, case_rows, agent_keys, hub_raw, len(records))
+    summary = _summary(case_id, title, created, cp, case_rows, agent_keys, hub_raw, len(records))
     members = {
         "records.json": _json(records),
         "batches.json": _json([{"id": bid, "first": f, "last": last, "header": base64.b64encode(h).decode("ascii")}
@@ -108,10 +135,10 @@ def build_package(conn: sqlite3.Connection, data_dir: Path, case_id: str) -> byt
     return write_package(key, case_id, created, cp.origin, members)
 
 
-def _summary(case_id: str, created: str, cp: Checkpoint, case_rows: list[Any],
+def _summary(case_id: str, title: str, created: str, cp: Checkpoint, case_rows: list[Any],
              agent_keys: dict[str, str], hub_raw: bytes, total: int) -> str:
     lines = [
-        f"效能 证据包 — 案件 {case_id}",
+        f"效能 证据包 — {title}",
         "",
         f"生成时间：{when(created)}",
         f"账本：{cp.origin}，检查点 {cp.size} 条（签名时间 {when(cp.timestamp)}）",

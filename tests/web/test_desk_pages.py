@@ -229,3 +229,23 @@ def test_without_a_desk_the_pages_read_and_the_forms_say_so(web: Web) -> None:
     assert refused.status_code == 409
     api = web.api("mon", "POST", "/api/v1/complaints", json={"target_dept": "D01", "text": "x", "channel": "letter"})
     assert api.status_code == 409 and api.json["error"] == "desk_unavailable"
+
+
+def test_a_desk_complaint_exports_as_evidence_that_verifies_offline(web: Web) -> None:
+    from provisioning.hubkey import hub_public_key
+    from shared.evidence import verify_package
+
+    mon = web.client("mon")
+    web.post(mon, "/complaints/new", {"target_dept": "D01", "channel": "letter", "text": "收费不公示",
+                                       "complaint_id": "E1", "filed_at": "2026-11-10T10:00"})
+    web.post(mon, "/complaints/E1/steps", {"step": "accepted", "at": "2026-11-11T10:00"})
+    early = mon.get("/complaints/E1/evidence.zip")
+    assert early.status_code == 409 and "checkpoint" in early.get_data(as_text=True)  # not yet signed over
+    web.hub.ingest.checkpoint()
+    package = mon.get("/complaints/E1/evidence.zip")
+    assert package.status_code == 200 and package.mimetype == "application/zip"
+    report = verify_package(package.data, hub_public_key(web.hub.data))
+    assert report.ok, report.problems
+    assert (report.case_id, report.case_records) == ("complaint:E1", 2)
+    assert web.client("d02").get("/complaints/E1/evidence.zip").status_code == 404
+    assert ("mon", "complaint.evidence", "E1") in query(web.hub.db, "SELECT username, action, target FROM audit_log")

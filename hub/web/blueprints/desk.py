@@ -11,8 +11,10 @@ not running.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Flask, abort, flash, g, redirect, render_template, request, url_for
@@ -293,3 +295,38 @@ def request_step(request_id: str) -> Response | tuple[str, int]:
     audit_entry("disclosure", step, entered, {k: form[k] for k in ("extension_days", "answer_type") if form.get(k)})
     flash(gettext("desk.step_done", step=gettext(f"desk.step.{step}")), "info")
     return redirect(url_for("disclosures.detail", request_id=request_id))
+
+
+# -- evidence ---------------------------------------------------------------------------------------
+
+
+def _evidence(kind: str, ident: str, found: Mapping[str, Any] | None, title: str) -> Response:
+    """The evidence package of one complaint or request (hub.evidence; xiaoneng-verify-evidence)."""
+    from hub.evidence import EvidenceError, build_subject_package
+
+    if found is None:
+        abort(404)
+    ids = [int(e["record_id"]) for e in found["timeline"]]
+    try:
+        data = build_subject_package(get_db(), Path(web_state().config.database).parent, f"{kind}:{ident}", title, ids)
+    except EvidenceError as exc:
+        return Response(f"{exc}\n", status=409, mimetype="text/plain")
+    audit_action(f"{kind}.evidence", target=ident, detail={"bytes": len(data)})
+    name = re.sub(r"[^A-Za-z0-9_.-]", "_", ident)[:80]
+    return Response(data, mimetype="application/zip",
+                    headers={"Content-Disposition": f'attachment; filename="evidence-{kind}-{name}.zip"'})
+
+
+@complaints_bp.get("/complaints/<complaint_id>/evidence.zip")
+@allow(*CASE_READERS)
+def evidence(complaint_id: str) -> Response:
+    found = queries.complaint_detail(get_db(), complaint_id, g.principal.dept_scope, calendar(), today(),
+                                     answer_unit())  # fmt: skip
+    return _evidence("complaint", complaint_id, found, f"投诉 {complaint_id}")
+
+
+@disclosures_bp.get("/disclosures/<request_id>/evidence.zip", endpoint="evidence")
+@allow(*CASE_READERS)
+def request_evidence(request_id: str) -> Response:
+    found = queries.disclosure_detail(get_db(), request_id, g.principal.dept_scope, calendar(), today())
+    return _evidence("disclosure", request_id, found, f"信息公开申请 {request_id}")
