@@ -395,7 +395,9 @@ class WebServer:
             supervision.listeners.append(self.bus.publish)
             REGISTRY.add_collector(lambda: supervision_collector(supervision), key="supervision")
         ingest.listeners.append(self._forward)
-        self.desk = open_desk(data_dir, ingest)
+        # One desk per store: the hub that runs the supervision (an ingest-only worker on the same store
+        # would append to the same stream from another process, and fork it).
+        self.desk = open_desk(data_dir, ingest) if supervision is not None else None
         if self.desk is not None:
             attach_desk(self.app, self.desk)
 
