@@ -9,7 +9,8 @@ Sections, in order: ``totals``, ``rates``, ``cards`` (standing cards of the mont
 their lifecycle; :mod:`hub.reports.cards`), ``cards_by_rule``, ``withdrawals`` (the system's, apart
 and capped), ``trend`` (per day),
 ``trend_months`` (six months), ``departments``, ``windows``, ``staff``, ``top``, ``bottom``,
-``complaints``, ``ratings`` (with ``distribution``), ``disclosures``, ``video``, ``links``.
+``complaints`` (with ``complaints_by_dept`` and ``complaints_flagged_staff``), ``ratings`` (with
+``distribution``), ``disclosures`` (with ``disclosures_by_dept``), ``video``, ``links``.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from hub.engine.complaints import handled_on_time
 from hub.engine.config import EngineConfig
 from hub.engine.localtime import LOCAL_TZ
 from hub.engine.scoring import Period, Score, score_entities
@@ -140,9 +142,14 @@ def build_report(
         for key, v in sorted(_daily(conn, six, last, dept, "month").items())
     ]  # fmt: skip
     report.update(_rankings(conn, period, facts, config, dept, _daily(conn, first, last, None, "dept"), by_dept))
-    report["complaints"] = _complaints(conn, first, last, dept)
+    complaints = _complaints(conn, first, last, dept, config)
+    report["complaints"] = complaints["figures"]
+    report["complaints_by_dept"] = complaints["by_dept"]
+    report["complaints_flagged_staff"] = complaints["flagged_staff"]
     report["ratings"] = _ratings(conn, first, last, dept)
-    report["disclosures"] = _disclosures(conn, first, last, dept)
+    disclosures = _disclosures(conn, first, last, dept)
+    report["disclosures"] = disclosures["figures"]
+    report["disclosures_by_dept"] = disclosures["by_dept"]
     report["video"] = {
         "absences": m.get("absences", 0), "queues": _sum(_daily(conn, first, last, "", "day")).get("queues", 0)
         if dept is None else 0,
@@ -205,17 +212,46 @@ def lost_points(deductions: Sequence[Mapping[str, Any]], limit: int = 300) -> st
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _complaints(conn: sqlite3.Connection, first: date, last: date, dept: str | None) -> dict[str, Any]:
+def _complaints(conn: sqlite3.Connection, first: date, last: date, dept: str | None,
+                config: EngineConfig) -> dict[str, Any]:
+    """Complaints filed in the month (DOMAIN.md §7: received, closed, overdue), judged as the
+    complaints block scores them (:func:`hub.engine.complaints.handled_on_time` at the month's end),
+    per department, and the staff flagged this year (from the ``staff_flag_from``-th substantiated
+    complaint of the calendar year, DOMAIN.md §6)."""
     scope, extra = ("", ()) if dept is None else (" AND target_dept = ?", (dept,))
-    row = conn.execute(
-        "SELECT COUNT(*), COUNT(closed_day), COUNT(answered_day), "
-        "SUM(CASE WHEN answered_day IS NOT NULL AND answer_due IS NOT NULL AND answered_day > answer_due THEN 1 "
-        "WHEN answered_day IS NULL AND COALESCE(answer_due, accept_due) < ? THEN 1 ELSE 0 END), "
-        f"SUM(COALESCE(substantiated, 0)) FROM complaints WHERE filed_day BETWEEN ? AND ?{scope}",
-        (last.isoformat(), first.isoformat(), last.isoformat(), *extra),
-    ).fetchone()
-    return {"received": row[0], "closed": row[1], "answered": row[2], "overdue": row[3] or 0,
-            "substantiated": row[4] or 0}  # fmt: skip
+    total = {"received": 0, "accepted": 0, "answered": 0, "closed": 0, "on_time": 0, "overdue": 0,
+             "substantiated": 0, "open": 0}
+    per_dept: dict[str, dict[str, int]] = {}
+    for target, accepted, answered, closed, accept_due, answer_due, proven in conn.execute(
+        "SELECT target_dept, accepted_day, answered_day, closed_day, accept_due, answer_due, substantiated "
+        f"FROM complaints WHERE filed_day BETWEEN ? AND ?{scope}", (first.isoformat(), last.isoformat(), *extra)
+    ):
+        days = [date.fromisoformat(x) if x else None for x in (accepted, answered, closed, accept_due, answer_due)]
+        well = handled_on_time(days[0], days[1], days[2], days[3], days[4], last)
+        row = per_dept.setdefault(str(target or ""), dict.fromkeys(total, 0))
+        for bucket in (total, row):
+            bucket["received"] += 1
+            bucket["accepted"] += accepted is not None
+            bucket["answered"] += answered is not None
+            bucket["closed"] += closed is not None
+            bucket["open"] += closed is None and answered is None
+            bucket["on_time"] += well is True
+            bucket["overdue"] += well is False
+            bucket["substantiated"] += bool(proven)
+    by_dept = [{"code": code, "name": _name(conn, "dept", code) or code or "（未指明）", **row}
+               for code, row in sorted(per_dept.items(), key=lambda kv: (-kv[1]["received"], kv[0]))]
+    threshold = config.complaints.staff_flag_from
+    flagged = []
+    for staff, target, n, ids in conn.execute(
+        "SELECT target_staff, MAX(target_dept), COUNT(*), GROUP_CONCAT(complaint_id, '、') FROM complaints "
+        f"WHERE substantiated = 1 AND target_staff IS NOT NULL AND filed_day BETWEEN ? AND ?{scope} "
+        "GROUP BY target_staff HAVING COUNT(*) >= ? ORDER BY COUNT(*) DESC, target_staff",
+        (first.replace(month=1, day=1).isoformat(), last.isoformat(), *extra, threshold),
+    ):
+        flagged.append({"code": staff, "name": _name(conn, "staff", staff) or staff,
+                        "dept_name": _name(conn, "dept", target) or target, "substantiated": n,
+                        "complaints": "、".join(sorted(str(ids).split("、")))})
+    return {"figures": total, "by_dept": by_dept, "flagged_staff": flagged}
 
 
 def _ratings(conn: sqlite3.Connection, first: date, last: date, dept: str | None) -> dict[str, Any]:
@@ -240,17 +276,26 @@ def _ratings(conn: sqlite3.Connection, first: date, last: date, dept: str | None
 
 
 def _disclosures(conn: sqlite3.Connection, first: date, last: date, dept: str | None) -> dict[str, Any]:
+    """Requests received in the month (DOMAIN.md §7: received, on time, overdue), per department."""
     scope, extra = ("", ()) if dept is None else (" AND dept_code = ?", (dept,))
-    row = conn.execute(
-        "SELECT COUNT(*), COUNT(answered_day), "
-        "SUM(CASE WHEN answered_day IS NOT NULL AND (due_date IS NULL OR answered_day <= due_date) THEN 1 ELSE 0 END), "
-        "SUM(CASE WHEN (answered_day IS NOT NULL AND answered_day > due_date) "
-        "OR (answered_day IS NULL AND due_date < ?) THEN 1 ELSE 0 END) "
-        f"FROM disclosures WHERE received_day BETWEEN ? AND ?{scope}",
-        (last.isoformat(), first.isoformat(), last.isoformat(), *extra),
-    ).fetchone()
-    return {"received": row[0], "answered": row[1], "on_time": row[2] or 0, "overdue": row[3] or 0,
-            "open": row[0] - row[1]}  # fmt: skip
+    total = {"received": 0, "answered": 0, "on_time": 0, "overdue": 0, "open": 0}
+    per_dept: dict[str, dict[str, int]] = {}
+    end = last.isoformat()
+    for code, answered, due in conn.execute(
+        f"SELECT dept_code, answered_day, due_date FROM disclosures WHERE received_day BETWEEN ? AND ?{scope}",
+        (first.isoformat(), end, *extra),
+    ):
+        row = per_dept.setdefault(str(code or ""), dict.fromkeys(total, 0))
+        for bucket in (total, row):
+            bucket["received"] += 1
+            bucket["answered"] += answered is not None
+            bucket["on_time"] += answered is not None and (due is None or answered <= due)
+            bucket["overdue"] += (answered is not None and due is not None and answered > due) or (
+                answered is None and due is not None and due < end)
+            bucket["open"] += answered is None
+    by_dept = [{"code": code, "name": _name(conn, "dept", code) or code, **row}
+               for code, row in sorted(per_dept.items(), key=lambda kv: (-kv[1]["received"], kv[0]))]
+    return {"figures": total, "by_dept": by_dept}
 
 
 def link_availability(conn: sqlite3.Connection, first: date, last: date) -> list[dict[str, Any]]:

@@ -29,8 +29,8 @@ FIGURE_LABELS: Mapping[str, Mapping[str, str]] = {
         "rectified": "已整改", "recorded": "已办结·记录在案", "closed": "已办结", "appealed": "申诉中",
         "withdrawn_on_appeal": "申诉撤销", "reminders": "提醒（不计分）", "system_withdrawn": "系统撤销（另列）",
     },
-    "complaints": {"received": "收到投诉", "answered": "已答复", "closed": "已办结", "overdue": "超期",
-                   "substantiated": "属实"},
+    "complaints": {"received": "收到投诉", "accepted": "已受理", "answered": "已答复", "closed": "已办结",
+                   "open": "未办结", "on_time": "按时处理", "overdue": "超期", "substantiated": "属实"},
     "ratings": {"total": "评价总数", "satisfied_rate": "满意率（1–3 级）", "mean_level": "平均等级（1 最满意）",
                 "bad": "差评（4、5 级）", "bad_rectified": "差评已整改", "rectification_rate": "差评整改率"},
     "disclosures": {"received": "收到申请", "answered": "已答复", "on_time": "按期答复", "overdue": "超期",
@@ -50,6 +50,11 @@ RANK_COLUMNS = (("rank", "名次"), ("name", "名称"), ("dept_name", "所属部
 DEPT_COLUMNS = (("rank", "名次"), ("name", "部门"), ("score", "得分"), ("grade", "等级"), ("accepted", "受理"),
                 ("completed", "办结"), ("on_time_rate", "按时率"), ("yellow", "黄牌"), ("red", "红牌"),
                 ("interview", "约谈"), ("lost", "失分说明"))  # fmt: skip
+COMPLAINT_COLUMNS = (("name", "部门"), ("received", "收到"), ("on_time", "按时处理"), ("overdue", "超期"),
+                     ("substantiated", "属实"), ("open", "未办结"))  # fmt: skip
+FLAGGED_COLUMNS = (("name", "人员"), ("dept_name", "部门"), ("substantiated", "属实投诉"), ("complaints", "投诉编号"))
+DISCLOSURE_COLUMNS = (("name", "部门"), ("received", "收到申请"), ("on_time", "按期答复"), ("overdue", "超期"),
+                      ("open", "未答复"))  # fmt: skip
 PAGE_RANK_COLUMNS = RANK_COLUMNS[:6]
 """Windows and staff on the page: no lost-points column (the workbook has it)."""
 HEAD_TAIL = 10
@@ -251,14 +256,24 @@ def layout(report: Mapping[str, Any]) -> list[Section]:
         if rows:
             section.tables.append(table("", rows, PAGE_RANK_COLUMNS, {"name": 2.2, "dept_name": 2.2}))
         out.append(section)
-    out.append(Section("complaints", SECTION_TITLES["complaints"], _figures(report, "complaints")))
+    complaints = Section("complaints", SECTION_TITLES["complaints"], _figures(report, "complaints"))
+    if report.get("complaints_by_dept"):
+        complaints.tables.append(table("按被投诉部门", report["complaints_by_dept"], COMPLAINT_COLUMNS,
+                                       {"name": 2.4}))
+    if report.get("complaints_flagged_staff"):
+        complaints.tables.append(table("本年度属实投诉两件及以上的人员", report["complaints_flagged_staff"],
+                                       FLAGGED_COLUMNS, {"name": 1.2, "dept_name": 2.2, "complaints": 3.0}))
+    out.append(complaints)
     ratings = Section("ratings", SECTION_TITLES["ratings"], _figures(report, "ratings"))
     dist = (report.get("ratings") or {}).get("distribution") or []
     if dist:
         ratings.chart = Chart("bars", "评价等级分布", [f"{d['level']} {d['label']}" for d in dist],
                               [("评价数", [float(d["count"]) for d in dist])])
     out.append(ratings)
-    out.append(Section("disclosures", SECTION_TITLES["disclosures"], _figures(report, "disclosures")))
+    disclosures = Section("disclosures", SECTION_TITLES["disclosures"], _figures(report, "disclosures"))
+    if report.get("disclosures_by_dept"):
+        disclosures.tables.append(table("按部门", report["disclosures_by_dept"], DISCLOSURE_COLUMNS, {"name": 2.4}))
+    out.append(disclosures)
     out.append(Section("video", SECTION_TITLES["video"], _figures(report, "video")))
     links = Section("links", SECTION_TITLES["links"], wide=True)
     if report.get("links"):

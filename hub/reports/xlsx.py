@@ -17,7 +17,18 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from hub.reports.layout import DEPT_COLUMNS, FIGURE_LABELS, PERCENT, RANK_COLUMNS, SECTION_TITLES, period_line, title_of
+from hub.reports.layout import (
+    COMPLAINT_COLUMNS,
+    DEPT_COLUMNS,
+    DISCLOSURE_COLUMNS,
+    FIGURE_LABELS,
+    FLAGGED_COLUMNS,
+    PERCENT,
+    RANK_COLUMNS,
+    SECTION_TITLES,
+    period_line,
+    title_of,
+)
 
 HEAD = Font(bold=True)
 TITLE = Font(bold=True, size=14, color="B3261E")
@@ -111,6 +122,15 @@ def render_xlsx(report: Mapping[str, Any]) -> bytes:
         sheet = wb.create_sheet(title)
         _table(sheet, 1, report.get(key) or [], RANK_COLUMNS)
         _widths(sheet, (6, 22, 20, 8, 8, 6, 60))
+
+    matters = wb.create_sheet("投诉与信息公开")
+    matters.cell(1, 1, "投诉：按被投诉部门").font = HEAD
+    last = _table(matters, 2, report.get("complaints_by_dept") or [], COMPLAINT_COLUMNS)
+    matters.cell(last + 2, 1, "本年度属实投诉两件及以上的人员").font = HEAD
+    last = _table(matters, last + 3, report.get("complaints_flagged_staff") or [], FLAGGED_COLUMNS)
+    matters.cell(last + 2, 1, "政府信息公开申请：按部门").font = HEAD
+    _table(matters, last + 3, report.get("disclosures_by_dept") or [], DISCLOSURE_COLUMNS)
+    _widths(matters, (22, 22, 10, 10, 10, 10))
 
     cards = wb.create_sheet("预警纠错")
     _table(cards, 1, report.get("cards_by_rule") or [], (("rule", "规则"), ("name", "名称"), ("level", "级别"),
