@@ -141,6 +141,12 @@ EVENTS: Mapping[str, EventSpec] = MappingProxyType(
             {"case_id": ID, "at": TS, "level": _f("int", *RATING_LEVELS), "channel": ID},
             {"comment": TEXT},
         ),
+        # A bad rating (level 4–5) put right by the department (差评整改): stops R11. ``rating_at``
+        # names the rating when the case has several (without it: every bad rating up to ``at``).
+        "case.rating_rectified": _spec(
+            {"case_id": ID, "at": TS},
+            {"rating_at": TS, "measure": TEXT, "handler": TEXT, "source_id": ID},
+        ),
         **{f"complaint.{leaf}": _COMPLAINT for leaf in ("filed", "accepted", "answered", "closed")},
         **{
             f"disclosure.{leaf}": _DISCLOSURE

@@ -125,6 +125,7 @@ class Flow:
     special: float = 0.06
     step_return: float = 0.05
     rating: float = 0.6
+    rating_rectified: float = 0.8  # of bad ratings: put right (差评整改) within 1–10 working days
 
 
 @dataclass
@@ -140,6 +141,15 @@ class Planned:
     due: datetime = field(default=datetime.min)
     late: bool = False
     report_by: datetime | None = None
+
+
+#: What a department did about a bad rating (差评整改), as its staff record it.
+RECTIFY_MEASURES = (
+    "已电话回访申请人，说明办理情况并致歉，申请人表示理解",
+    "已复核办理流程，对经办人员进行提醒谈话，优化窗口引导",
+    "已约见申请人当面沟通，补充说明所需材料，问题已解决",
+    "已将申请人反映的问题纳入窗口服务改进清单并落实",
+)
 
 
 def office_time(day: date, rng: random.Random, tz: Any, after: datetime | None = None) -> datetime:
@@ -397,10 +407,26 @@ class Planner:
             else:
                 level = rng.choices((1, 2, 3), (45, 35, 20) if overdue else (75, 18, 7))[0]
             rated = finish + timedelta(minutes=rng.randint(5, 48 * 60))
+            rectify = self._rectification(rated, level, dept)
             out.append(Planned("rate", rated, {
                 "level": level, "channel": rng.choice(RATING_CHANNELS),
-                "comment": rng.choice(RATING_COMMENTS[level])}))
+                "comment": rng.choice(RATING_COMMENTS[level]), "rectified": rectify is not None}))
+            if rectify is not None:
+                out.append(rectify)
         return out
+
+    def _rectification(self, rated: datetime, level: int, dept: Department) -> Planned | None:
+        """The department's 差评整改 of a bad rating (``Flow.rating_rectified`` of them), within
+        1–10 working days: before R11's 15. Drawn from its own generator seeded by the rating, so
+        the rest of the plan is the same with or without it."""
+        if level < 4:
+            return None
+        rng = random.Random(f"rectify|{rated.isoformat()}|{dept.code}")
+        if rng.random() >= self.flow.rating_rectified:
+            return None
+        day = counted_date(rated.date(), rng.randint(1, 10), "G")
+        return Planned("rate_rectify", office_time(day, rng, rated.tzinfo), {
+            "measure": rng.choice(RECTIFY_MEASURES), "handler": rng.choice(dept.officers).name})
 
     def _record_times(self, planned: list[Planned], rng: random.Random) -> list[Planned]:
         """Recording times: each fact when it happens, except an injected late 办结 (R8).

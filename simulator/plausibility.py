@@ -10,7 +10,8 @@ handled late and substantiated ones go into the complaints block as the hub scor
 cards are counted among the month's cards (not as time cards: the hub scores them in the
 complaints block), a late disclosure answer is an R2 time card of the department.
 It is the simulator's own expectation, not the hub's verdict: it knows what it injected, and
-assumes every bad rating stays unrectified (R11) and no yellow card escalates (a late case is
+counts an R11 for every bad rating the department does not put right (``Flow.rating_rectified``
+of them are, well within the 15 working days), and assumes no yellow card escalates (a late case is
 done within a day or three, before its 督办 deadline). ``xiaoneng-sim rates`` prints it;
 ``tests/simulator/test_plausibility.py`` keeps the defaults within DOMAIN.md's bounds.
 """
@@ -147,7 +148,7 @@ def tally(plan: list[Planned], dm: DeptMonth) -> None:
                 dm.cards["R4"] += 1
         elif p.kind == "rate":
             dm.ratings[d["level"]] += 1
-            if d["level"] >= 4:
+            if d["level"] >= 4 and not d.get("rectified"):  # put right in time: no R11
                 dm.cards["R11"] += 1
     if repeated:
         dm.cards["R6"] += 1

@@ -187,6 +187,9 @@ CREATE TABLE appr_rating (
     channel VARCHAR(16),
     content VARCHAR(1000),
     rate_time {TS} NOT NULL,
+    rectify_time {TS},
+    rectify_measure VARCHAR(1000),
+    rectify_user_name VARCHAR(50),
     created_at {TS} NOT NULL,
     updated_at {TS} NOT NULL
 ){TAIL};
@@ -279,6 +282,9 @@ CREATE TABLE up_pro_evaluation (
     EVACHANNEL VARCHAR(16),
     EVACONTENT VARCHAR(1000),
     EVATIME {TS} NOT NULL,
+    RECTIFYTIME {TS},
+    RECTIFYMEASURE VARCHAR(1000),
+    RECTIFYUSERNAME VARCHAR(50),
     CD_OPERATION CHAR(1) NOT NULL,
     CD_TIME {TS} NOT NULL,
     CD_BATCH VARCHAR(32)

@@ -140,6 +140,10 @@ class ReferenceWriter:
             db.insert("appr_rating", {
                 "case_no": fact.case_no, "stars": 6 - d["level"], "channel": d["channel"],
                 "content": d["comment"] or None, "rate_time": at, **stamp})
+        elif fact.kind == "rate_rectify":
+            db.execute("UPDATE appr_rating SET rectify_time = ?, rectify_measure = ?, "
+                       "rectify_user_name = ?, updated_at = ? WHERE case_no = ?",
+                       (at, d["measure"], d["handler"], rec, fact.case_no)).close()
         else:
             raise ValueError(f"unknown fact kind {fact.kind!r}")
 
@@ -228,6 +232,13 @@ class ExchangeWriter:
                 "PROJID": fact.case_no, "EVALEVEL": str(d["level"]),
                 "EVACHANNEL": EXCHANGE_CHANNEL[d["channel"]], "EVACONTENT": d["comment"] or None,
                 "EVATIME": at, **self._cd(db, fact)}, pk="CD_ID")
+        elif fact.kind == "rate_rectify":
+            cd = self._cd(db, fact, "U")
+            db.execute("UPDATE up_pro_evaluation SET RECTIFYTIME = ?, RECTIFYMEASURE = ?, "
+                       "RECTIFYUSERNAME = ?, CD_OPERATION = ?, CD_TIME = ?, CD_BATCH = ? "
+                       "WHERE PROJID = ?",
+                       (at, d["measure"], d["handler"], cd["CD_OPERATION"], cd["CD_TIME"],
+                        cd["CD_BATCH"], fact.case_no)).close()
         elif fact.kind != "step_start":  # exchange reports a step once it has ended
             raise ValueError(f"unknown fact kind {fact.kind!r}")
 
@@ -399,6 +410,9 @@ class FlowableWriter:
             proc, _, _ = self._proc(db, fact.case_no)
             self._var(db, proc, "satisfaction", FLOWABLE_LEVEL[d["level"]], fact.at,
                       text2=d["channel"])
+        elif fact.kind == "rate_rectify":
+            proc, _, _ = self._proc(db, fact.case_no)
+            self._var(db, proc, "ratingRectified", d["measure"], fact.at, text2=d["handler"])
         else:
             raise ValueError(f"unknown fact kind {fact.kind!r}")
 

@@ -139,7 +139,9 @@ class CaseState:
             return True
         if isinstance(event, RatingRectified):
             for rating in self.ratings:
-                if rating.rectified_at is None and rating.level in self.thresholds.bad_rating_levels:
+                if rating.rectified_at is None and rating.level in self.thresholds.bad_rating_levels and (
+                    rating.at == event.rating_at if event.rating_at is not None else rating.at <= event.at
+                ):
                     rating.rectified_at = event.at
             return True
         if isinstance(event, SupplementRequested):

@@ -114,7 +114,10 @@ class Rated(CaseEvent):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RatingRectified(CaseEvent):
-    """case.rating_rectified: a bad rating was followed up (entered at the hub; stops R11)."""
+    """case.rating_rectified 差评整改: a bad rating was put right (stops R11). ``rating_at`` names
+    the rating; without it every bad rating up to ``at`` counts as rectified."""
+
+    rating_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -298,5 +301,6 @@ def _case_event(
             channel=b.opt_text("channel") or "",
         )  # fmt: skip
     if kind == "rating_rectified":
-        return RatingRectified(**common, at=b.moment("at"))
+        rating_at = None if b.body.get("rating_at") is None else b.moment("rating_at")
+        return RatingRectified(**common, at=b.moment("at"), rating_at=rating_at)
     return None

@@ -327,6 +327,25 @@ def test_r11_not_when_rectified_or_for_a_good_rating() -> None:
     assert drv.tick("2026-12-31") == []
 
 
+def test_r11_rectification_puts_right_the_rating_it_names_or_those_before_it() -> None:
+    drv = Driver()
+    drv.accept()
+    drv.case("completed", when="2026-10-08T10:00", result_code=6)
+    drv.case("rated", when="2026-10-12T10:00", level=5)
+    drv.case("rated", when="2026-10-13T10:00", level=4)
+    drv.case("rating_rectified", when="2026-10-20T10:00", rating_at=ts("2026-10-13T10:00"), measure="已回访")
+    (card,) = drv.tick("2026-12-31")  # the rating of 10-12 was not put right: R11
+    assert card.rule == "R11" and card.decision.details["level"] == 5
+    drv2 = Driver()
+    drv2.accept()
+    drv2.case("completed", when="2026-10-08T10:00", result_code=6)
+    drv2.case("rated", when="2026-10-12T10:00", level=5)
+    drv2.case("rating_rectified", when="2026-10-14T10:00")  # names none: every bad rating so far
+    drv2.case("rated", when="2026-10-15T10:00", level=4)  # a later one is not put right by it
+    (card,) = drv2.tick("2026-12-31")
+    assert card.rule == "R11" and card.decision.details["level"] == 4
+
+
 def test_r11_escalation_stops_when_the_rating_is_rectified() -> None:
     drv = Driver()
     drv.accept()

@@ -47,7 +47,7 @@ def test_shipped_profiles_load_and_check_clean(name: str) -> None:
     produced = {rule.type for rule in profile.events}
     assert produced == {"case.accepted", "case.refused", "case.step", "case.supplement_requested",
                         "case.supplement_received", "case.suspended", "case.resumed",
-                        "case.completed", "case.rated"}
+                        "case.completed", "case.rated", "case.rating_rectified"}
 
 
 def test_minimal_profile_loads(tmp_path: Path) -> None:

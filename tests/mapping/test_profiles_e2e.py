@@ -30,7 +30,7 @@ def city(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[Event]]:
     out = {}
     violations = Violations(overdue=0.1, refusal_no_reason=0.5, return_no_reason=0.5,
                             fee_over=0.1, repeated_supplement=0.5, late_report=0.1,
-                            suspension_no_reason=0.5)
+                            suspension_no_reason=0.5, bad_rating=0.3)
     for kind in KINDS:
         db = connect(f"sqlite:///{tmp_path_factory.mktemp(kind) / 'dept.db'}", create=True)
         initialise(db, kind, seed=11, departments=["ZRZY", "GA", "STHJ", "YJGL"], now=NOW)
@@ -63,7 +63,8 @@ def test_same_city_same_events_in_every_schema(city: dict[str, list[Event]]) -> 
     # is a user id and its ratings have no comment)
     skip = {"source_id", "handler", "comment", "materials", "opinion", "step_code"}
     for type_ in ("case.accepted", "case.refused", "case.completed", "case.suspended",
-                  "case.resumed", "case.rated", "case.step", "case.supplement_received"):
+                  "case.resumed", "case.rated", "case.step", "case.supplement_received",
+                  "case.rating_rectified"):
         ref = _by_case(city["reference"], type_)
         for other in ("exchange", "flowable"):
             theirs = _by_case(city[other], type_)
@@ -71,6 +72,16 @@ def test_same_city_same_events_in_every_schema(city: dict[str, list[Event]]) -> 
                 mine = {k: v for k, v in body.items() if k not in skip}
                 them = {k: v for k, v in theirs[key].items() if k not in skip}
                 assert mine == them, (type_, other, key)
+
+
+def test_bad_ratings_put_right_reach_the_hub_naming_their_rating(city: dict[str, list[Event]]) -> None:
+    for kind in KINDS:
+        rated = {(e.body["case_id"], e.body["at"]): e.body["level"] for e in city[kind] if e.type == "case.rated"}
+        rectified = [e.body for e in city[kind] if e.type == "case.rating_rectified"]
+        assert rectified, kind
+        for body in rectified:
+            assert rated[(body["case_id"], body["rating_at"])] >= 4, (kind, body)  # a bad rating, before
+            assert body["at"] > body["rating_at"] and body["measure"] and body["handler"], (kind, body)
 
 
 def test_violations_are_visible_in_the_events(city: dict[str, list[Event]]) -> None:

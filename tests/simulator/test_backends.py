@@ -26,7 +26,8 @@ PROFILES = Path(__file__).resolve().parents[2] / "firmware_configs" / "profiles"
 FACT_EVENT = {"accept": "case.accepted", "refuse": "case.refused", "step_end": "case.step",
               "supp_request": "case.supplement_requested",
               "supp_receive": "case.supplement_received", "special_start": "case.suspended",
-              "special_end": "case.resumed", "complete": "case.completed", "rate": "case.rated"}
+              "special_end": "case.resumed", "complete": "case.completed", "rate": "case.rated",
+              "rate_rectify": "case.rating_rectified"}
 _BASELINE: dict[str, list[bytes]] = {}
 
 
