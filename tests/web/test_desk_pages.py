@@ -102,7 +102,8 @@ def test_a_complaint_registered_through_the_form_gets_its_clock_and_its_card(web
     detail = mon.get("/complaints/TS-20261110-001").get_data(as_text=True)
     card = re.search(r'href="/cards/([^"]+)"', detail)
     assert card and "超期 1 个工作日" in text(mon.get("/complaints/TS-20261110-001"))
-    assert mon.get(f"/cards/{card.group(1)}").status_code == 200
+    card_page = mon.get(f"/cards/{card.group(1)}")
+    assert card_page.status_code == 200 and 'href="/complaints/TS-20261110-001"' in card_page.get_data(as_text=True)
     assert "TS-20261110-001" in text(mon.get("/complaints?overdue=1"))
     assert "TS-20261110-001" not in text(mon.get("/complaints?state=closed"))
     audit = query(web.hub.db, "SELECT username, action, target FROM audit_log WHERE action LIKE 'desk.%'")
