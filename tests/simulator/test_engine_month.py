@@ -19,3 +19,5 @@ def test_a_short_history_goes_through_the_engine_without_churn(tmp_path: Path) -
     assert result["cards_per_100_cases"] is not None and result["cards_per_100_cases"] < 10
     assert "R7" not in result["by_rule"] and "R7" not in result["reminders"]
     assert len(result["departments"]) == 5
+    # the complaints system is captured too: its complaints and requests fill the report's sections
+    assert result["complaints"]["received"] > 0 and result["disclosures"]["received"] > 0
