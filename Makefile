@@ -77,6 +77,7 @@ bench: $(STAMP) system-deps catalogues
 	$(BIN)/python bench/video.py --json
 	$(BIN)/python bench/web.py --json
 	$(BIN)/python bench/hostile.py --json
+	$(BIN)/python bench/desk.py --entries 500 --threads 2 --json
 	$(BIN)/python bench/notify.py --json
 	$(BIN)/python bench/webserver.py --json
 	$(BIN)/python bench/ledger.py --json
