@@ -331,6 +331,10 @@ def complaint_detail(conn: sqlite3.Connection, complaint_id: str, dept: str | No
         return None
     row = complaint_row(conn, complaint_id)
     names = dept_names(conn)
+    if dept is not None:  # the department complained about never learns who complained (保护投诉人)
+        facts.complainant = None
+        for event in events:
+            event["body"] = {k: v for k, v in event["body"].items() if k != "complainant"}
     return {
         "complaint_id": complaint_id, "target_dept": facts.target_dept,
         "dept_name": names.get(facts.target_dept or ""), "target_staff": facts.target_staff,

@@ -51,7 +51,7 @@ EXPECTED: dict[str, tuple[str, set[str] | None]] = {
     "complaints.create": ("POST", DESK),
     "complaints.detail": ("GET", CASES),
     "complaints.step": ("POST", DESK),
-    "complaints.evidence": ("GET", CASES),
+    "complaints.evidence": ("GET", READERS),
     "disclosures.page": ("GET", CASES),
     "disclosures.new": ("GET", DESK),
     "disclosures.create": ("POST", DESK),

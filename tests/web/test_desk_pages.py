@@ -140,12 +140,14 @@ def test_steps_in_order_and_validation_in_words(web: Web) -> None:
 def test_roles_and_department_scope(web: Web) -> None:
     mon = web.client("mon")
     web.post(mon, "/complaints/new", {"target_dept": "D01", "channel": "letter", "text": "a", "complaint_id": "A1",
-                                       "filed_at": "2026-11-10T10:00"})
+                                       "filed_at": "2026-11-10T10:00", "complainant": "王某"})
     web.post(mon, "/complaints/new", {"target_dept": "D02", "channel": "letter", "text": "b", "complaint_id": "B1",
                                        "filed_at": "2026-11-10T10:00"})
     web.svc.step()
     d01 = web.client("d01")
     assert "A1" in text(d01.get("/complaints")) and "B1" not in text(d01.get("/complaints"))
+    assert "王某" in text(mon.get("/complaints/A1")) and "王某" not in d01.get("/complaints/A1").get_data(as_text=True)
+    assert "王某" not in web.api("d01", "GET", "/api/v1/complaints/A1").get_data(as_text=True)
     assert d01.get("/complaints/B1").status_code == 404 and d01.get("/complaints/A1").status_code == 200
     assert "登记投诉" not in text(d01.get("/complaints")) and "登记下一步" not in text(d01.get("/complaints/A1"))
     token = csrf_from(d01.get("/complaints").get_data(as_text=True))
@@ -248,5 +250,5 @@ def test_a_desk_complaint_exports_as_evidence_that_verifies_offline(web: Web) ->
     report = verify_package(package.data, hub_public_key(web.hub.data))
     assert report.ok, report.problems
     assert (report.case_id, report.case_records) == ("complaint:E1", 2)
-    assert web.client("d02").get("/complaints/E1/evidence.zip").status_code == 404
+    assert web.client("d01").get("/complaints/E1/evidence.zip").status_code == 403  # it names the complainant
     assert ("mon", "complaint.evidence", "E1") in query(web.hub.db, "SELECT username, action, target FROM audit_log")

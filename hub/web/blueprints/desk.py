@@ -28,7 +28,7 @@ from hub.desk.steps import ANSWER_TYPES, CHANNELS, COMPLAINT_STEPS, DISCLOSURE_S
 from hub.engine.calendar import WorkCalendar
 from hub.engine.config import EngineConfig
 from hub.engine.localtime import LOCAL_TZ, local_date
-from hub.web.access import CASE_READERS, allow
+from hub.web.access import CASE_READERS, READERS, allow
 from hub.web.audit import audit_action
 from hub.web.blueprints.supervision import paging
 from hub.web.db import get_db
@@ -179,6 +179,7 @@ def _complaint_page(complaint_id: str, error: str | None = None, status: int = 2
         abort(404)
     html = render_template("complaint.html", c=found, error=error, form=form or {}, now=now_local(),
                            writer=is_writer(), desk_running=current_desk() is not None,
+                           department_user=g.principal.dept_scope is not None,
                            text_max=MAX_TEXT)  # fmt: skip
     return html, status
 
@@ -318,7 +319,7 @@ def _evidence(kind: str, ident: str, found: Mapping[str, Any] | None, title: str
 
 
 @complaints_bp.get("/complaints/<complaint_id>/evidence.zip")
-@allow(*CASE_READERS)
+@allow(*READERS)  # the signed records name the complainant: not for the department complained about
 def evidence(complaint_id: str) -> Response:
     found = queries.complaint_detail(get_db(), complaint_id, g.principal.dept_scope, calendar(), today(),
                                      answer_unit())  # fmt: skip
