@@ -108,6 +108,7 @@ EVENTS: Mapping[str, EventSpec] = MappingProxyType(
             },
             {
                 "window_id": ID,
+                "window_name": TEXT,  # 窗口名称 ("1号窗口（综合受理）"): the hub shows it for the id
                 "staff_id": ID,
                 "staff_name": TEXT,
                 "applicant_name": TEXT,
@@ -118,7 +119,7 @@ EVENTS: Mapping[str, EventSpec] = MappingProxyType(
         ),
         "case.refused": _spec(
             {"case_id": ID, "item_code": ID, "dept_code": ID, "at": TS, "reason": TEXT},
-            {"window_id": ID, "staff_id": ID, "staff_name": TEXT, "source_id": ID},
+            {"window_id": ID, "window_name": TEXT, "staff_id": ID, "staff_name": TEXT, "source_id": ID},
         ),
         "case.step": _spec(
             {"case_id": ID, "step_name": ID, "action": _f("id", *STEP_ACTIONS), "started_at": TS},

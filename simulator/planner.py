@@ -217,7 +217,8 @@ class Planner:
             "dept_code": dept.code, "dept_name": dept.name, "item_code": item.code,
             "item_name": item.name, "case_kind": item.case_kind,
             "statutory": item.statutory.to_dict(), "promised": item.promised.to_dict(),
-            "fee_fen": item.fee_fen, "window_id": window.window_id, "staff_id": clerk.staff_id,
+            "fee_fen": item.fee_fen, "window_id": window.window_id, "window_name": window.name,
+            "staff_id": clerk.staff_id,
             "staff_name": clerk.name, "applicant_name": applicant,
             "applicant_type": applicant_type,
         }

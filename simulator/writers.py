@@ -181,6 +181,7 @@ class ExchangeWriter:
                 "PROJID": fact.case_no, "IMPLEMENTCODE": d["item_code"],
                 "SERVICENAME": d["item_name"], "INFOTYPE": str(d["case_kind"]),
                 "ORGCODE": d["dept_code"], "ORGNAME": d["dept_name"], "WINDOWNO": d["window_id"],
+                "WINDOWNAME": d.get("window_name"),
                 "ACCEPTUSERID": d["staff_id"], "ACCEPTUSERNAME": d["staff_name"],
                 "APPLYERNAME": d["applicant_name"], "APPLYERTYPE": d["applicant_type"],
                 "ISACCEPT": "1" if fact.kind == "accept" else "0",
@@ -355,7 +356,8 @@ class FlowableWriter:
             variables: dict[str, Any] = {
                 "itemCode": d["item_code"], "itemName": d["item_name"],
                 "deptCode": d["dept_code"], "deptName": d["dept_name"],
-                "windowNo": d["window_id"], "acceptUserName": d["staff_name"],
+                "windowNo": d["window_id"], "windowName": d.get("window_name"),
+                "acceptUserName": d["staff_name"],
                 "applicantName": d["applicant_name"], "applicantType": d["applicant_type"],
                 "caseType": d["case_kind"], "promiseLimit": d["promised"]["value"],
                 "promiseUnit": FLOWABLE_UNIT[d["promised"]["unit"]],

@@ -123,7 +123,22 @@ def case_page(conn: sqlite3.Connection, filters: Mapping[str, str], dept: str | 
         ).fetchall()
         total, estimate = case_total(conn, filters, dept, where, params)
     items = [case_item(dict(zip(COLUMNS, r, strict=True)), calendar, now) for r in rows]
+    window_names(conn, items)
     return Page(items, page.page, page.per_page, total, total_is_estimate=estimate)
+
+
+def window_names(conn: sqlite3.Connection, items: list[dict[str, Any]]) -> None:
+    """Set ``window_name`` of each item: the name its agent reported with the acceptance
+    (``sup_names``; None when none did: the page shows the id)."""
+    ids = sorted({str(i["window_id"]) for i in items if i.get("window_id")})
+    names: dict[str, str] = {}
+    if ids:
+        marks = ",".join("?" * len(ids))
+        names = {c: n for c, n in conn.execute(
+            f"SELECT code, name FROM sup_names WHERE kind = 'window' AND name IS NOT NULL AND code IN ({marks})",  # noqa: S608
+            ids)}
+    for item in items:
+        item["window_name"] = names.get(str(item.get("window_id") or ""))
 
 
 _Found = tuple[list[Any], int, bool]  # rows, total, total is an estimate

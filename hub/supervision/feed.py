@@ -217,9 +217,11 @@ class Feeder:
             dept = _text(body, "dept_code")
             for kind, code, name in (("dept", dept, names.get("dept_name")),
                                      ("item", _text(body, "item_code"), names.get("item_name")),
-                                     ("window", _text(body, "window_id"), None),
+                                     ("window", _text(body, "window_id"), _text(body, "window_name")),
                                      ("staff", _text(body, "staff_id"), names.get("staff_name"))):  # fmt: skip
                 if code:
+                    if name is None and (seen := step.changes.names.get((kind, code))) is not None:
+                        name = seen[0]  # a record without the name keeps the one this step saw
                     step.changes.names[(kind, code)] = (name, None if kind == "dept" else dept)
                     if kind == "window":
                         self.window_dept[code] = dept

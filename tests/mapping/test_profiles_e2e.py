@@ -116,6 +116,10 @@ def test_events_carry_the_database_values(city: dict[str, Any]) -> None:
             assert e.body["item_code"] == row["item_code"]
             assert e.body["promised_limit"]["value"] == row["promise_limit"]
             assert e.body["accepted_at"] == row["accept_time"].replace(" ", "T") + "+08:00"
+            assert e.body["window_name"] == row["window_name"] and "号窗口" in row["window_name"]
+    for kind in KINDS:  # every schema names the window, and the same way
+        names = {e.body["window_id"]: e.body.get("window_name") for e in city[kind] if e.type == "case.accepted"}
+        assert names and all(names.values()), kind
 
 
 def _hours(later: str, earlier: str) -> float:
