@@ -9,7 +9,7 @@ import re
 import threading
 import time
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -110,6 +110,25 @@ def test_a_monitor_registers_a_complaint_and_sees_its_clock(desk_hub: LiveApp, w
     assert page.inner_text(f"{row} td.due") == due.isoformat()
     assert "市场监管局" in page.inner_text(row) and "待受理" in page.inner_text(row)
     assert "剩 5 个工作日" in cell, cell  # filed today: all five still ahead
+    # a letter that lay three weeks before anyone entered it: its acceptance is overdue at once
+    page.goto(desk_hub.url + "/complaints/new")
+    page.select_option("#complaint-form select[name=target_dept]", "D02")
+    page.select_option("#complaint-form select[name=channel]", "letter")
+    filed = (datetime.now(LOCAL_TZ) - timedelta(days=21)).strftime("%Y-%m-%dT%H:%M")
+    page.fill("#complaint-form input[name=filed_at]", filed)
+    page.fill("#complaint-form textarea[name=text]", "办税服务厅叫号后长时间无人办理")
+    with page.expect_navigation():
+        page.click("#complaint-submit")
+    late_url = page.url
+    _until(page, late_url, "#subject-cards tbody", r"R2")
+    assert re.search(r"超期 \d+ 个工作日", page.inner_text("#clock")), page.inner_text("#clock")
+    with page.expect_navigation():
+        page.click("#subject-cards tbody a")
+    assert "/cards/" in page.url and late_url.rsplit("/", 1)[1] in page.inner_text("#card-subject")
+    page.goto(late_url)
+    page.screenshot(path=str(artifacts / "complaint.png"), full_page=True)
+    page.goto(desk_hub.url + "/complaints")
+    assert page.locator("#complaints-table tbody tr.row-level-yellow").count() == 1
     page.screenshot(path=str(artifacts / "complaints.png"), full_page=False)
     with page.expect_navigation():
         page.click(f"{row} a")
@@ -118,7 +137,6 @@ def test_a_monitor_registers_a_complaint_and_sees_its_clock(desk_hub: LiveApp, w
         page.click("#step-accepted button[type=submit]")
     assert "已记录：受理" in page.inner_text("main")
     _until(page, page.url, "#clock", "待答复")
-    page.screenshot(path=str(artifacts / "complaint.png"), full_page=True)
     # a disclosure request, and a validation message in words
     page.goto(desk_hub.url + "/disclosures/new")
     page.select_option("#request-form select[name=dept_code]", "D02")
