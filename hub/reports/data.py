@@ -219,7 +219,7 @@ def _complaints(conn: sqlite3.Connection, first: date, last: date, dept: str | N
     per department, and the staff flagged this year (from the ``staff_flag_from``-th substantiated
     complaint of the calendar year, DOMAIN.md §6)."""
     scope, extra = ("", ()) if dept is None else (" AND target_dept = ?", (dept,))
-    total = {"received": 0, "accepted": 0, "answered": 0, "closed": 0, "on_time": 0, "overdue": 0,
+    total = {"received": 0, "accepted": 0, "answered": 0, "closed": 0, "handled_on_time": 0, "overdue": 0,
              "substantiated": 0, "open": 0}
     per_dept: dict[str, dict[str, int]] = {}
     for target, accepted, answered, closed, accept_due, answer_due, proven in conn.execute(
@@ -235,7 +235,7 @@ def _complaints(conn: sqlite3.Connection, first: date, last: date, dept: str | N
             bucket["answered"] += answered is not None
             bucket["closed"] += closed is not None
             bucket["open"] += closed is None and answered is None
-            bucket["on_time"] += well is True
+            bucket["handled_on_time"] += well is True
             bucket["overdue"] += well is False
             bucket["substantiated"] += bool(proven)
     by_dept = [{"code": code, "name": _name(conn, "dept", code) or code or "（未指明）", **row}

@@ -30,7 +30,7 @@ FIGURE_LABELS: Mapping[str, Mapping[str, str]] = {
         "withdrawn_on_appeal": "申诉撤销", "reminders": "提醒（不计分）", "system_withdrawn": "系统撤销（另列）",
     },
     "complaints": {"received": "收到投诉", "accepted": "已受理", "answered": "已答复", "closed": "已办结",
-                   "open": "未办结", "on_time": "按时处理", "overdue": "超期", "substantiated": "属实"},
+                   "open": "未办结", "handled_on_time": "按时处理", "overdue": "超期", "substantiated": "属实"},
     "ratings": {"total": "评价总数", "satisfied_rate": "满意率（1–3 级）", "mean_level": "平均等级（1 最满意）",
                 "bad": "差评（4、5 级）", "bad_rectified": "差评已整改", "rectification_rate": "差评整改率"},
     "disclosures": {"received": "收到申请", "answered": "已答复", "on_time": "按期答复", "overdue": "超期",
@@ -50,7 +50,7 @@ RANK_COLUMNS = (("rank", "名次"), ("name", "名称"), ("dept_name", "所属部
 DEPT_COLUMNS = (("rank", "名次"), ("name", "部门"), ("score", "得分"), ("grade", "等级"), ("accepted", "受理"),
                 ("completed", "办结"), ("on_time_rate", "按时率"), ("yellow", "黄牌"), ("red", "红牌"),
                 ("interview", "约谈"), ("lost", "失分说明"))  # fmt: skip
-COMPLAINT_COLUMNS = (("name", "部门"), ("received", "收到"), ("on_time", "按时处理"), ("overdue", "超期"),
+COMPLAINT_COLUMNS = (("name", "部门"), ("received", "收到"), ("handled_on_time", "按时处理"), ("overdue", "超期"),
                      ("substantiated", "属实"), ("open", "未办结"))  # fmt: skip
 FLAGGED_COLUMNS = (("name", "人员"), ("dept_name", "部门"), ("substantiated", "属实投诉"), ("complaints", "投诉编号"))
 DISCLOSURE_COLUMNS = (("name", "部门"), ("received", "收到申请"), ("on_time", "按期答复"), ("overdue", "超期"),

@@ -35,6 +35,10 @@ COLUMN_KEYS = {
     "受理": "accepted", "办结": "completed", "办结按时率": "on_time_rate", "大厅": "site_name",
     "采集点": "agents", "可用率": "availability", "采样": "samples", "办件": "case_id", "发生时间": "moment",
     "撤销原因": "reason", "失分说明": "lost", "等级": "grade",
+    # the complaint and disclosure tables (hub.reports.layout COMPLAINT_, FLAGGED_, DISCLOSURE_COLUMNS)
+    "收到": "received", "按时处理": "handled_on_time", "超期": "overdue", "属实": "substantiated", "未办结": "open",
+    "人员": "person", "属实投诉": "substantiated", "投诉编号": "complaint_ids", "收到申请": "received",
+    "按期答复": "on_time", "未答复": "open",
 }  # fmt: skip
 """A table heading of the layout (Chinese) → the ``report_col.<key>`` that translates it."""
 GRADE_KEYS = {"优秀": "excellent", "良好": "good", "合格": "pass", "不合格": "fail"}
@@ -56,6 +60,9 @@ NOTES = {
     "评价等级分布": "report.ratings.distribution",
     "是": "report_note.yes",
     "按发生时间倒序。": "report_note.withdrawals",
+    "按被投诉部门": "report_note.complaints_by_dept",
+    "本年度属实投诉两件及以上的人员": "report_note.complaints_flagged",
+    "按部门": "report_note.by_dept",
 }  # fmt: skip
 """The layout's fixed sentences (notes, captions, chart titles, cells) → their catalogue keys."""
 PATTERNS = (

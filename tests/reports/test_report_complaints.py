@@ -59,10 +59,10 @@ def test_complaint_and_disclosure_sections() -> None:
     conn.close()
     assert report is not None
     assert report["complaints"] == {"received": 4, "accepted": 3, "answered": 2, "closed": 3, "open": 1,
-                                    "on_time": 2, "overdue": 1, "substantiated": 1}  # T2 accepted late
+                                    "handled_on_time": 2, "overdue": 1, "substantiated": 1}  # T2 accepted late
     by_dept = {r["code"]: r for r in report["complaints_by_dept"]}
     assert by_dept["D1"]["name"] == "市场监管局"
-    assert (by_dept["D1"]["received"], by_dept["D1"]["on_time"], by_dept["D1"]["overdue"]) == (3, 2, 1)
+    assert (by_dept["D1"]["received"], by_dept["D1"]["handled_on_time"], by_dept["D1"]["overdue"]) == (3, 2, 1)
     assert (by_dept["D2"]["received"], by_dept["D2"]["overdue"], by_dept["D2"]["open"]) == (1, 0, 1)
     # S1: T5 (March) and T1 (November) substantiated → flagged; S9 has one (T6) → not
     assert report["complaints_flagged_staff"] == [{"code": "S1", "name": "李静", "dept_name": "市场监管局",
@@ -108,3 +108,28 @@ def test_a_month_without_complaints_reports_zeros() -> None:
     assert report["complaints"]["received"] == 0 and report["complaints_by_dept"] == []
     assert report["complaints_flagged_staff"] == [] and report["disclosures"]["received"] == 0
     assert date.fromisoformat(report["period"]["end"]) == date(2026, 11, 30)
+
+
+def test_the_english_page_translates_the_new_headings() -> None:
+    from babel.support import Translations
+
+    from hub.web.reportfiles import Words, sections
+
+    catalogue = Translations.load(str(Path(__file__).resolve().parents[2] / "hub" / "web" / "translations"), ["en"])
+
+    def text(key: str, **values: object) -> str:
+        return str(catalogue.gettext(key)).format(**values) if values else str(catalogue.gettext(key))
+
+    conn = _db()
+    report = build_report(conn, "2026-11", now=NOW)
+    conn.close()
+    assert report is not None
+    laid = {s.key: s for s in sections(report, Words(text, lambda key: catalogue.gettext(key) != key))}
+    complaints = laid["complaints"]
+    assert ("Handled on time", "2") in complaints.figures
+    by_dept, flagged = complaints.tables
+    assert by_dept.caption == "By department complained about"
+    assert flagged.caption == "Staff with two or more substantiated complaints this year"
+    assert flagged.columns == ["Staff member", "Department", "Substantiated", "Complaints"]
+    (requests,) = laid["disclosures"].tables
+    assert requests.caption == "By department" and "Answered on time" in requests.columns
