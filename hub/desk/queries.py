@@ -369,3 +369,15 @@ def disclosure_detail(conn: sqlite3.Connection, request_id: str, dept: str | Non
         "cards": subject_cards(conn, "disclosure", request_id), "timeline": events,
         "next_steps": facts.next_steps(),
     }  # fmt: skip
+
+
+def staff_substantiated(conn: sqlite3.Connection, staff: str, year: int) -> list[str]:
+    """The substantiated complaints against staff member ``staff`` closed in ``year`` (DOMAIN.md §6:
+    from the second in a year the staff member is flagged)."""
+    if not has_table(conn, "complaints"):
+        return []
+    rows = conn.execute(
+        "SELECT complaint_id FROM complaints WHERE target_staff = ? AND substantiated = 1 "
+        "AND substr(COALESCE(closed_day, answered_day, filed_day), 1, 4) = ? ORDER BY complaint_id",
+        (staff, f"{year:04d}"))
+    return [str(r[0]) for r in rows]

@@ -252,3 +252,18 @@ def test_a_desk_complaint_exports_as_evidence_that_verifies_offline(web: Web) ->
     assert (report.case_id, report.case_records) == ("complaint:E1", 2)
     assert web.client("d01").get("/complaints/E1/evidence.zip").status_code == 403  # it names the complainant
     assert ("mon", "complaint.evidence", "E1") in query(web.hub.db, "SELECT username, action, target FROM audit_log")
+
+
+def test_a_second_substantiated_complaint_flags_the_staff_member(web: Web) -> None:
+    mon = web.client("mon")
+    for ident in ("F1", "F2"):
+        web.post(mon, "/complaints/new", {"target_dept": "D01", "target_staff": "S09", "channel": "visit",
+                                           "text": "态度恶劣", "complaint_id": ident, "filed_at": "2026-11-02T10:00"})
+        for step, at in (("accepted", "2026-11-03T10:00"), ("answered", "2026-11-04T10:00")):
+            web.post(mon, f"/complaints/{ident}/steps", {"step": step, "at": at})
+        closing_step = {"step": "closed", "at": "2026-11-05T10:00", "substantiated": "yes"}
+        web.post(mon, f"/complaints/{ident}/steps", closing_step)
+        web.svc.step()
+        flagged = "staff-flag" in mon.get(f"/complaints/{ident}").get_data(as_text=True)
+        assert flagged == (ident == "F2")
+    assert "S09 2026 年属实投诉已 2 件" in text(mon.get("/complaints/F2"))

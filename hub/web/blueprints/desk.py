@@ -94,6 +94,11 @@ def answer_unit() -> str:
     return (config if isinstance(config, EngineConfig) else EngineConfig()).complaints.answer_unit
 
 
+def staff_flag_from() -> int:
+    config = getattr(web_state().supervision, "config", None)
+    return (config if isinstance(config, EngineConfig) else EngineConfig()).complaints.staff_flag_from
+
+
 def today() -> date:
     return local_date(web_state().clock())
 
@@ -177,7 +182,13 @@ def _complaint_page(complaint_id: str, error: str | None = None, status: int = 2
                                      answer_unit())  # fmt: skip
     if found is None:
         abort(404)
-    html = render_template("complaint.html", c=found, error=error, form=form or {}, now=now_local(),
+    flag = None
+    if found["substantiated"] and found["target_staff"]:
+        year = (found["row"] or {}).get("closed_day") or today().isoformat()
+        ids = queries.staff_substantiated(get_db(), found["target_staff"], int(year[:4]))
+        if len(ids) >= staff_flag_from():
+            flag = {"year": int(year[:4]), "count": len(ids), "ids": ids}
+    html = render_template("complaint.html", staff_flag=flag, c=found, error=error, form=form or {}, now=now_local(),
                            writer=is_writer(), desk_running=current_desk() is not None,
                            department_user=g.principal.dept_scope is not None,
                            text_max=MAX_TEXT)  # fmt: skip
