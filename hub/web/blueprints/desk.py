@@ -187,7 +187,7 @@ def _complaint_page(complaint_id: str, error: str | None = None, status: int = 2
         year = (found["row"] or {}).get("closed_day") or today().isoformat()
         ids = queries.staff_substantiated(get_db(), found["target_staff"], int(year[:4]))
         if len(ids) >= staff_flag_from():
-            flag = {"year": int(year[:4]), "count": len(ids), "ids": ids}
+            flag = {"year": int(year[:4]), "count": len(ids), "ids": ids, "first": staff_flag_from()}
     html = render_template("complaint.html", staff_flag=flag, c=found, error=error, form=form or {}, now=now_local(),
                            writer=is_writer(), desk_running=current_desk() is not None,
                            department_user=g.principal.dept_scope is not None,
