@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 
+from hub.desk import DESK_AGENT
 from shared.errors import XiaonengError
 from shared.logs import setup_logging
 
@@ -261,7 +262,8 @@ def agents(data_dir: Path, as_json: bool) -> None:
         "l.reconnects, l.outbox_depth, l.oldest_unacked_s, l.acked_seq, "
         "(SELECT COUNT(*) FROM records r WHERE r.agent_id = a.agent_id), "
         "(SELECT COUNT(*) FROM quarantine q WHERE q.agent_id = a.agent_id) "
-        "FROM agents a LEFT JOIN agent_link l USING (agent_id) ORDER BY COALESCE(l.online, 0), a.agent_id"
+        "FROM agents a LEFT JOIN agent_link l USING (agent_id) WHERE a.agent_id != ? "  # the desk has no link
+        "ORDER BY COALESCE(l.online, 0), a.agent_id", (DESK_AGENT,)
     ).fetchall() if _has_table(conn, "agent_link") else []
     conn.close()
     keys = ["agent", "site", "revoked_at", "online", "status_at", "last_heartbeat_at", "rtt_ms", "reconnects",

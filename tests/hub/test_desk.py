@@ -264,3 +264,10 @@ def test_the_desk_is_not_a_link_to_watch(hub: Hub) -> None:
         assert links.summary(conn)["total"] == 0 and links.sites_summary(conn) == []
         assert links.get_link(conn, DESK_AGENT, now=datetime.now().astimezone()) is None
     assert query(hub.db, "SELECT site_id FROM agents WHERE agent_id = 'hub-desk'") == [("hub-bureau",)]
+
+
+def test_xiaoneng_hub_agents_does_not_list_the_desk(hub: Hub) -> None:
+    with closing(hub.conn()) as conn:
+        hub.desk.register_complaint(conn, complaint(), "mon")
+    result = CliRunner().invoke(main, ["agents", "--data", str(hub.data), "--json"])
+    assert result.exit_code == 0 and DESK_AGENT not in result.output
