@@ -11,7 +11,7 @@ order, once the acceptance arrives.
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from hub.engine.calendar import WorkCalendar
@@ -30,7 +30,7 @@ from hub.engine.events import (
     SupplementRequested,
     Suspended,
 )
-from hub.engine.localtime import local_date
+from hub.engine.localtime import ONE_DAY, local_date, start_of
 
 
 @dataclass(slots=True)
@@ -44,12 +44,41 @@ class Rating:
 
 
 @dataclass(frozen=True, slots=True)
+class DueMoments:
+    """The moments a case's time rules fire at, derived from its :class:`Deadlines` (computed once
+    per shared Deadlines, not at every tick): the start of the reminder date, the day after the
+    promised and the statutory due date, and those due dates as the text of the cards' keys."""
+
+    reminder: datetime | None
+    due: str | None
+    overdue: datetime | None
+    statutory: str | None
+    statutory_overdue: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
 class Deadlines:
     """A case's computed dates: promised and statutory due date, and the R1 reminder date."""
 
     promised: Due
     statutory: Due | None
     reminder: date | None
+    _moments: DueMoments | None = field(default=None, init=False, compare=False, repr=False)
+
+    def moments(self) -> DueMoments:
+        """The rules' moments of these dates (cached on this object: most cases share it)."""
+        found = self._moments
+        if found is None:
+            due, sdue = self.promised.day, self.statutory.day if self.statutory else None
+            found = DueMoments(
+                None if self.reminder is None else start_of(self.reminder),
+                None if due is None else due.isoformat(),
+                None if due is None else start_of(due + ONE_DAY),
+                None if sdue is None else sdue.isoformat(),
+                None if sdue is None else start_of(sdue + ONE_DAY),
+            )
+            object.__setattr__(self, "_moments", found)  # a cache, not part of the value
+        return found
 
     @property
     def provisional(self) -> bool:

@@ -253,21 +253,20 @@ def case_pending(case: CaseState, config: EngineConfig, calendar: WorkCalendar) 
     clock = case.clock
     rules = config.rules
     if case.is_open and deadlines is not None and clock is not None and case.accepted_at:
-        due = deadlines.promised.day
-        if due is not None:
+        m = deadlines.moments()
+        if m.overdue is not None:
             on = _enabled(rules, "R1")
-            if on and deadlines.reminder is not None and clock.promised.value > 0:
-                moment = max(start_of(deadlines.reminder), case.accepted_at)
-                key = f"R1|{subject}|{due}"
+            if on and m.reminder is not None and clock.promised.value > 0:
+                moment = max(m.reminder, case.accepted_at)
+                key = f"R1|{subject}|{m.due}"
                 out.append(Pending(moment, key, partial(_due_card, config, "R1", key, moment, case, deadlines)))
             if _enabled(rules, "R2"):
-                moment = start_of(due + ONE_DAY)
-                key = f"R2|{subject}|{due}"
+                moment = m.overdue
+                key = f"R2|{subject}|{m.due}"
                 out.append(Pending(moment, key, partial(_due_card, config, "R2", key, moment, case, deadlines)))
-        statutory = deadlines.statutory
-        if statutory is not None and statutory.day is not None and _enabled(rules, "R3"):
-            moment = start_of(statutory.day + ONE_DAY)
-            key = f"R3|{subject}|statutory:{statutory.day}"
+        if m.statutory_overdue is not None and _enabled(rules, "R3"):
+            moment = m.statutory_overdue
+            key = f"R3|{subject}|statutory:{m.statutory}"
             out.append(Pending(moment, key, partial(_due_card, config, "R3", key, moment, case, deadlines)))
     if case.ratings and _enabled(rules, "R11"):
         th = case.thresholds

@@ -50,15 +50,18 @@ class Restored:
 
 
 #: Collector thresholds of the hub process. A pass walks every object of the generations it
-#: collects, and a tick leaves its new cards behind as survivors, so a pause grows with the
-#: threshold: generation 0 holds up to the first number of objects, generation 1 up to the first
-#: times the second. On this machine a pass over 10,000 / 50,000 / 200,000 young objects took
-#: 0.5 / 11 / 32 ms. The former (50,000, 20, 100) kept generation-0 passes rare but let generation 1
-#: grow to a million objects (a pass of over 100 ms every 20th collection, beyond the 100 ticks
-#: bench/clock.py measured); (10,000, 5, 100) bounds both at 50,000 objects. Full passes stay rare
-#: (every 100 generation-1 passes, and only over what is not frozen). bench/clock.py
+#: collects, and a tick leaves its new cards behind as survivors (~3 tracked objects a card), so a
+#: pause grows with the thresholds: generation 0 holds up to the first number of objects,
+#: generation 1 up to the first times the second. On this machine a pass over 10,000 / 50,000 /
+#: 200,000 young objects took 0.5 / 11 / 32 ms. The former (50,000, 20, 100) kept generation-0
+#: passes rare but let generation 1 grow to a million objects (a pass of over 100 ms every 20th
+#: collection, beyond the 100 ticks bench/clock.py measured). bench/clock.py (100,000 open cases,
+#: 1,000 changes a tick, machine shared, load 5) gave the longest pass inside the ticks 29 / 30 ms
+#: with (10,000, 5, …) and 8.8 / 8.9 ms with (5,000, 3, …). The third number keeps full passes
+#: (over everything not frozen: after a large import, every case) as rare as before: one check
+#: every 75 million net allocations (5,000 × 3 × 5,000; formerly 100 million). bench/clock.py
 #: --gc-thresholds measures others (it reports the passes inside the ticks and the longest).
-GC_THRESHOLDS = (10_000, 5, 100)
+GC_THRESHOLDS = (5_000, 3, 5_000)
 
 
 def settle_gc() -> None:
