@@ -263,7 +263,8 @@ class SupervisorService:
             self._next_housekeeping = wall + self.options.housekeeping_s
             self.housekeeping()
         if not more:  # caught up: everything derived so far is in the database (and announced)
-            self._settle_writes()
+            with self.lock:  # announced under the lock, as every other write's
+                self._settle_writes()
         return more
 
     def _consume(self, now: datetime) -> int:
