@@ -1,7 +1,8 @@
 """What may be entered at the desk, and when: the steps of a complaint and of a disclosure request,
 checked against the facts already recorded (pure: no database, time passed in).
 
-A complaint goes filed → accepted → answered → closed (closing says whether it was substantiated).
+A complaint goes filed → accepted → answered → closed (closing says whether it was substantiated), or
+filed → closed without acceptance (不予受理, with its reason; not substantiated).
 A disclosure request is received, then: 补正 requested → received (again if need be), extended,
 consultation started → ended, answered — nothing after the answer, a 补正 or consultation ended
 only when one is open, the answer not while a consultation is open.
@@ -145,7 +146,12 @@ class ComplaintFacts:
             return ["closed"]
         if "accepted" in self.times:
             return ["answered"]
-        return ["accepted"]
+        return ["accepted", "closed"]  # closed before acceptance: 不予受理, with its reason
+
+    @property
+    def refused(self) -> bool:
+        """Closed without being accepted (不予受理)."""
+        return "closed" in self.times and "accepted" not in self.times
 
 
 @dataclass
@@ -232,11 +238,15 @@ def complaint_step(
         body["target_dept"] = facts.target_dept
     if facts.target_staff:
         body["target_staff"] = facts.target_staff
-    if step == "closed":
+    note = check_text(text, "text")
+    if step == "closed" and "accepted" not in facts.times:  # 不予受理: nothing to substantiate, a reason owed
+        if not note:
+            raise Refused("desk.error.reason_required", "a complaint closed without acceptance needs the reason")
+        body["substantiated"] = False
+    elif step == "closed":
         if substantiated is None:
             raise Refused("desk.error.substantiated", "closing a complaint says whether it was substantiated")
         body["substantiated"] = substantiated
-    note = check_text(text, "text")
     if note:
         body["text"] = note
     return body

@@ -227,7 +227,7 @@ def test_desk_records_beyond_the_supervision_cursor_are_read_from_the_store(hub:
     with closing(hub.conn()) as conn:
         c = hub.desk.register_complaint(conn, complaint(), "mon")
         facts, events = queries.complaint_facts(conn, c.ident)
-    assert facts.filed and facts.target_dept == "D01" and facts.next_steps() == ["accepted"]
+    assert facts.filed and facts.target_dept == "D01" and facts.next_steps() == ["accepted", "closed"]
     assert [e["type"] for e in events] == ["complaint.filed"] and events[0]["verified"] and events[0]["desk"]
     assert events[0]["body"]["entered_by"] == "mon"
     assert datetime.fromisoformat(events[0]["at"]) == at("2026-11-02T09:00")

@@ -129,6 +129,17 @@ def test_steps_in_order_and_validation_in_words(web: Web) -> None:
     web.svc.step()
     page = text(mon.get("/complaints/C-1"))
     assert "属实" in page and "按期答复" in page and "登记下一步" not in page
+    web.post(mon, "/complaints/new", {"target_dept": "D01", "channel": "letter", "filed_at": "2026-11-10T10:00",
+                                       "text": "匿名信，无具体事实", "complaint_id": "C-2"})
+    no_reason = web.post(mon, "/complaints/C-2/steps", {"step": "closed", "at": "2026-11-11T10:00", "text": " "})
+    assert no_reason.status_code == 400 and "不予受理须写明理由" in text(no_reason)
+    refuse = {"step": "closed", "at": "2026-11-11T10:00", "text": "无具体事实，不属于受理范围"}
+    assert web.post(mon, "/complaints/C-2/steps", refuse).status_code == 302
+    web.svc.step()
+    refused = text(mon.get("/complaints/C-2"))
+    assert "不予受理" in refused and "不属实" in refused and "登记下一步" not in refused
+    assert query(web.hub.db, "SELECT closed_day, substantiated, active FROM complaints WHERE complaint_id = 'C-2'") == [
+        ("2026-11-11", 0, 0)]
     unknown = web.post(mon, "/complaints/new", {"target_dept": "D99", "channel": "letter", "text": "x"})
     assert unknown.status_code == 400 and "部门 D99 不在" in text(unknown)
     empty = web.post(mon, "/complaints/new", {"target_dept": "D01", "channel": "letter", "text": " "})
@@ -196,7 +207,7 @@ def test_the_json_api_enters_and_reads_with_the_same_rules(web: Web) -> None:
     assert made.status_code == 200, made.json
     ident = made.json["id"]
     assert made.json["record"]["seq"] == 1 and len(made.json["record"]["hash"]) == 64
-    refused = web.api("mon", "POST", f"/api/v1/complaints/{ident}/steps", json={"step": "closed"})
+    refused = web.api("mon", "POST", f"/api/v1/complaints/{ident}/steps", json={"step": "answered"})
     assert refused.status_code == 409 and refused.json["error"] == "refused"  # well-formed, out of order
     assert "not possible now" in refused.json["detail"]
     bad = web.api("mon", "POST", f"/api/v1/complaints/{ident}/steps", json={"step": "accepted", "at": "soon"})

@@ -71,7 +71,8 @@ NEW_COMPLAINT: dict[str, Any] = {
 COMPLAINT_STEP: dict[str, Any] = {
     "type": "object", "required": ["step"],
     "properties": {"step": {"enum": list(COMPLAINT_STEPS)}, "at": _TIME,
-                   "substantiated": {"type": "boolean", "description": "required to close"}, "text": _NOTE},
+                   "substantiated": {"type": "boolean", "description": "required to close an accepted complaint"},
+                   "text": {**_NOTE, "description": "a note; the reason when closing before acceptance (not accepted)"}},
 }
 NEW_REQUEST: dict[str, Any] = {
     "type": "object", "required": ["dept_code", "text", "channel"],
@@ -108,7 +109,7 @@ def _entered(entered: Entered) -> Response:
 #: recorded, its clock): 409 ``refused``. A malformed request is a 400 ``invalid``.
 STATE_REFUSALS = frozenset({
     "desk.error.unknown_dept", "desk.error.exists", "desk.error.order", "desk.error.future",
-    "desk.error.too_old", "desk.error.before_previous", "desk.error.substantiated",
+    "desk.error.too_old", "desk.error.before_previous", "desk.error.substantiated", "desk.error.reason_required",
 })
 
 
