@@ -72,7 +72,7 @@ COMPLAINT_STEP: dict[str, Any] = {
     "type": "object", "required": ["step"],
     "properties": {"step": {"enum": list(COMPLAINT_STEPS)}, "at": _TIME,
                    "substantiated": {"type": "boolean", "description": "required to close an accepted complaint"},
-                   "text": {**_NOTE, "description": "a note; the reason when closing before acceptance (not accepted)"}},
+                   "text": {**_NOTE, "description": "a note; the reason when closing before acceptance"}},
 }
 NEW_REQUEST: dict[str, Any] = {
     "type": "object", "required": ["dept_code", "text", "channel"],
