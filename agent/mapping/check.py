@@ -123,11 +123,21 @@ def _check_rule(profile: Profile, rule: EventRule) -> list[Problem]:
     return problems
 
 
+#: Optional by the event schema, but what the supervision attributes a complaint with: without it a
+#: complaint has a clock but counts against no department (DOMAIN.md §5, §6).
+_ATTRIBUTED_BY = {"complaint.filed": "target_dept"}
+
+
 def check_profile(profile: Profile) -> list[Problem]:
     """Problems that make the profile unable to produce valid events (plus warnings)."""
     problems: list[Problem] = []
     for rule in profile.events:
         problems += _check_rule(profile, rule)
+        needed = _ATTRIBUTED_BY.get(rule.type)
+        if needed and needed not in rule.fields:
+            problems.append(Problem("warning", f"{rule.where}.fields", f"{rule.type} maps no {needed}: "
+                                    "the hub keeps the complaint's clock but cannot count it against a "
+                                    "department (scores, report)"))
     for name, source in profile.sources.items():
         where = f"sources.{name}"
         if not profile.rules_for(name):

@@ -10,10 +10,18 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import yaml
 from click.testing import CliRunner
 
 from agent.cli import main as agent_cli
-from agent.mapping import MAPPING_ERROR, check_profile, load_profile, map_row, validate_profile
+from agent.mapping import (
+    MAPPING_ERROR,
+    check_profile,
+    load_profile,
+    map_row,
+    profile_from_data,
+    validate_profile,
+)
 from simulator.db import connect
 from simulator.engine import Simulator, initialise
 from tests.mapping.rows import map_database
@@ -156,3 +164,13 @@ def test_the_simulated_complaints_system_maps_without_errors(tmp_path: Path) -> 
         assert stamps == sorted(stamps), cid
         if "complaint.answered" in seen:
             assert "complaint.accepted" in seen, cid  # only an accepted complaint is answered
+
+
+def test_a_complaint_without_its_department_is_warned_about() -> None:
+    data = yaml.safe_load(PATH.read_text(encoding="utf-8"))
+    for rule in data["events"]:
+        if rule["type"] == "complaint.filed":
+            del rule["fields"]["target_dept"]
+    problems = check_profile(profile_from_data(data, "no-dept.yaml"))
+    assert [(p.level, p.where) for p in problems] == [("warning", "events[0].fields")]
+    assert "target_dept" in problems[0].message and "department" in problems[0].message
