@@ -134,15 +134,16 @@ def complaint_reason(card: Card, state: ComplaintState, calendar: WorkCalendar,
     if card.decision.rule != "R2":
         return None
     stage = card.decision.details.get("stage")
-    if stage == "accept":
-        done = min((d for d in (state.accepted, state.answered) if d is not None), default=None)
+    if stage == "accept":  # decided: accepted, answered, or closed without acceptance (不予受理)
+        done = min((d for d in (state.accepted, state.answered, state.closed) if d is not None), default=None)
         due = state.accept_due(calendar, config)
         return _day_reason(due.day if due else None, done, now, "受理期限")
     if stage == "answer":
         due = state.answer_due(calendar, config)
         if due is None:
             return None
-        return _day_reason(due.day, state.answered, now, "答复期限")
+        done = min((d for d in (state.answered, state.closed) if d is not None), default=None)
+        return _day_reason(due.day, done, now, "答复期限")
     return None
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from hub.engine.cards import Action, CardState
 from hub.engine.complaints import handled_on_time
 from hub.engine.config import ScoringConfig
 from hub.engine.scoring import Period, collect_facts, score_entities
@@ -68,3 +69,23 @@ def test_the_complaints_block_counts_what_it_deducts_and_cards_are_not_counted_t
     assert proven[0].count == counts.complaints_substantiated and proven[0].complaint_ids == ("T1", "T4")
     (staff,) = score_entities(facts, "staff", ScoringConfig())
     assert staff.counts.complaints_substantiated == 2  # the staff member's complaints block too
+
+
+def test_a_refusal_in_time_reported_late_withdraws_the_acceptance_card() -> None:
+    drv = Driver()
+    body = {"complaint_id": "T1", "target_dept": "D1"}
+    drv.send("complaint.filed", at=ts("2026-11-02T10:00"), **body)
+    (r2,) = drv.tick("2026-11-10T00:00")  # acceptance to be decided by 11-09
+    assert r2.decision.details["stage"] == "accept"
+    drv.sup.take_changed()
+    # 不予受理 on 11-06, entered only on 11-10: decided in time, the card no longer holds
+    drv.send("complaint.closed", at=ts("2026-11-06T10:00"), now="2026-11-10T09:00", **body)
+    (withdrawn,) = [c for c in drv.sup.take_changed() if c.card_id == r2.card_id]
+    assert withdrawn.state is CardState.WITHDRAWN and withdrawn.history[-1].action is Action.RETRACT
+    late = Driver()
+    late.send("complaint.filed", at=ts("2026-11-02T10:00"), **body)
+    (card,) = late.tick("2026-11-10T00:00")
+    late.sup.take_changed()
+    late.send("complaint.closed", at=ts("2026-11-11T10:00"), **body)  # refused after the limit
+    assert all(c.state is not CardState.WITHDRAWN for c in late.sup.take_changed())
+    assert late.sup.cards[card.card_id].state is not CardState.WITHDRAWN
