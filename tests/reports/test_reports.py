@@ -78,8 +78,8 @@ def test_pdf_renders_chinese_that_can_be_extracted(report: dict[str, Any], tmp_p
 
 def test_workbook_sheets_cells_and_charts(report: dict[str, Any]) -> None:
     wb = load_workbook(io.BytesIO(render_xlsx(report)))
-    assert wb.sheetnames == ["概况", "趋势", "部门排名", "窗口排名", "人员排名", "投诉与信息公开", "预警纠错", "群众评价",
-                             "链路"]
+    assert wb.sheetnames == ["概况", "趋势", "部门排名", "窗口排名", "人员排名", "投诉与信息公开", "预警纠错",
+                             "群众评价", "链路"]
     summary = {row[0]: row[1] for row in wb["概况"].iter_rows(min_row=1, values_only=True) if row[0]}
     assert summary["受理"] == 5 and summary["超期合计"] == 1 and summary["按时办结率"] == 0.8
     assert wb["概况"]["A1"].value == "全市行政效能电子监察月报（2026年11月）"
