@@ -24,8 +24,8 @@ FLOWABLE = load_profile(PROFILES / "flowable.yaml")
 CASE_ROW: dict[str, Any] = {
     "id": 17, "case_no": "99010000120261021000017", "item_code": "99010000001001000",
     "item_name": "食品经营许可", "dept_code": "SCJG", "dept_name": "市市场监督管理局",
-    "window_no": "SCJG-01", "accept_user_no": "S010001", "accept_user_name": "汤娜",
-    "applicant_name": "明州鑫源餐饮管理有限公司", "applicant_type": "2", "case_type": "2",
+    "window_no": "SCJG-01", "window_name": "1号窗口（市场监管·综合受理）", "accept_user_no": "S010001",
+    "accept_user_name": "汤娜", "applicant_name": "明州鑫源餐饮管理有限公司", "applicant_type": "2", "case_type": "2",
     "legal_limit": 20, "legal_unit": "工作日", "promise_limit": 5, "promise_unit": "工作日",
     "charge_standard": Decimal("0.00"), "accept_status": "1", "refuse_reason": None,
     "accept_time": datetime(2026, 10, 21, 9, 0, 28), "created_at": "2026-10-21 09:00:28",
@@ -56,8 +56,8 @@ def test_accepted_case_maps_to_the_domain_event() -> None:
         "item_name": "食品经营许可", "dept_code": "SCJG", "dept_name": "市市场监督管理局",
         "accepted_at": "2026-10-21T09:00:28+08:00", "case_kind": 2,
         "promised_limit": {"value": 5, "unit": "G"}, "statutory_limit": {"value": 20, "unit": "G"},
-        "window_id": "SCJG-01", "staff_id": "S010001", "staff_name": "汤娜",
-        "applicant_name": "明州鑫源餐饮管理有限公司", "applicant_type": "法人",
+        "window_id": "SCJG-01", "window_name": "1号窗口（市场监管·综合受理）", "staff_id": "S010001",
+        "staff_name": "汤娜", "applicant_name": "明州鑫源餐饮管理有限公司", "applicant_type": "法人",
         "fee_standard_fen": 0, "source_id": "17",
     }
 
@@ -161,7 +161,7 @@ def test_flowable_variables_and_postgres_lower_case_columns() -> None:
            "start_time_": datetime(2026, 10, 21, 1, 0, 28), "end_time_": None,
            "end_act_id_": None, "start_user_id_": "S1", "item_code": "I1", "item_name": "排污许可",
            "dept_code": "STHJ", "dept_name": "市生态环境局", "window_no": "STHJ-01",
-           "accept_user_name": "王芳", "applicant_name": "张三", "applicant_type": "1",
+           "window_name": None, "accept_user_name": "王芳", "applicant_name": "张三", "applicant_type": "1",
            "case_type": 2, "promise_limit": 15, "promise_unit": "workday", "legal_limit": 20,
            "legal_unit": "workday", "fee_standard": 0.0, "accept_status": "accepted"}
     event = _one(map_row(FLOWABLE, "procinst", row))
