@@ -29,7 +29,8 @@ from __future__ import annotations
 
 from simulator.db import Database
 
-KINDS = ("reference", "exchange", "flowable", "complaints")
+CASE_KINDS = ("reference", "exchange", "flowable")  # approval systems: their cases
+KINDS = (*CASE_KINDS, "complaints")
 
 _TYPES = {
     "sqlite": {"PK": "INTEGER PRIMARY KEY AUTOINCREMENT", "TS": "TEXT", "TS3": "TEXT",

@@ -63,7 +63,7 @@ def _canonical_events(events: list[Event]) -> list[bytes]:
                   for e in events)
 
 
-@pytest.mark.parametrize("kind", schema.KINDS)
+@pytest.mark.parametrize("kind", schema.CASE_KINDS)  # the complaints system: tests/simulator/test_complaints.py
 @pytest.mark.parametrize("dialect", DIALECTS)
 def test_simulator_writes_schema_and_profile_maps_it(tmp_path: Path, dialect: str,
                                                      kind: str) -> None:
