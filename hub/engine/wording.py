@@ -170,8 +170,8 @@ def title(
     kind, _, ident = subject.partition(":")
     d = details
     who = _case_ref(ident, ctx) if kind == "case" else {
-        "disclosure": f"信息公开申请 {short_case_id(ident)}",
-        "complaint": f"投诉 {short_case_id(ident)}",
+        "disclosure": f"信息公开申请 {ident}",  # their numbers (GK-20261113-001) are short and read whole
+        "complaint": f"投诉 {ident}",
         "window": f"窗口 {ctx.window or ident}",
     }.get(kind, plain(fallback) or ident)
     who = who if who.endswith("）") else who + " "

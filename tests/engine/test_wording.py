@@ -69,6 +69,8 @@ def test_r8_says_which_record_was_late_and_when() -> None:
     ("R1", {"due_date": "2026-11-20"}, "disclosure:Q1", "信息公开申请 Q1 即将到期（答复期限 2026-11-20）"),
     ("R2", {"due_date": "2026-11-20"}, "disclosure:Q1", "信息公开申请 Q1 超过答复期限 2026-11-20 仍未答复"),
     ("R2", {"stage": "accept", "due_date": "2026-11-20"}, "complaint:T1", "投诉 T1 未在期限 2026-11-20 前受理"),
+    ("R2", {"stage": "accept", "due_date": "2026-11-20"}, "complaint:TS-20261113-001",
+     "投诉 TS-20261113-001 未在期限 2026-11-20 前受理"),  # its number whole: people quote it
     ("R4", {"fee_fen": 1500, "standard_fen": 1000}, "case:C1", "办件 C1 收费 15.00 元，超过标准 10.00 元"),
     ("R4", {"fee_fen": 500, "standard_fen": 0}, "case:C1", "办件 C1 为不收费事项，却收费 5.00 元"),
     ("R5", {"event": "case.refused"}, "case:C1", "办件 C1 不予受理，未说明理由"),
