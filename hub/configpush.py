@@ -21,6 +21,7 @@ from typing import Any
 
 import click
 
+from hub.desk import DESK_AGENT
 from shared import topics
 from shared.configbundle import MAX_BUNDLE_BYTES, ConfigBundle, sign_bundle
 from shared.errors import ConfigError, XiaonengError
@@ -58,11 +59,14 @@ def _connect(db: Path) -> sqlite3.Connection:
 
 
 def target_agents(db: Path, kind: str, target_id: str) -> list[str]:
-    """The active agents a push to ``kind`` (``agent``/``site``) ``target_id`` reaches."""
+    """The active agents a push to ``kind`` (``agent``/``site``) ``target_id`` reaches (never the hub's own
+    desk: it runs inside the hub and takes no configuration)."""
+    if kind == "agent" and target_id == DESK_AGENT:
+        raise ConfigError(f"{DESK_AGENT} is the hub's own desk (受理台), not an agent: it takes no configuration")
     with closing(_connect(db)) as conn:
         where = "agent_id = ?" if kind == "agent" else "site_id = ?"
-        rows = conn.execute(f"SELECT agent_id FROM agents WHERE {where} AND revoked_at IS NULL ORDER BY agent_id",
-                            (target_id,)).fetchall()
+        rows = conn.execute(f"SELECT agent_id FROM agents WHERE {where} AND revoked_at IS NULL AND agent_id != ? "
+                            "ORDER BY agent_id", (target_id, DESK_AGENT)).fetchall()
     if not rows:
         raise ConfigError(f"no active agent {target_id!r} is registered" if kind == "agent" else
                           f"site {target_id!r} has no active agent")

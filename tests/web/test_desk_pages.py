@@ -278,3 +278,22 @@ def test_a_second_substantiated_complaint_flags_the_staff_member(web: Web) -> No
         flagged = "staff-flag" in mon.get(f"/complaints/{ident}").get_data(as_text=True)
         assert flagged == (ident == "F2")
     assert "S09 2026 年属实投诉已 2 件" in text(mon.get("/complaints/F2"))
+
+
+def test_the_devices_page_shows_the_desk_but_offers_no_revoke_or_push(web: Web) -> None:
+    from hub.configpush import target_agents
+    from provisioning.registry import Registry
+    from shared.errors import ConfigError
+
+    admin = web.client("adm")
+    page = admin.get("/devices").get_data(as_text=True)
+    assert "<code>hub-desk</code>" in page and "中心受理台" in page
+    assert "/devices/hub-desk/revoke" not in page and 'value="agent:hub-desk"' not in page
+    assert 'value="site:hub-bureau"' not in page
+    token = csrf_from(page)
+    refused = admin.post("/devices/hub-desk/revoke", data={"csrf_token": token}, follow_redirects=True)
+    assert "不能在此吊销" in refused.get_data(as_text=True)
+    agent = Registry(web.hub.db).agent("hub-desk")
+    assert agent is not None and agent.revoked_at is None
+    with pytest.raises(ConfigError, match="takes no configuration"):
+        target_agents(web.hub.db, "agent", "hub-desk")

@@ -12,6 +12,8 @@ from flask import Blueprint, current_app, flash, g, redirect, render_template, r
 from werkzeug.exceptions import NotFound
 from werkzeug.wrappers import Response
 
+from hub.desk import DESK_AGENT
+from hub.desk.identity import DESK_SITE
 from hub.web.access import ADMIN, allow
 from hub.web.audit import audit_action
 from hub.web.db import get_db, has_table
@@ -43,11 +45,12 @@ def _render(issued: dict[str, Any] | None = None) -> str:
     for a in agents.items:
         a.update(versions.get(a["agent_id"], {}))
         a["link"] = online.get(a["agent_id"], "never")
+        a["desk"] = a["agent_id"] == DESK_AGENT  # inside the hub: no link, no configuration, not revoked here
     endpoint = _enrol_endpoint()
     tokens = _token_store().outstanding() if has_table(conn, "enrol_tokens") else []
     return render_template("devices.html", sites=devices.list_sites(conn), agents=agents, issued=issued,
                            enrol_tokens=tokens, enrol_port=endpoint.port if endpoint is not None else None,
-                           enrol_cert=_enrol_cert() is not None)
+                           enrol_cert=_enrol_cert() is not None, desk_site=DESK_SITE)
 
 
 def link_states(conn: sqlite3.Connection, agent_ids: list[str]) -> dict[str, str]:
@@ -144,6 +147,9 @@ def revoke(agent_id: str) -> Response:
     agent = registry.agent(agent_id)
     if agent is None:
         raise NotFound(gettext("devices.unknown_agent", agent_id=agent_id))
+    if agent_id == DESK_AGENT:
+        flash(gettext("devices.desk_not_revocable"), "error")
+        return redirect(url_for("devices.page"))
     registry.revoke(agent_id)  # from here on ingest refuses its batches (unknown_agent)
     try:
         files = write_broker_files(registry, broker_dir(data_dir))
