@@ -15,7 +15,6 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import closing
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -32,13 +31,14 @@ from hub.auth import connect, create_user, ensure_schema
 from hub.enroll import EnrolRefused, RateLimit, TokenStore, parse_ttl
 from hub.runtime import Hub, HubOptions
 from hub.webserver import WebOptions
-from hub.webtls import TlsFiles, self_issued
+from hub.webtls import self_issued
 from provisioning import ca
 from provisioning.identity import load_key
 from provisioning.registry import Registry
 from shared.enrolment import EnrolmentToken, parse_token
 from shared.errors import ConfigError
 from shared.topics import records
+from tests.support.enrol_hub import Running, running_hub
 from tests.support.ports import free_port
 from tests.support.wait import wait_until
 from tests.web.conftest import FAST, login, page_csrf
@@ -121,34 +121,10 @@ def test_rate_limit_per_address_and_overall() -> None:
 # -- the whole path on a real hub ------------------------------------------------------------------
 
 
-@dataclass
-class Running:
-    hub: Hub
-    data: Path
-    url: str
-    server_pem: Path
-
-    def token(self, agent_id: str, ttl: timedelta = timedelta(hours=24)) -> str:
-        token, _ = TokenStore(self.data / "hub.sqlite").create(
-            "hall", agent_id, ca.leaf_fingerprint(self.server_pem), ttl, registry=self.hub.registry)
-        return token.text()
-
-
 @pytest.fixture()
 def running(tmp_path: Path) -> Iterator[Running]:
-    data = tmp_path / "hub"
-    data.mkdir()
-    tls: TlsFiles = self_issued(data, ["localhost", "127.0.0.1"])
-    enroll_port = free_port()
-    hub = Hub(HubOptions(data_dir=data, mqtt_port=free_port(), http_port=None, supervision=False,
-                         web=WebOptions(tls=tls), mqtt_tls_port=free_port(), mqtt_tls_host="127.0.0.1",
-                         broker_names=("localhost",), enroll_port=enroll_port, enroll_host="127.0.0.1"))
-    hub.registry.add_site("hall", "市民中心")
-    hub.start()
-    try:
-        yield Running(hub, data, f"https://localhost:{enroll_port}", tls.cert)
-    finally:
-        hub.stop()
+    with running_hub(tmp_path) as hub:
+        yield hub
 
 
 def _stored(data: Path, agent_id: str) -> int:
