@@ -11,22 +11,32 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import tarfile
 from collections.abc import Iterator
-from datetime import datetime
+from contextlib import closing
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import yaml
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from hub.engine.localtime import LOCAL_TZ
+from hub.enroll import TokenStore
+from provisioning import ca
 from shared.version import VERSION
 from simulator.cluster import LocalCluster, wait_for
 from simulator.db import connect
 from simulator.engine import Simulator, initialise
+from tests.integration import test_configpush as configpush
+from tests.mapping.capture_support import PROFILES, Department
 from tests.simulator.servers import fresh_database
+from tests.support.enrol_hub import Running, running_hub
 from tests.support.required import need_tool
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
@@ -247,3 +257,210 @@ def test_the_binary_enrols_by_token_and_captures_sqlite_over_mutual_tls(built: d
             agent.wait(30)
         cluster.stop_all()
     assert agent is not None and agent.returncode == 0, (hall / "agent.log").read_text()[-3000:]
+
+
+# -- refusals and rotation with the binary, on a hub in this process (tests/support/enrol_hub.py) ---------
+
+
+def _enrol_binary(built: dict[str, str], hub: Running, agent_id: str, hall: Path) -> Path:
+    """`xiaoneng-agent enroll` of the one-file agent with a fresh token; its agent.yaml."""
+    hall.mkdir(parents=True, exist_ok=True)
+    done = run_binary(built["file"], "enroll", "--hub", hub.url, "--token", hub.token(agent_id),
+                      "--out", str(hall / "etc"), cwd=hall)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return hall / "etc" / "agent.yaml"
+
+
+def _emit(built: dict[str, str], config: Path, case_id: str) -> None:
+    done = run_binary(built["file"], "emit", "--config", str(config), "--type", "case.accepted",
+                      "--body", json.dumps({"case_id": case_id}), cwd=config.parent)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def _stored_case_ids(hub_dir: Path, agent_id: str) -> list[str]:
+    import sqlite3
+
+    conn = sqlite3.connect(f"file:{hub_dir / 'hub.sqlite'}?mode=ro", uri=True, timeout=10)
+    try:
+        rows = conn.execute("SELECT raw FROM records WHERE agent_id = ? AND type = 'case.accepted' ORDER BY seq",
+                            (agent_id,)).fetchall()
+    except sqlite3.OperationalError:
+        return []
+    finally:
+        conn.close()
+    return [str(json.loads(bytes(raw))["body"]["case_id"]) for (raw,) in rows]
+
+
+def _start(built: dict[str, str], config: Path, log: Path) -> subprocess.Popen[bytes]:
+    with log.open("ab") as out:
+        return subprocess.Popen([built["file"], "run", "--config", str(config)], env=CLEAN_ENV, cwd=config.parent,
+                                stdout=out, stderr=subprocess.STDOUT)
+
+
+def _stop(agent: subprocess.Popen[bytes]) -> None:
+    agent.terminate()
+    agent.wait(30)
+
+
+@pytest.fixture
+def enrol_hub(tmp_path: Path) -> Iterator[Running]:
+    with running_hub(tmp_path) as hub:
+        yield hub
+
+
+def test_the_broker_refuses_the_binary_with_a_wrong_ca_an_expired_or_a_revoked_certificate(
+        built: dict[str, str], enrol_hub: Running, tmp_path: Path) -> None:
+    """As tests/provisioning/test_broker_tls.py and tests/hub/test_enroll.py assert of the Python agent:
+    another CA pinned → "not the hub's"; an expired certificate → refused; revoked through the hub (CRL
+    rewritten, broker reloaded) → refused with "revoked", and its records stay in its outbox. The binary's
+    `audit` is the one-shot connection (exit 2 and the reason); `run` keeps retrying and logs the reason."""
+    config = _enrol_binary(built, enrol_hub, "pc-20", tmp_path / "hall")
+    _emit(built, config, "C-20-1")  # the outbox exists: `audit` has something to check
+    log = tmp_path / "hall" / "agent.log"
+    agent = _start(built, config, log)
+    try:
+        wait_for(lambda: _stored_case_ids(enrol_hub.data, "pc-20") == ["C-20-1"], 60,
+                 f"the enrolled binary's record at the hub ({log})")
+    finally:
+        _stop(agent)
+    audited = run_binary(built["file"], "audit", "--config", str(config), "--timeout", "10", cwd=tmp_path)
+    assert audited.returncode == 0 and "audit OK" in audited.stdout, audited.stdout + audited.stderr
+
+    # another CA pinned: the agent refuses the broker
+    other = tmp_path / "other-hub"
+    ca.load_or_create_ca(other)
+    settings = yaml.safe_load(config.read_text())
+    settings["broker"]["ca_file"] = str(ca.ca_file(other))
+    wrong_ca = config.with_name("wrong-ca.yaml")
+    wrong_ca.write_text(yaml.safe_dump(settings, allow_unicode=True))
+    refused = run_binary(built["file"], "audit", "--config", str(wrong_ca), "--timeout", "5", cwd=tmp_path)
+    said = refused.stdout + refused.stderr
+    assert refused.returncode == 2 and "not the hub's" in said and "Traceback" not in said, said
+
+    # an expired certificate of this hub (the machine was off while it ran out): the broker refuses it
+    expired_dir = tmp_path / "expired"
+    expired_config = _enrol_binary(built, enrol_hub, "pc-21", expired_dir)
+    _emit(built, expired_config, "C-21-1")
+    tls_key = load_pem_private_key((expired_dir / "etc" / "agent-tls.key").read_bytes(), password=None)
+    assert isinstance(tls_key, ec.EllipticCurvePrivateKey)
+    expired = ca.client_cert(enrol_hub.data, tls_key.public_key(), "pc-21", days=1,
+                             now=datetime.now(UTC) - timedelta(days=2))
+    (expired_dir / "etc" / "agent-tls.pem").write_bytes(ca.cert_pem(expired))
+    refused = run_binary(built["file"], "audit", "--config", str(expired_config), "--timeout", "5", cwd=tmp_path)
+    said = refused.stdout + refused.stderr
+    assert refused.returncode == 2 and "refused" in said and "expired" in said and "Traceback" not in said, said
+
+    # revoked through the hub: refused at the handshake within seconds
+    enrol_hub.hub.registry.revoke("pc-20")
+    enrol_hub.hub.refresh_broker()
+    deadline = datetime.now(UTC) + timedelta(seconds=20)
+    while True:
+        refused = run_binary(built["file"], "audit", "--config", str(config), "--timeout", "5", cwd=tmp_path)
+        said = refused.stdout + refused.stderr
+        if refused.returncode == 2 or datetime.now(UTC) > deadline:
+            break
+    assert refused.returncode == 2 and "revoked" in said and "Traceback" not in said, said
+    _emit(built, config, "C-20-2")
+    agent = _start(built, config, log)
+    try:
+        wait_for(lambda: log.read_text().count("revoked") >= 1 and "connect failed" in log.read_text(), 30,
+                 f"the revoked binary agent's refusal in its log ({log})")
+    finally:
+        _stop(agent)
+    assert _stored_case_ids(enrol_hub.data, "pc-20") == ["C-20-1"]
+
+
+def test_the_binary_rotates_its_certificate_and_loses_no_record(built: dict[str, str], enrol_hub: Running,
+                                                                 tmp_path: Path) -> None:
+    """`xiaoneng-agent rotate --force` while the agent runs and records keep coming: new key and
+    certificate, and every record, before and after, is at the hub."""
+    config = _enrol_binary(built, enrol_hub, "pc-30", tmp_path / "hall")
+    etc = config.parent
+    old_cert = x509.load_pem_x509_certificate((etc / "agent-tls.pem").read_bytes())
+    old_key = (etc / "agent-tls.key").read_bytes()
+    log = tmp_path / "hall" / "agent.log"
+    agent = _start(built, config, log)
+    try:
+        for i in range(3):
+            _emit(built, config, f"C-30-{i}")
+        wait_for(lambda: len(_stored_case_ids(enrol_hub.data, "pc-30")) == 3, 60,
+                 f"records before the rotation at the hub ({log})")
+        not_due = run_binary(built["file"], "rotate", "--config", str(config), cwd=tmp_path)
+        assert not_due.returncode == 0 and "not due" in not_due.stdout, not_due.stdout + not_due.stderr
+        for i in range(3, 5):
+            _emit(built, config, f"C-30-{i}")
+        rotated = run_binary(built["file"], "rotate", "--config", str(config), "--force", cwd=tmp_path)
+        assert rotated.returncode == 0 and "renewed" in rotated.stdout, rotated.stdout + rotated.stderr
+        new_cert = x509.load_pem_x509_certificate((etc / "agent-tls.pem").read_bytes())
+        assert new_cert.serial_number != old_cert.serial_number
+        assert (etc / "agent-tls.key").read_bytes() != old_key
+        _emit(built, config, "C-30-5")
+    finally:
+        _stop(agent)
+    assert agent.returncode == 0, log.read_text()[-3000:]
+    # the restarted agent logs in with the new certificate and sends what was left
+    for i in range(6, 8):
+        _emit(built, config, f"C-30-{i}")
+    agent = _start(built, config, log)
+    try:
+        wait_for(lambda: len(_stored_case_ids(enrol_hub.data, "pc-30")) == 8, 60,
+                 f"records after the rotation at the hub ({log})")
+    finally:
+        _stop(agent)
+    assert _stored_case_ids(enrol_hub.data, "pc-30") == [f"C-30-{i}" for i in range(8)]
+    outcomes = [row[3] for row in TokenStore(enrol_hub.data / "hub.sqlite").audit_rows() if row[2] == "pc-30"]
+    assert outcomes == ["created", "enrolled", "renewed"]
+    assert '"level": "error"' not in log.read_text()
+
+
+@pytest.fixture
+def push_cluster(tmp_path: Path) -> Iterator[LocalCluster]:
+    c = LocalCluster(tmp_path, ["a1"], uplink=configpush.FAST)
+    c.setup()
+    path = c.agent_dir("a1") / "agent.yaml"
+    cfg = yaml.safe_load(path.read_text())
+    cfg["config_watch_s"] = 8.0
+    path.write_text(yaml.safe_dump(cfg, allow_unicode=True))
+    c.start_broker()
+    c.start_hub()
+    try:
+        yield c
+    finally:
+        c.stop_all()
+
+
+def test_the_binary_applies_a_pushed_configuration_and_rolls_back_a_failing_one(
+        built: dict[str, str], push_cluster: LocalCluster, tmp_path: Path) -> None:
+    """`xiaoneng-hub config push` to the one-file agent (tests/integration/test_configpush.py's helpers):
+    a good bundle is applied, reported in the heartbeat and captures; a profile that does not fit the
+    database is not applied; one whose capture fails after applying is rolled back by the agent."""
+    c = push_cluster
+    db = tmp_path / "dept.sqlite"
+    Department.create(f"sqlite:///{db}", "reference", days=1).db.close()
+    log = tmp_path / "agent-binary.log"
+    agent = _start(built, c.agent_dir("a1") / "agent.yaml", log)
+    try:
+        wait_for(lambda: configpush.link(c)[0] == 0, 30, f"the binary's first heartbeat ({log})")
+        out = configpush.push(c, tmp_path, db, "--agent", "a1")
+        assert out.returncode == 0 and "version 1" in out.stdout, out.stdout + out.stderr
+        wait_for(lambda: configpush.link(c) == (1, None), 30, f"version 1 reported applied ({log})")
+        wait_for(lambda: configpush.stored_cases(c) > 0, 60, f"records captured under the pushed configuration ({log})")
+        broken = (PROFILES / "reference.yaml").read_text(encoding="utf-8").replace(
+            "appr_case:\n    key: id", "appr_case:\n    key: no_such_column")
+        out = configpush.push(c, tmp_path, db, "--agent", "a1", profile=broken)
+        assert out.returncode == 0, out.stderr
+        wait_for(lambda: "version 2 not applied" in (configpush.link(c)[1] or ""), 30,
+                 f"the bad profile refused ({log})")
+        assert configpush.link(c)[0] == 1 and "no_such_column" in (configpush.link(c)[1] or "")
+        other = tmp_path / "other.sqlite"
+        other.write_bytes(db.read_bytes())
+        with closing(sqlite3.connect(other)) as conn, conn:
+            conn.execute("CREATE VIEW xn_capture_change AS SELECT 1 AS unrelated")
+        out = configpush.push(c, tmp_path, other, "--agent", "a1", mode="trigger")
+        assert out.returncode == 0, out.stderr
+        wait_for(lambda: (configpush.link(c)[1] or "").startswith("version 3 rolled back to 1"), 60,
+                 f"version 3 rolled back ({log})")
+        assert configpush.link(c)[0] == 1
+    finally:
+        _stop(agent)
+    assert agent.returncode == 0, log.read_text()[-3000:]
