@@ -5,6 +5,9 @@ temporary folder. It runs under ``env -i`` with a PATH of /usr/bin:/bin only (no
 no PYTHONPATH), answers ``--version`` and every subcommand's ``--help``, installs its capture triggers
 into a real PostgreSQL department database through the psycopg it carries, and delivers the
 captured cases over a real Mosquitto to a real hub. The install script is tried in a staging root.
+The same binary enrols by token and captures SQLite over mutual TLS, is refused by the broker (other
+CA pinned, expired or revoked certificate), rotates its certificate without losing a record, and
+applies a pushed configuration (a bad one not applied, a failing one rolled back).
 """
 
 from __future__ import annotations
