@@ -181,8 +181,9 @@ def _complaint_where(filters: Mapping[str, str], dept: str | None, today: str) -
 
 
 def complaint_stage(row: Mapping[str, Any]) -> str:
+    """The stage shown: ``refused`` is a complaint closed without ever being accepted (不予受理)."""
     if row.get("closed_day"):
-        return "closed"
+        return "refused" if not row.get("accepted_day") and not row.get("answered_day") else "closed"
     if row.get("answered_day"):
         return "answered"
     if row.get("accepted_day"):

@@ -140,6 +140,9 @@ def test_steps_in_order_and_validation_in_words(web: Web) -> None:
     assert "不予受理" in refused and "不属实" in refused and "登记下一步" not in refused
     assert query(web.hub.db, "SELECT closed_day, substantiated, active FROM complaints WHERE complaint_id = 'C-2'") == [
         ("2026-11-11", 0, 0)]
+    listed = mon.get("/complaints").get_data(as_text=True)
+    rows = {cid: listed.split(f">{cid}</a>", 1)[1].split("</tr>", 1)[0] for cid in ("C-1", "C-2")}
+    assert "不予受理" in rows["C-2"] and "已办结" in rows["C-1"]  # closed without acceptance: named as such
     unknown = web.post(mon, "/complaints/new", {"target_dept": "D99", "channel": "letter", "text": "x"})
     assert unknown.status_code == 400 and "部门 D99 不在" in text(unknown)
     empty = web.post(mon, "/complaints/new", {"target_dept": "D01", "channel": "letter", "text": " "})
